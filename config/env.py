@@ -1,0 +1,136 @@
+"""Small strict readers for settings that come from the environment.
+
+Each helper either returns a well-formed value or raises ImproperlyConfigured naming the variable, so a
+typo in a deployment stops start-up instead of silently selecting a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from datetime import time
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _raw(name: str, environ: Mapping[str, str] | None) -> str | None:
+    value = (os.environ if environ is None else environ).get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def _fail(name: str, value: str, expected: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"{name}={value!r} is not valid: expected {expected}.")
+
+
+def env_str(name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None) -> str | None:
+    value = _raw(name, environ)
+    return default if value is None else value
+
+
+def env_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = None) -> bool:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise _fail(name, value, "one of true/false, yes/no, on/off, 1/0")
+
+
+def env_int(
+    name: str,
+    default: int,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise _fail(name, value, "a whole number") from None
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise _fail(name, value, f"a whole number between {minimum} and {maximum}")
+    return number
+
+
+def env_list(name: str, default: Sequence[str] = (), *, environ: Mapping[str, str] | None = None) -> list[str]:
+    value = _raw(name, environ)
+    if value is None:
+        return list(default)
+    items = [item.strip() for item in value.split(",")]
+    if any(not item for item in items):
+        raise _fail(name, value, "a comma-separated list without empty items")
+    return items
+
+
+def env_choice(
+    name: str, default: str, choices: Sequence[str], *, environ: Mapping[str, str] | None = None
+) -> str:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    if value not in choices:
+        raise _fail(name, value, "one of " + ", ".join(choices))
+    return value
+
+
+def env_time(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> time:
+    value = _raw(name, environ) or default
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value)
+    if not match:
+        raise _fail(name, value, "a 24-hour time such as 07:30")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def env_weekday(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> int:
+    """A weekday name (mon..sun) as Celery's crontab number (0 = Sunday)."""
+    value = (_raw(name, environ) or default).lower()[:3]
+    if value not in _WEEKDAYS:
+        raise _fail(name, value, "a weekday name such as monday or mon")
+    return (_WEEKDAYS.index(value) + 1) % 7
+
+
+def env_timezone(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    value = _raw(name, environ) or default
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _fail(name, value, "an IANA time zone such as Europe/Paris or UTC") from None
+    return value
+
+
+def env_database(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    value = _raw(name, environ) or default
+    if not value.startswith(("sqlite://", "postgres://", "postgresql://", "pgsql://")):
+        raise _fail(name, value, "a sqlite:/// or postgres:// URL")
+    try:
+        config = dj_database_url.parse(value, conn_max_age=0)
+    except (ValueError, KeyError) as error:
+        raise _fail(name, value, f"a database URL ({error})") from None
+    if config["ENGINE"].endswith("postgresql") and not config.get("NAME"):
+        raise _fail(name, value, "a PostgreSQL URL that names the database")
+    return config
+
+
+def env_redis_url(name: str, *, environ: Mapping[str, str] | None = None) -> str | None:
+    value = _raw(name, environ)
+    if value is None:
+        return None
+    if not re.fullmatch(r"rediss?://[^\s/]*(/\d+)?", value):
+        raise _fail(name, value, "a redis://host:port/db URL")
+    return value

@@ -1,0 +1,250 @@
+"""Admin for leads and admins: taxonomy, environments, teams, releases, and incidents with their inlines."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from incidents.markdown import render_markdown
+
+from incidents.models import (
+    ActionItem,
+    Cause,
+    ConfidentialReporter,
+    Deployment,
+    Environment,
+    Incident,
+    IncidentCause,
+    Membership,
+    Release,
+    Service,
+    Team,
+    TimelineEntry,
+    TrendReport,
+)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+class UserMembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["team"]
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class PersonAdmin(UserAdmin):
+    """Django's user admin, with the person's teams and roles on the same page."""
+
+    inlines = [UserMembershipInline]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "team", "role"]
+    list_filter = ["role", "team"]
+    search_fields = ["user__username", "user__email", "team__name"]
+    autocomplete_fields = ["user", "team"]
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "owner_team"]
+    list_filter = [
+        ("owner_team", admin.RelatedOnlyFieldListFilter),
+        ("owner_team", admin.EmptyFieldListFilter),
+    ]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    list_select_related = ["owner_team"]
+
+
+@admin.register(Environment)
+class EnvironmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "kind", "promotion_order"]
+    list_filter = ["kind"]
+    search_fields = ["name", "slug", "mandate"]
+
+
+@admin.register(Cause)
+class CauseAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "category", "active", "description"]
+    list_filter = ["category", "active"]
+    list_editable = ["active"]
+    search_fields = ["name", "slug", "description"]
+    actions = ["deactivate"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Cause | None = None) -> bool:
+        # A cause that has been used is kept for history; retire it with "active" instead.
+        if obj is not None and (obj.incident_causes.exists() or obj.action_items.exists()):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Retire the selected causes (keep them for history)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Cause]) -> None:
+        queryset.update(active=False)
+
+
+class DeploymentInline(admin.TabularInline):
+    model = Deployment
+    extra = 0
+    fields = ["environment", "status", "deployed_at", "gates", "rollback_rehearsed", "source", "external_id"]
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    list_display = ["service", "version", "commit_sha", "created_at"]
+    list_filter = [("service", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["version", "commit_sha", "artifact_digest", "service__slug"]
+    list_select_related = ["service"]
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["service"]
+    inlines = [DeploymentInline]
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    list_display = ["release", "environment", "status", "deployed_at", "rollback_rehearsed"]
+    list_filter = ["status", "environment", "rollback_rehearsed"]
+    search_fields = ["release__version", "release__service__slug", "external_id"]
+    list_select_related = ["release__service", "environment"]
+    date_hierarchy = "deployed_at"
+    autocomplete_fields = ["release"]
+
+
+class IncidentCauseInline(admin.TabularInline):
+    model = IncidentCause
+    extra = 1
+    fields = ["cause", "gate", "note"]
+
+
+class TimelineEntryInline(admin.TabularInline):
+    model = TimelineEntry
+    extra = 1
+
+
+class ActionItemInline(admin.TabularInline):
+    model = ActionItem
+    extra = 0
+    fields = ["title", "owner", "team", "due_date", "status", "cause", "ticket_url", "completed_at"]
+    autocomplete_fields = ["owner"]
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ["reference", "title", "kind", "severity", "status", "team", "environment", "started_at"]
+    list_filter = ["kind", "status", "severity", "environment", "caught_by", "confidential", "team", "source"]
+    search_fields = ["title", "summary", "external_id"]
+    list_select_related = ["team", "environment"]
+    date_hierarchy = "started_at"
+    readonly_fields = ["kind", "number", "version", "created_at", "updated_at", "body_html"]
+    autocomplete_fields = ["services", "releases", "reporter"]
+    inlines = [IncidentCauseInline, TimelineEntryInline, ActionItemInline]
+    fieldsets = [
+        (None, {"fields": ["kind", "number", "title", "status", "severity", "team", "confidential"]}),
+        ("Where and how", {"fields": ["environment", "caught_by", "services", "releases", "trigger"]}),
+        ("Times", {"fields": ["started_at", "detected_at", "mitigated_at", "resolved_at"]}),
+        ("Story", {"fields": ["summary", "potential_impact", "body"]}),
+        ("Origin", {"fields": ["reporter", "source", "external_id", "version", "created_at", "updated_at"]}),
+    ]
+
+    @admin.display(ordering="number", description="Number")
+    def reference(self, obj: Incident) -> str:
+        return obj.reference
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
+        # The kind and number are chosen once, by the services that allocate numbers.
+        return self.readonly_fields if obj else ["number", "version", "created_at", "updated_at", "body_html"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # New items are filed through the web forms or the API, which allocate their numbers.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Incident, form, change: bool) -> None:
+        # Keep the stored HTML and the edit version in step with the other doors, so an editor who
+        # opened the postmortem before this admin change gets a conflict instead of overwriting it.
+        obj.body_html = render_markdown(obj.body)
+        obj.version += 1
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(IncidentCause)
+class IncidentCauseAdmin(admin.ModelAdmin):
+    """Causes as tagged on incidents: which gates should have caught which causes."""
+
+    list_display = ["incident", "cause", "gate", "note"]
+    list_filter = ["cause", "gate"]
+    search_fields = ["note", "incident__title", "cause__slug"]
+    list_select_related = ["incident", "cause"]
+    raw_id_fields = ["incident"]
+
+
+@admin.register(TimelineEntry)
+class TimelineEntryAdmin(admin.ModelAdmin):
+    list_display = ["incident", "at", "text"]
+    search_fields = ["text", "incident__title"]
+    list_select_related = ["incident"]
+    date_hierarchy = "at"
+    raw_id_fields = ["incident"]
+
+
+@admin.register(ActionItem)
+class ActionItemAdmin(admin.ModelAdmin):
+    list_display = ["title", "incident", "owner", "team", "due_date", "status", "cause"]
+    list_filter = [
+        "status",
+        "cause",
+        "team",
+        ("owner", admin.EmptyFieldListFilter),
+        ("due_date", admin.DateFieldListFilter),
+    ]
+    search_fields = ["title", "incident__title"]
+    list_select_related = ["incident", "owner", "team", "cause"]
+    autocomplete_fields = ["owner"]
+    raw_id_fields = ["incident"]
+
+
+@admin.register(ConfidentialReporter)
+class ConfidentialReporterAdmin(admin.ModelAdmin):
+    """Admins only: who filed a confidential near-miss, until the identity is purged."""
+
+    list_display = ["incident", "user", "created_at", "purged_at"]
+    readonly_fields = ["incident", "user", "receipt_hash", "created_at", "purged_at"]
+    list_select_related = ["incident", "user"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(TrendReport)
+class TrendReportAdmin(admin.ModelAdmin):
+    list_display = ["week_label", "scope", "status", "generated_at"]
+    list_filter = ["status", "scope"]
+    readonly_fields = ["data", "generated_at", "requested_at", "error"]
+    date_hierarchy = "week_start"

@@ -1,0 +1,605 @@
+"""The Hindsight domain: teams, services, environments, releases, incidents and what they teach.
+
+Invariants live in the database (check and unique constraints) so that no door, admin and shell
+included, can store an impossible row. Writes go through services.py; reads through selectors.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def _in_choices(field: str, choices: type[models.TextChoices], *, blank: bool = False) -> Q:
+    allowed = Q(**{f"{field}__in": choices.values})
+    return allowed | Q(**{field: ""}) if blank else allowed
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=50, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MembershipRole(models.TextChoices):
+    MEMBER = "member", "Member"
+    LEAD = "lead", "Lead"
+
+
+class Membership(models.Model):
+    Role = MembershipRole
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team"),
+            models.CheckConstraint(condition=_in_choices("role", MembershipRole), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+class Service(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=80, unique=True)
+    owner_team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="services",
+        help_text="A service without an owner team is itself an unclear-ownership signal.",
+    )
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EnvironmentKind(models.TextChoices):
+    DEVELOPMENT = "development", "Development"
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+    OTHER = "other", "Other"
+
+
+class Environment(models.Model):
+    Kind = EnvironmentKind
+
+    name = models.CharField(max_length=50)
+    slug = models.SlugField(max_length=50, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    promotion_order = models.PositiveSmallIntegerField(
+        unique=True, help_text="Position on the path to production: dev 10, staging 20, prod 30."
+    )
+    mandate = models.TextField(help_text="What this environment is for and what may break here.")
+
+    class Meta:
+        ordering = ["promotion_order"]
+        constraints = [
+            models.CheckConstraint(condition=_in_choices("kind", EnvironmentKind), name="environment_kind_valid")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CauseCategory(models.TextChoices):
+    CHECKS = "checks", "Checks and testing"
+    DETECTION = "detection", "Detection and alerting"
+    CHANGE = "change", "Change and configuration"
+    ORGANISATION = "organisation", "Ownership and knowledge"
+    DATA = "data", "Data and secrets"
+    ARCHITECTURE = "architecture", "Capacity and dependencies"
+
+
+class Cause(models.Model):
+    """A system cause. Never deleted once used (IncidentCause protects it); deactivate instead."""
+
+    Category = CauseCategory
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, help_text="One line that helps a reporter choose.")
+    category = models.CharField(max_length=20, choices=Category.choices)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=_in_choices("category", CauseCategory), name="cause_category_valid")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Release(models.Model):
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="releases")
+    version = models.CharField(max_length=100)
+    artifact_digest = models.CharField(max_length=200, blank=True)
+    commit_sha = models.CharField(max_length=64, blank=True)
+    url = models.URLField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "version"], name="release_unique_service_version")
+        ]
+        indexes = [
+            # selectors.release_list: a service's releases, newest first.
+            models.Index(fields=["service", "-created_at"], name="release_service_created_idx"),
+            # GitHub deployment events name a release by commit sha.
+            models.Index(fields=["commit_sha"], name="release_commit_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service.slug} {self.version}"
+
+
+class GateResult(models.TextChoices):
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+def validate_gates(value: object) -> None:
+    """Gates are a mapping of gate name to passed / failed / skipped."""
+    if not isinstance(value, dict):
+        raise ValidationError("Gates must be an object mapping gate names to passed, failed or skipped.")
+    for name, result in value.items():
+        if not isinstance(name, str) or not name.strip() or len(name) > 50:
+            raise ValidationError(f"Gate name {name!r} must be a non-empty name of at most 50 characters.")
+        if result not in GateResult.values:
+            raise ValidationError(f"Gate {name!r} has result {result!r}; expected passed, failed or skipped.")
+
+
+class DeploymentStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+
+
+class Deployment(models.Model):
+    """One promotion of a release into an environment."""
+
+    Status = DeploymentStatus
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="deployments")
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="deployments")
+    status = models.CharField(max_length=20, choices=Status.choices)
+    deployed_at = models.DateTimeField(default=timezone.now)
+    gates = models.JSONField(default=dict, blank=True, validators=[validate_gates])
+    rollback_rehearsed = models.BooleanField(default=False)
+    source = models.CharField(max_length=50, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-deployed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_in_choices("status", DeploymentStatus), name="deployment_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="deployment_unique_source_external_id",
+            ),
+        ]
+        indexes = [
+            # Weekly report: deployments per environment and change failure rate over a week of deployed_at.
+            models.Index(fields=["deployed_at", "environment"], name="deployment_week_env_idx"),
+            # Suspect releases: deployments into one environment in the hours before an incident started.
+            models.Index(fields=["environment", "-deployed_at"], name="deployment_env_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} → {self.environment.slug} ({self.status})"
+
+
+class IncidentCounter(models.Model):
+    """The last human number handed out per kind (INC-n, NM-n); one row per kind, seeded by migration."""
+
+    kind = models.CharField(max_length=20, primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.last_number}"
+
+
+class IncidentQuerySet(models.QuerySet):
+    def counted(self) -> IncidentQuerySet:
+        """Items that count in reports: neither waiting in triage nor dismissed."""
+        return self.exclude(status__in=Incident.UNCOUNTED_STATUSES)
+
+    def near_misses(self) -> IncidentQuerySet:
+        return self.filter(kind=Incident.Kind.NEAR_MISS)
+
+    def incidents(self) -> IncidentQuerySet:
+        return self.filter(kind=Incident.Kind.INCIDENT)
+
+    def started_between(self, start: dt.datetime, end: dt.datetime) -> IncidentQuerySet:
+        return self.filter(started_at__gte=start, started_at__lt=end)
+
+
+class IncidentKind(models.TextChoices):
+    INCIDENT = "incident", "Incident"
+    NEAR_MISS = "near_miss", "Near-miss"
+
+
+class IncidentSeverity(models.TextChoices):
+    SEV1 = "sev1", "SEV1 (critical)"
+    SEV2 = "sev2", "SEV2 (major)"
+    SEV3 = "sev3", "SEV3 (minor)"
+    SEV4 = "sev4", "SEV4 (low)"
+
+
+class IncidentStatus(models.TextChoices):
+    TRIAGE = "triage", "Triage"
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    PUBLISHED = "published", "Published"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class IncidentCaughtBy(models.TextChoices):
+    AUTOMATED_CHECK = "automated_check", "Automated check"
+    MONITORING_ALERT = "monitoring_alert", "Monitoring alert"
+    CODE_REVIEW = "code_review", "Code review"
+    MANUAL_TESTING = "manual_testing", "Manual testing"
+    CUSTOMER_REPORT = "customer_report", "Customer report"
+    LUCK = "luck", "Luck"
+
+
+class Incident(models.Model):
+    Kind = IncidentKind
+    Severity = IncidentSeverity
+    Status = IncidentStatus
+    CaughtBy = IncidentCaughtBy
+
+    UNCOUNTED_STATUSES = (Status.TRIAGE, Status.DISMISSED)
+    NUMBER_PREFIX = {Kind.INCIDENT: "INC", Kind.NEAR_MISS: "NM"}
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    number = models.PositiveIntegerField(editable=False)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True, help_text="What happened.")
+    potential_impact = models.TextField(blank=True, help_text="What would have happened (near-misses).")
+    trigger = models.TextField(blank=True, help_text="The change or event that set it off.")
+    severity = models.CharField(
+        max_length=4,
+        choices=Severity.choices,
+        blank=True,
+        help_text="For a near-miss, the severity it would have had.",
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="incidents")
+    services = models.ManyToManyField(Service, blank=True, related_name="incidents")
+    environment = models.ForeignKey(
+        Environment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        help_text="Where it was caught.",
+    )
+    caught_by = models.CharField(max_length=20, choices=CaughtBy.choices, blank=True)
+    releases = models.ManyToManyField(Release, blank=True, related_name="incidents")
+    causes = models.ManyToManyField(Cause, through="IncidentCause", blank=True, related_name="incidents")
+    started_at = models.DateTimeField(default=timezone.now)
+    detected_at = models.DateTimeField(null=True, blank=True)
+    mitigated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    body = models.TextField(blank=True, help_text="The postmortem, in Markdown.")
+    body_html = models.TextField(blank=True, editable=False)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reported_incidents",
+        help_text="Empty for confidential near-misses, whose reporter is kept apart.",
+    )
+    confidential = models.BooleanField(default=False)
+    source = models.CharField(max_length=50, default="web")
+    external_id = models.CharField(max_length=200, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "number"], name="incident_unique_kind_number"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="incident_unique_source_external_id",
+            ),
+            models.CheckConstraint(condition=_in_choices("kind", IncidentKind), name="incident_kind_valid"),
+            models.CheckConstraint(condition=_in_choices("status", IncidentStatus), name="incident_status_valid"),
+            models.CheckConstraint(
+                condition=_in_choices("severity", IncidentSeverity, blank=True),
+                name="incident_severity_valid",
+            ),
+            models.CheckConstraint(
+                condition=_in_choices("caught_by", IncidentCaughtBy, blank=True),
+                name="incident_caught_by_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(detected_at__isnull=True) | Q(detected_at__gte=models.F("started_at")),
+                name="incident_detected_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(mitigated_at__isnull=True) | Q(mitigated_at__gte=models.F("started_at")),
+                name="incident_mitigated_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=models.F("started_at")),
+                name="incident_resolved_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True)
+                | Q(mitigated_at__isnull=True)
+                | Q(resolved_at__gte=models.F("mitigated_at")),
+                name="incident_resolved_after_mitigated",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidential=False) | Q(kind="near_miss"),
+                name="incident_confidential_near_miss_only",
+            ),
+        ]
+        indexes = [
+            # Weekly report: counted items (not triage, not dismissed) started within the 13 weeks covered.
+            models.Index(
+                fields=["started_at"],
+                condition=~Q(status__in=["triage", "dismissed"]),
+                name="incident_counted_started_idx",
+            ),
+            # Team report and the web list filtered by team, newest first.
+            models.Index(fields=["team", "-started_at"], name="incident_team_started_idx"),
+            # Web list and triage inbox filtered by status (and kind), newest first.
+            models.Index(fields=["status", "-started_at"], name="incident_status_started_idx"),
+            models.Index(fields=["kind", "-started_at"], name="incident_kind_started_idx"),
+            # Web list filtered by severity.
+            models.Index(fields=["severity", "-started_at"], name="incident_severity_started_idx"),
+            # Unfiltered web list: newest first.
+            models.Index(fields=["-started_at", "-id"], name="incident_started_desc_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.NUMBER_PREFIX[self.kind]}-{self.number}"
+
+    @property
+    def is_near_miss(self) -> bool:
+        return self.kind == self.Kind.NEAR_MISS
+
+    def clean(self) -> None:
+        errors = {}
+        for field in ("detected_at", "mitigated_at", "resolved_at"):
+            value = getattr(self, field)
+            if value and self.started_at and value < self.started_at:
+                errors[field] = "Cannot be before the start time."
+        if self.resolved_at and self.mitigated_at and self.resolved_at < self.mitigated_at:
+            errors["resolved_at"] = "Cannot be before the mitigation time."
+        if self.confidential and self.kind != self.Kind.NEAR_MISS:
+            errors["confidential"] = "Only near-misses can be confidential."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ConfidentialReporter(models.Model):
+    """Who filed a confidential near-miss, kept apart from the report and purged after a while.
+
+    The receipt code lets the reporter follow the report without being named on it; only its hash is kept.
+    """
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="confidential_reporter")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    receipt_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Purge task: identities still held, oldest first.
+            models.Index(
+                fields=["created_at"], condition=Q(purged_at__isnull=True), name="confreporter_unpurged_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reporter of {self.incident.reference}"
+
+
+class IncidentCauseGate(models.TextChoices):
+    CI = "ci", "CI"
+    REVIEW = "review", "Code review"
+    STAGING = "staging", "Staging"
+    CANARY = "canary", "Canary"
+    PROD_MONITORING = "prod-monitoring", "Production monitoring"
+
+
+class IncidentCause(models.Model):
+    Gate = IncidentCauseGate
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="incident_causes")
+    cause = models.ForeignKey(Cause, on_delete=models.PROTECT, related_name="incident_causes")
+    note = models.TextField(blank=True)
+    gate = models.CharField(
+        max_length=20, choices=Gate.choices, blank=True, help_text="The gate that should have caught it."
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "cause"], name="incidentcause_unique"),
+            models.CheckConstraint(
+                condition=_in_choices("gate", IncidentCauseGate, blank=True), name="incidentcause_gate_valid"
+            ),
+        ]
+        indexes = [
+            # Weekly report: causes per week and the cause-by-gate heat map join from cause to incident.
+            models.Index(fields=["cause", "incident"], name="incidentcause_cause_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident.reference}: {self.cause.slug}"
+
+
+class TimelineEntry(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    at = models.DateTimeField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name_plural = "timeline entries"
+        indexes = [
+            # Incident page: the timeline of one incident in time order.
+            models.Index(fields=["incident", "at"], name="timeline_incident_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.text[:40]}"
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+    WONT_DO = "wont_do", "Won't do"
+
+
+class ActionItem(models.Model):
+    Status = ActionItemStatus
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="action_items")
+    title = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="action_items",
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="action_items")
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    cause = models.ForeignKey(
+        Cause,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="action_items",
+        help_text="The cause this item addresses.",
+    )
+    ticket_url = models.URLField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_in_choices("status", ActionItemStatus), name="actionitem_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", completed_at__isnull=True)
+                | (~Q(status="open") & Q(completed_at__isnull=False)),
+                name="actionitem_completed_iff_closed",
+            ),
+        ]
+        indexes = [
+            # Overdue lists and the report's overdue count: open items by due date.
+            models.Index(fields=["due_date"], condition=Q(status="open"), name="actionitem_open_due_idx"),
+            # "My action items": one owner's items by status.
+            models.Index(fields=["owner", "status"], name="actionitem_owner_status_idx"),
+            # Weekly report: items opened and closed in a week.
+            models.Index(fields=["created_at"], name="actionitem_created_idx"),
+            models.Index(fields=["completed_at"], name="actionitem_completed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def is_overdue(self, today: dt.date | None = None) -> bool:
+        today = today or timezone.localdate()
+        return self.status == self.Status.OPEN and self.due_date is not None and self.due_date < today
+
+
+class TrendReportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class TrendReport(models.Model):
+    """One week's trend report for the organisation or one team; regenerating replaces it."""
+
+    ORGANISATION = "organisation"
+    Status = TrendReportStatus
+
+    week_start = models.DateField(help_text="The Monday that starts the ISO week.")
+    scope = models.CharField(max_length=80, help_text='"organisation" or "team:<slug>".')
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="reports")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    data = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    generated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-week_start", "scope"]
+        constraints = [
+            models.UniqueConstraint(fields=["week_start", "scope"], name="trendreport_unique_week_scope"),
+            models.CheckConstraint(
+                condition=_in_choices("status", TrendReportStatus), name="trendreport_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(scope="organisation", team__isnull=True)
+                | (Q(scope__startswith="team:") & Q(team__isnull=False)),
+                name="trendreport_scope_matches_team",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.week_label} {self.scope}"
+
+    @property
+    def week_label(self) -> str:
+        year, week, _ = self.week_start.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    def clean(self) -> None:
+        if self.week_start and self.week_start.isoweekday() != 1:
+            raise ValidationError({"week_start": "A report week starts on a Monday."})

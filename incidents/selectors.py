@@ -1,0 +1,108 @@
+"""Every non-trivial read. Visibility rules live here once, for the web app, the API and the reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from incidents.models import ActionItem, Cause, Incident, IncidentCause, Membership, Team
+
+REFERENCE_PATTERN = re.compile(r"^(INC|NM)-(\d{1,9})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: a signed-in person, or a tool acting for a team."""
+
+    user_id: int | None
+    team_ids: frozenset[int]
+    lead_team_ids: frozenset[int]
+    is_admin: bool = False
+
+
+def viewer_for_user(user: AbstractBaseUser | AnonymousUser) -> Viewer:
+    if not user.is_authenticated:
+        return Viewer(user_id=None, team_ids=frozenset(), lead_team_ids=frozenset())
+    memberships = list(Membership.objects.filter(user=user).values_list("team_id", "role"))
+    return Viewer(
+        user_id=user.pk,
+        team_ids=frozenset(team_id for team_id, _ in memberships),
+        lead_team_ids=frozenset(team_id for team_id, role in memberships if role == Membership.Role.LEAD),
+        is_admin=user.is_superuser,
+    )
+
+
+def viewer_for_team(team: Team) -> Viewer:
+    """A tool acting for a team sees what a member of that team sees."""
+    return Viewer(user_id=None, team_ids=frozenset({team.pk}), lead_team_ids=frozenset())
+
+
+def incidents_visible(viewer: Viewer) -> QuerySet[Incident]:
+    """Everyone signed in sees every team's non-confidential items (learning travels); a confidential
+    near-miss is seen by its reporter, its team's leads and admins only."""
+    incidents = Incident.objects.all()
+    if viewer.is_admin:
+        return incidents
+    if viewer.user_id is None and not viewer.team_ids:
+        return incidents.none()
+    allowed = Q(confidential=False) | Q(team_id__in=viewer.lead_team_ids)
+    if viewer.user_id is not None:
+        allowed |= Q(confidential_reporter__user_id=viewer.user_id)
+    return incidents.filter(allowed)
+
+
+def incident_list(*, viewer: Viewer) -> QuerySet[Incident]:
+    """Visible incidents with what a list row shows, in a fixed number of queries."""
+    return (
+        incidents_visible(viewer)
+        .select_related("team", "environment")
+        .prefetch_related("services", Prefetch("causes", queryset=Cause.objects.only("slug", "name")))
+    )
+
+
+def incident_get(*, viewer: Viewer, reference: str) -> Incident:
+    """The incident named by INC-n or NM-n if the viewer may see it; Incident.DoesNotExist otherwise."""
+    match = REFERENCE_PATTERN.match(reference.strip())
+    if not match:
+        raise Incident.DoesNotExist(reference)
+    kind = Incident.Kind.INCIDENT if match.group(1).upper() == "INC" else Incident.Kind.NEAR_MISS
+    return (
+        incidents_visible(viewer)
+        .select_related("team", "environment", "reporter")
+        .prefetch_related(
+            "services",
+            "releases__service",
+            "timeline",
+            Prefetch("incident_causes", queryset=IncidentCause.objects.select_related("cause")),
+            Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "team", "cause")),
+        )
+        .get(kind=kind, number=int(match.group(2)))
+    )
+
+
+def action_items_open(*, user: AbstractBaseUser) -> QuerySet[ActionItem]:
+    """A person's open action items, overdue first, then by due date."""
+    return (
+        ActionItem.objects.filter(owner=user, status=ActionItem.Status.OPEN)
+        .select_related("incident", "cause")
+        .order_by("due_date", "id")
+    )
+
+
+def action_items_overdue(
+    *, team_ids: frozenset[int] | None = None, today: dt.date | None = None
+) -> QuerySet[ActionItem]:
+    today = today or timezone.localdate()
+    items = ActionItem.objects.filter(status=ActionItem.Status.OPEN, due_date__lt=today)
+    if team_ids is not None:
+        items = items.filter(Q(team_id__in=team_ids) | Q(incident__team_id__in=team_ids))
+    return items.select_related("incident", "owner", "team", "cause")
+
+
+def causes_active() -> QuerySet[Cause]:
+    return Cause.objects.filter(active=True).order_by("category", "name")
