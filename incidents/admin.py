@@ -10,7 +10,6 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from incidents.markdown import render_markdown
-
 from incidents.models import (
     ActionItem,
     Cause,

@@ -104,7 +104,10 @@ def test_admin_edit_renders_the_body_and_bumps_the_version(client, admin_user, d
     form = client.get(url).context["adminform"].form
     post = {key: value for key, value in model_to_dict(data).items() if key in form.fields and value is not None}
     post.update(body="## Impact\n\n<b>bold</b>", services=[s.pk for s in data.services.all()], releases=[])
-    post["started_at_0"], post["started_at_1"] = data.started_at.strftime("%Y-%m-%d"), data.started_at.strftime("%H:%M:%S")
+    post["started_at_0"], post["started_at_1"] = (
+        data.started_at.strftime("%Y-%m-%d"),
+        data.started_at.strftime("%H:%M:%S"),
+    )
     for prefix in ("incident_causes", "timeline", "action_items"):
         post.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0})
     post.pop("started_at", None)
