@@ -161,6 +161,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 REPORT_WEEKDAY = env_weekday("REPORT_WEEKDAY", "monday")
 REPORT_TIME = env_time("REPORT_TIME", "07:00")
 
+# Releases deployed to an incident's environment this many hours before it started are listed as suspects.
+SUSPECT_RELEASE_WINDOW_HOURS = env_int("SUSPECT_RELEASE_WINDOW_HOURS", 24, minimum=1, maximum=24 * 30)
+
 REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

@@ -6,11 +6,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from incidents.models import ActionItem, Cause, Incident, IncidentCause, Membership, Team
+from incidents.models import ActionItem, Cause, Deployment, Incident, IncidentCause, Membership, Release, Team
 
 REFERENCE_PATTERN = re.compile(r"^(INC|NM)-(\d{1,9})$", re.IGNORECASE)
 
@@ -106,3 +107,27 @@ def action_items_overdue(
 
 def causes_active() -> QuerySet[Cause]:
     return Cause.objects.filter(active=True).order_by("category", "name")
+
+
+def suspect_releases(*, incident: Incident) -> QuerySet[Release]:
+    """Releases of the incident's services that went live in its environment shortly before it started.
+
+    The window is SUSPECT_RELEASE_WINDOW_HOURS (24 by default). Failed deployments never went live and do not
+    count. Each release carries `last_deployed_at`, its latest deployment in the window; newest first.
+    """
+    if incident.environment_id is None or incident.started_at is None:
+        return Release.objects.none()
+    window_start = incident.started_at - dt.timedelta(hours=settings.SUSPECT_RELEASE_WINDOW_HOURS)
+    in_window = Q(
+        deployments__environment_id=incident.environment_id,
+        deployments__deployed_at__gte=window_start,
+        deployments__deployed_at__lte=incident.started_at,
+        deployments__status__in=[Deployment.Status.SUCCEEDED, Deployment.Status.ROLLED_BACK],
+    )
+    return (
+        Release.objects.filter(service__in=incident.services.all())
+        .filter(in_window)
+        .annotate(last_deployed_at=Max("deployments__deployed_at", filter=in_window))
+        .select_related("service")
+        .order_by("-last_deployed_at", "-id")
+    )
