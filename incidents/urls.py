@@ -1,6 +1,13 @@
-"""Web pages for people (issue: the web app)."""
+"""Web pages for people."""
 
 from __future__ import annotations
 
+from django.urls import path
+
+from incidents import views
+
 app_name = "incidents"
-urlpatterns: list = []
+urlpatterns = [
+    path("incidents/", views.incident_list, name="incident_list"),
+    path("incidents/<str:reference>/", views.incident_detail, name="incident_detail"),
+]
