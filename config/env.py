@@ -134,3 +134,18 @@ def env_redis_url(name: str, *, environ: Mapping[str, str] | None = None) -> str
     if not re.fullmatch(r"rediss?://[^\s/]*(/\d+)?", value):
         raise _fail(name, value, "a redis://host:port/db URL")
     return value
+
+
+def env_field_policies(
+    name: str, *, choices: Sequence[str] = ("redact", "reject", "off"), environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """`field=policy` pairs, comma-separated, each policy one of `choices`."""
+    policies = {}
+    for item in env_list(name, environ=environ):
+        field, _, policy = item.partition("=")
+        if not re.fullmatch(r"[a-z_]+(?:\.[a-z_]+)?", field.strip()) or policy.strip() not in choices:
+            raise _fail(
+                name, item, "field=policy pairs such as title=reject, with policy one of " + ", ".join(choices)
+            )
+        policies[field.strip()] = policy.strip()
+    return policies

@@ -10,6 +10,7 @@ from config.env import (
     env_bool,
     env_choice,
     env_database,
+    env_field_policies,
     env_int,
     env_list,
     env_redis_url,
@@ -163,6 +164,12 @@ REPORT_TIME = env_time("REPORT_TIME", "07:00")
 
 # Releases deployed to an incident's environment this many hours before it started are listed as suspects.
 SUSPECT_RELEASE_WINDOW_HOURS = env_int("SUSPECT_RELEASE_WINDOW_HOURS", 24, minimum=1, maximum=24 * 30)
+
+# Redaction on ingest (incidents/redaction.py): what happens to personal data and secrets found in free text.
+# REDACTION_DEFAULT_POLICY is redact, reject or off; REDACTION_FIELD_POLICIES overrides it per field, e.g.
+# "title=reject,body=redact,timeline.text=redact,action_item.title=off".
+REDACTION_DEFAULT_POLICY = env_choice("REDACTION_DEFAULT_POLICY", "redact", ["redact", "reject", "off"])
+REDACTION_FIELD_POLICIES = env_field_policies("REDACTION_FIELD_POLICIES")
 
 REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
