@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from incidents.demo import DEMO_PASSWORD, DEMO_USERNAME, seed_demo
@@ -20,6 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when incidents already exist.")
 
     def handle(self, *args, incidents: int, weeks: int, seed: int, if_empty: bool, **options) -> None:
+        if settings.HINDSIGHT_ENV == "production":
+            raise CommandError("seed_demo adds people with a published password; it does not run in production.")
         if incidents < 0:
             raise CommandError("--incidents must be 0 or more.")
         if weeks < 1:
