@@ -5,7 +5,7 @@ beside the query that makes it and in README.md ("Trend reports"). Python only s
 the report's JSON (13 week buckets, the cause list, the severities).
 
 Percentiles use the nearest-rank definition: the p-th percentile of N ordered values is the value at rank
-ceil(p × N) (1-based), so the median of 4 values is the 2nd and the p90 of 10 values the 9th. It always picks a
+ceil(p x N) (1-based), so the median of 4 values is the 2nd and the p90 of 10 values the 9th. It always picks a
 real duration, which makes SQLite and PostgreSQL agree to the microsecond; the rank is found with the window
 functions ROW_NUMBER() and COUNT() OVER (PARTITION BY severity), which both databases run.
 """
@@ -105,7 +105,7 @@ def trend_counts(*, weeks: list[Week], team: Team | None) -> dict[str, Any]:
     )
     by_severity = {severity: [0] * len(weeks) for severity in SEVERITIES}
     incidents, near_misses = [0] * len(weeks), [0] * len(weeks)
-    for row in rows:  # at most 13 buckets × 2 kinds × 5 severities
+    for row in rows:  # at most 13 buckets x 2 kinds x 5 severities
         if row["kind"] == Incident.Kind.NEAR_MISS:
             near_misses[row["bucket"]] += row["count"]
             continue
@@ -123,7 +123,7 @@ def trend_causes(*, weeks: list[Week], team: Team | None) -> dict[str, Any]:
     """Items per cause per week (causes seen in the window), this week's top causes and the rising ones.
 
     Rising: at least 2 this week and at least twice the weekly average of the weeks before (compared as
-    12 × this week ≥ 2 × their total, in whole numbers).
+    12 x this week ≥ 2 x their total, in whole numbers).
     """
     rows = (
         IncidentCause.objects.filter(_items_q("incident__", team=team, start=weeks[0].start, end=weeks[-1].end))
@@ -442,3 +442,12 @@ def team_for_scope(scope: str) -> Team | None:
     if not scope.startswith("team:"):
         raise Team.DoesNotExist(scope)
     return Team.objects.get(slug=scope.removeprefix("team:"))
+
+
+def teams_for_requests(user) -> list[Team]:
+    """The teams whose report the person may generate now: all for admins, the teams they lead otherwise."""
+    if not user.is_authenticated:
+        return []
+    if user.is_superuser:
+        return list(Team.objects.order_by("name"))
+    return list(Team.objects.filter(memberships__user=user, memberships__role="lead").order_by("name"))
