@@ -154,7 +154,8 @@ def counts_chart(data: dict[str, Any], links: Links) -> pygal.StackedBar:
 
 
 def causes_chart(data: dict[str, Any], links: Links) -> pygal.StackedBar:
-    chart = pygal.StackedBar(title="Causes per week (items naming each cause)", **CHART_OPTIONS)
+    options = {**CHART_OPTIONS, "height": 440, "legend_at_bottom_columns": 3}
+    chart = pygal.StackedBar(title="Causes per week (items naming each cause)", **options)
     chart.x_labels = _weeks_axis(data)
     for slug, counts in data["causes"]["per_week"].items():
         chart.add(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+MAX_FIXES_LISTED = 3
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,14 @@ def _attention(data: dict[str, Any], incidents_this_week: int) -> list[str]:
         attention.append(f"{items['overdue']} action item{'s' * (items['overdue'] != 1)} overdue.")
     if items["unowned"]:
         attention.append(f"{items['unowned']} open action item{'s' * (items['unowned'] != 1)} without an owner.")
-    for fix in data["fixes_not_sticking"]:
+    fixes = data["fixes_not_sticking"]
+    for fix in fixes[:MAX_FIXES_LISTED]:
         attention.append(
             f"{fix['number']}: {fix['cause']} on {fix['service']} came back after action item"
             f" #{fix['action_item']} was completed."
         )
+    if len(fixes) > MAX_FIXES_LISTED:
+        attention.append(f"... and {len(fixes) - MAX_FIXES_LISTED} more fixes that did not stick.")
     deployments = data["deployments"]
     unrehearsed = deployments["rollbacks"] - deployments["rollbacks_rehearsed"]
     if unrehearsed:
