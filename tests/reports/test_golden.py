@@ -53,7 +53,7 @@ def expected_organisation(golden) -> dict:
                 {"cause": "config-drift", "count": 2},
                 {"cause": "weak-monitoring", "count": 1},
             ],
-            # missing-check: 4 ≥ 2 × 1/12. config-drift: 2 < 2 × 13/12. weak-monitoring: only 1.
+            # missing-check: 4 ≥ 2 x 1/12. config-drift: 2 < 2 x 13/12. weak-monitoring: only 1.
             "rising": ["missing-check"],
         },
         "environments": {"caught_in": {"dev": 1, "staging": 2, "prod": 4}, "escape_rate": round(4 / 7, 4)},
@@ -121,7 +121,7 @@ def expected_organisation(golden) -> dict:
                 "service": "ledger",
                 "action_item": golden["A2"].pk,
             },
-        ],  # fmt: skip
+        ],
         "gate_gaps": {
             "config-drift": {"staging": 1},
             "missing-check": {"ci": 3, "review": 1},
