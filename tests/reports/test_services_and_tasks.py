@@ -44,9 +44,9 @@ def test_weekly_report_is_idempotent(golden, team):
 
 def test_a_failing_generation_marks_the_report_failed_and_keeps_the_reason(golden):
     week = Week.parse(REPORT_WEEK)
-    with mock.patch("incidents.reports.services.report_data", side_effect=RuntimeError("database went away")):
-        with pytest.raises(RuntimeError):
-            report_generate(week=week, team=None)
+    failing = mock.patch("incidents.reports.services.report_data", side_effect=RuntimeError("database went away"))
+    with failing, pytest.raises(RuntimeError):
+        report_generate(week=week, team=None)
     report = TrendReport.objects.get(week_start=week.monday, scope="organisation")
     assert report.status == TrendReport.Status.FAILED and "database went away" in report.error
 
