@@ -224,3 +224,20 @@ LOGGING = {
         "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"]),
     },
 }
+
+# ---------------------------------------------------------------------------------------------------------
+# Weekly trend reports (issue: trend reports): the beat entry on REPORT_WEEKDAY at REPORT_TIME (local time,
+# CELERY_TIMEZONE) generates last week's reports, then sends the digests. Task limits are in seconds.
+from celery.schedules import crontab  # noqa: E402
+
+REPORT_TASK_TIME_LIMIT = env_int("REPORT_TASK_TIME_LIMIT", 600, minimum=10, maximum=6 * 3600)
+REPORT_TASK_MAX_RETRIES = env_int("REPORT_TASK_MAX_RETRIES", 3, minimum=0, maximum=20)
+REPORT_TASK_RETRY_DELAY = env_int("REPORT_TASK_RETRY_DELAY", 30, minimum=1, maximum=3600)
+CELERY_BEAT_SCHEDULE["weekly-trend-reports"] = {
+    "task": "incidents.reports_weekly",
+    "schedule": crontab(minute=REPORT_TIME.minute, hour=REPORT_TIME.hour, day_of_week=REPORT_WEEKDAY),
+}
+if not REDIS_URL:
+    # The embedded broker keeps its control (broadcast) tables with the rest of its files, not in the
+    # current directory.
+    CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"] = str(VAR_DIR / "celery" / "control")

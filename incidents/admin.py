@@ -247,3 +247,33 @@ class TrendReportAdmin(admin.ModelAdmin):
     list_filter = ["status", "scope"]
     readonly_fields = ["data", "generated_at", "requested_at", "error"]
     date_hierarchy = "week_start"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Weekly trend report digests (issue: trend reports).
+
+from incidents.models import DigestDelivery, DigestSubscription  # noqa: E402
+
+
+@admin.register(DigestSubscription)
+class DigestSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["user", "subscribed", "updated_at"]
+    list_filter = ["subscribed"]
+    search_fields = ["user__username", "user__email"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(DigestDelivery)
+class DigestDeliveryAdmin(admin.ModelAdmin):
+    """What was sent: a row per person and week. Failed rows are retried by the next run; deleting a row stuck
+    in `sending` (its worker died mid-send) lets the next run send that digest again."""
+
+    list_display = ["week_start", "user", "status", "claimed_at", "sent_at"]
+    list_filter = ["status", "week_start"]
+    search_fields = ["user__username", "user__email"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "week_start", "status", "claimed_at", "sent_at", "error"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -144,8 +144,10 @@ RULES: dict[str, Rule] = {
     "incidents.incidentcause": Rule(text=("note",)),
     "incidents.timelineentry": Rule(text=("text",)),
     "incidents.actionitem": Rule(text=("title",), mask=_mask_action_item),
-    # Derived data: regenerated on the copy from the rows above.
+    "incidents.digestsubscription": Rule(),
+    # Derived or operational data: reports are regenerated on the copy; delivery errors may quote addresses.
     "incidents.trendreport": Rule(skip=True),
+    "incidents.digestdelivery": Rule(skip=True),
 }
 
 

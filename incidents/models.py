@@ -603,3 +603,53 @@ class TrendReport(models.Model):
     def clean(self) -> None:
         if self.week_start and self.week_start.isoweekday() != 1:
             raise ValidationError({"week_start": "A report week starts on a Monday."})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Weekly trend report digests (issue: trend reports): who wants the e-mail, and what was sent.
+
+
+class DigestSubscription(models.Model):
+    """A person's own choice about the weekly digest. Without a row, team leads get it and others do not."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_subscription"
+    )
+    subscribed = models.BooleanField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {'subscribed' if self.subscribed else 'unsubscribed'}"
+
+
+class DigestDeliveryStatus(models.TextChoices):
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class DigestDelivery(models.Model):
+    """One person's digest for one week. The row is claimed before the mail is sent, so a second run of the
+    sending task finds it and sends nothing: each person gets each week's digest once."""
+
+    Status = DigestDeliveryStatus
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_deliveries")
+    week_start = models.DateField(help_text="The Monday that starts the ISO week of the digest.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-week_start", "user_id"]
+        verbose_name_plural = "digest deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "week_start"], name="digestdelivery_unique_user_week"),
+            models.CheckConstraint(
+                condition=_in_choices("status", DigestDeliveryStatus), name="digestdelivery_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.week_start} ({self.status})"

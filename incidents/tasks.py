@@ -14,3 +14,75 @@ def healthcheck(nonce: str) -> dict[str, str]:
         cursor.execute("SELECT 1")
         (one,) = cursor.fetchone()
     return {"nonce": nonce, "database": connection.vendor, "select": str(one)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Weekly trend reports (issue: trend reports). One task per (week, scope); a weekly run generates every scope
+# and then sends the digests. Each is safe to run twice: reports are replaced in place (unique week + scope)
+# and each digest delivery is claimed once (unique person + week).
+
+import datetime as _dt  # noqa: E402
+
+from celery import chord  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+REPORT_TASK_OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "max_retries": settings.REPORT_TASK_MAX_RETRIES,
+    "soft_time_limit": settings.REPORT_TASK_TIME_LIMIT,
+    "time_limit": settings.REPORT_TASK_TIME_LIMIT + 30,
+}
+
+
+def _backoff(retries: int) -> int:
+    """Seconds before retry number `retries + 1`: 30 s, 60 s, 120 s, ... capped at an hour."""
+    return min(settings.REPORT_TASK_RETRY_DELAY * 2**retries, 3600)
+
+
+@shared_task(name="incidents.report_generate", **REPORT_TASK_OPTIONS)
+def report_generate_task(self, week_start: str, team_id: int | None = None) -> str:
+    """Generate the report of the week starting `week_start` (ISO date) for the team, or the organisation."""
+    from incidents.models import Team
+    from incidents.reports.services import report_generate, report_mark_failed
+    from incidents.reports.weeks import Week
+
+    week = Week(_dt.date.fromisoformat(week_start))
+    team = None
+    if team_id is not None:
+        team = Team.objects.filter(pk=team_id).first()
+        if team is None:
+            return "team gone"
+    try:
+        return report_generate(week=week, team=team).status
+    except Exception as error:
+        if self.request.retries >= self.max_retries:
+            # Give up quietly so that the weekly chord still sends the digests of the other reports.
+            report_mark_failed(week=week, team=team, error=f"Gave up after {self.max_retries} retries: {error}")
+            return "failed"
+        raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
+
+
+@shared_task(name="incidents.digests_send", **REPORT_TASK_OPTIONS)
+def digests_send_task(self, week_start: str) -> int:
+    """Send the digest of the week starting `week_start` to every subscriber who has not had it."""
+    from incidents.reports.services import digests_send
+    from incidents.reports.weeks import Week
+
+    try:
+        return digests_send(week=Week(_dt.date.fromisoformat(week_start)))
+    except Exception as error:
+        raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
+
+
+@shared_task(name="incidents.reports_weekly", acks_late=True)
+def reports_weekly_task(week_start: str | None = None) -> str:
+    """The beat entry: last week's report for the organisation and each team, then the digests."""
+    from incidents.reports.services import report_scopes
+    from incidents.reports.weeks import Week
+
+    week = Week(_dt.date.fromisoformat(week_start)) if week_start else Week.last()
+    monday = week.monday.isoformat()
+    reports = [report_generate_task.si(monday, team.pk if team else None) for team in report_scopes()]
+    chord(reports)(digests_send_task.si(monday))
+    return week.label

@@ -15,7 +15,17 @@ from django.db.models import Count
 
 from incidents.dataset import RULES, export_dataset, import_dataset, unruled_models
 from incidents.demo import seed_demo
-from incidents.models import ActionItem, ConfidentialReporter, Incident, IncidentCause, Membership, TimelineEntry
+from incidents.models import (
+    ActionItem,
+    ConfidentialReporter,
+    Incident,
+    IncidentCause,
+    Membership,
+    Team,
+    TimelineEntry,
+)
+from incidents.reports.selectors import report_data
+from incidents.reports.weeks import Week
 from tests.factories import ActionItemFactory, IncidentFactory, NearMissFactory, TimelineEntryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,10 +114,26 @@ def test_every_model_has_an_export_rule():
     assert unruled_models() == []
 
 
+def reports() -> list[dict]:
+    """Every week's organisation and team reports over the seeded span, as the copy would compute them."""
+    teams = [None, *Team.objects.order_by("slug")]
+    computed = []
+    for week in Week.containing(dt.date(2026, 11, 26)).window(8):
+        for team in teams:
+            data = report_data(week=week, team=team)
+            data.pop("generated_at")
+            if data["archive_pick"]:
+                data["archive_pick"] = data["archive_pick"]["number"]  # its title is redacted on the copy
+            computed.append(data)
+    return computed
+
+
 def test_masked_round_trip_keeps_the_shape_and_leaves_nothing_identifying(data, team):
-    before = fingerprint()
+    before, reports_before = fingerprint(), reports()
     exported = round_trip()
     assert fingerprint() == before
+    assert reports() == reports_before
+    assert sum(sum(r["counts"]["near_misses"]) for r in reports_before) > 0
     unmasked_dump = io.StringIO()
     export_dataset(unmasked_dump, masked=False)
     for text in (exported, unmasked_dump.getvalue()):

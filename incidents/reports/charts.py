@@ -1,0 +1,260 @@
+"""The report's charts: SVG drawn on the server by pygal from the stored data, each bar a link to the incident
+list filtered to what it counts.
+
+Charts are inlined in the page, so they are made safe for a Content-Security-Policy without 'unsafe-inline':
+no script (pygal's JavaScript is switched off), no <style> element and no style attribute. Their look comes
+from static/reports/charts.css. The same SVG, with pygal's own style embedded, is the chart export.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pygal
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from pygal.style import Style
+
+from incidents.models import Incident, IncidentCause
+from incidents.reports.summary import SEVERITIES
+from incidents.reports.weeks import Week
+
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG_NS)
+ET.register_namespace("xlink", XLINK_NS)
+
+STYLE = Style(
+    background="transparent",
+    plot_background="#ffffff",
+    foreground="#1f2933",
+    foreground_strong="#1f2933",
+    foreground_subtle="#7b8794",
+    font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+    colors=(
+        "#b42318",
+        "#dc6803",
+        "#eaaa08",
+        "#6c8ebf",
+        "#2e7d32",
+        "#6941c6",
+        "#0e9384",
+        "#c11574",
+        "#475467",
+        "#854a0e",
+        "#3538cd",
+        "#7a2e0e",
+        "#4e5ba6",
+    ),
+)
+CHART_OPTIONS: dict[str, Any] = {
+    "style": STYLE,
+    "js": [],
+    "disable_xml_declaration": True,
+    "legend_at_bottom": True,
+    "legend_at_bottom_columns": 5,
+    "width": 800,
+    "height": 360,
+    "truncate_label": -1,
+    "truncate_legend": -1,
+    "print_zeroes": False,
+    "margin": 12,
+    "min_scale": 1,
+    "max_scale": 8,
+}
+SEVERITY_LABELS = dict(Incident.Severity.choices)
+GATE_LABELS = dict(IncidentCause.Gate.choices)
+CAUGHT_BY_LABELS = dict(Incident.CaughtBy.choices)
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    title: str
+    svg: SafeString
+
+
+class Links:
+    """URLs of the incident list filtered to what a bar counts: counted items of the scope in a week."""
+
+    def __init__(self, *, weeks: list[Week], team_slug: str | None, base: str = "") -> None:
+        self.weeks = {week.label: week for week in weeks}
+        self.report_week = weeks[-1]
+        self.team_slug = team_slug
+        self.base = base
+
+    def incidents(self, week: Week | str | None = None, **filters: Any) -> str:
+        week = self.weeks[week] if isinstance(week, str) else week or self.report_week
+        params: dict[str, Any] = {"counted": "true", **{k: v for k, v in filters.items() if v is not None}}
+        params["started_from"] = week.monday.isoformat()
+        params["started_to"] = week.sunday.isoformat()
+        if self.team_slug:
+            params["team"] = self.team_slug
+        return f"{self.base}{reverse('incidents:incident_list')}?{urlencode(params, doseq=True)}"
+
+
+def _bar(value: int | float | None, href: str, label: str) -> dict[str, Any]:
+    return {"value": value, "label": label, "xlink": {"href": href, "target": "_top"}}
+
+
+def _clean_svg(svg: str) -> SafeString:
+    """Drop pygal's <style>, style attributes, tooltips and comments; keep shapes, titles and links."""
+    root = ET.fromstring(svg)  # noqa: S314 - pygal's own output, not user input
+    for parent in list(root.iter()):
+        descriptions = {}
+        for child in list(parent):
+            tag = child.tag.split("}")[-1] if isinstance(child.tag, str) else ""
+            if tag == "desc":  # pygal's data for its JavaScript tooltips; a <title> shows it on hover
+                descriptions[child.get("class")] = child.text or ""
+                parent.remove(child)
+            elif tag in {"style", "script"} or "tooltip" in (child.get("class") or "").split():
+                parent.remove(child)
+        if "value" in descriptions:
+            title = ET.SubElement(parent, f"{{{SVG_NS}}}title")
+            title.text = f"{descriptions.get('label', '')}: {descriptions['value']}".strip(": ")
+        parent.attrib.pop("style", None)
+    root.set("class", f"{root.get('class', '')} report-chart".strip())
+    root.set("role", "img")
+    root.attrib.pop("id", None)
+    return mark_safe(ET.tostring(root, encoding="unicode"))  # noqa: S308 - built by pygal from escaped text
+
+
+def _render(chart: pygal.graph.graph.Graph, *, standalone: bool) -> str:
+    svg = chart.render(is_unicode=True)
+    return svg if standalone else _clean_svg(svg)
+
+
+def _weeks_axis(data: dict[str, Any]) -> list[str]:
+    return [label.split("-")[1] for label in data["weeks"]]  # "W47": the year is in the table
+
+
+def counts_chart(data: dict[str, Any], links: Links) -> pygal.StackedBar:
+    chart = pygal.StackedBar(title="Incidents by severity and near-misses per week", **CHART_OPTIONS)
+    chart.x_labels = _weeks_axis(data)
+    for severity in SEVERITIES:
+        chart.add(
+            SEVERITY_LABELS[severity],
+            [
+                _bar(count, links.incidents(week, kind="incident", severity=severity), week)
+                for week, count in zip(data["weeks"], data["counts"]["incidents"][severity], strict=True)
+            ],
+        )
+    chart.add(
+        "Near-misses",
+        [
+            _bar(count, links.incidents(week, kind="near_miss"), week)
+            for week, count in zip(data["weeks"], data["counts"]["near_misses"], strict=True)
+        ],
+    )
+    return chart
+
+
+def causes_chart(data: dict[str, Any], links: Links) -> pygal.StackedBar:
+    options = {**CHART_OPTIONS, "height": 440, "legend_at_bottom_columns": 3}
+    chart = pygal.StackedBar(title="Causes per week (items naming each cause)", **options)
+    chart.x_labels = _weeks_axis(data)
+    for slug, counts in data["causes"]["per_week"].items():
+        chart.add(
+            slug,
+            [
+                _bar(count, links.incidents(week, cause=slug), week)
+                for week, count in zip(data["weeks"], counts, strict=True)
+            ],
+        )
+    return chart
+
+
+def caught_in_chart(data: dict[str, Any], links: Links) -> pygal.Bar:
+    chart = pygal.Bar(title="Where this week's items were caught", show_legend=False, **CHART_OPTIONS)
+    caught_in = data["environments"]["caught_in"]
+    chart.x_labels = list(caught_in)
+    chart.add("Items", [_bar(n, links.incidents(environment=slug), slug) for slug, n in caught_in.items()])
+    return chart
+
+
+def caught_by_chart(data: dict[str, Any], links: Links) -> pygal.HorizontalBar:
+    chart = pygal.HorizontalBar(title="How this week's items were caught", show_legend=False, **CHART_OPTIONS)
+    chart.x_labels = [CAUGHT_BY_LABELS.get(value, value) for value in data["caught_by"]]
+    chart.add(
+        "Items",
+        [
+            _bar(n, links.incidents(caught_by=value), CAUGHT_BY_LABELS.get(value, value))
+            for value, n in data["caught_by"].items()
+        ],
+    )
+    return chart
+
+
+def _durations_chart(data: dict[str, Any], links: Links, measure: str, title: str) -> pygal.Bar:
+    chart = pygal.Bar(title=f"{title} (minutes)", **CHART_OPTIONS)
+    chart.x_labels = [severity.upper() for severity in SEVERITIES]
+    values = data["durations"][measure]
+    for statistic, label in (("median", "Median"), ("p90", "90th percentile")):
+        chart.add(
+            label,
+            [
+                _bar(
+                    None if values[sev][statistic] is None else round(values[sev][statistic] / 60, 1),
+                    links.incidents(kind="incident", severity=sev),
+                    sev.upper(),
+                )
+                for sev in SEVERITIES
+            ],
+        )
+    return chart
+
+
+def time_to_detect_chart(data: dict[str, Any], links: Links) -> pygal.Bar:
+    return _durations_chart(data, links, "time_to_detect", "Time to detect")
+
+
+def time_to_restore_chart(data: dict[str, Any], links: Links) -> pygal.Bar:
+    return _durations_chart(data, links, "time_to_restore", "Time to restore")
+
+
+def gate_gaps_chart(data: dict[str, Any], links: Links) -> pygal.HorizontalStackedBar:
+    chart = pygal.HorizontalStackedBar(title="Which gate should have caught each cause", **CHART_OPTIONS)
+    gaps = data["gate_gaps"]
+    chart.x_labels = list(gaps)
+    for gate, label in GATE_LABELS.items():
+        chart.add(
+            label,
+            [_bar(gaps[slug].get(gate, 0), links.incidents(cause=slug, gate=gate), slug) for slug in gaps],
+        )
+    return chart
+
+
+CHARTS: dict[str, tuple[str, Callable[[dict[str, Any], Links], pygal.graph.graph.Graph]]] = {
+    "counts": ("Incidents and near-misses", counts_chart),
+    "causes": ("Causes", causes_chart),
+    "caught-in": ("Where problems were caught", caught_in_chart),
+    "caught-by": ("Caught by", caught_by_chart),
+    "time-to-detect": ("Time to detect", time_to_detect_chart),
+    "time-to-restore": ("Time to restore", time_to_restore_chart),
+    "gate-gaps": ("Gate gaps", gate_gaps_chart),
+}
+
+
+def report_links(data: dict[str, Any], *, base: str = "") -> Links:
+    weeks = [Week.parse(label) for label in data["weeks"]]
+    team_slug = data["scope"].removeprefix("team:") if data["scope"].startswith("team:") else None
+    return Links(weeks=weeks, team_slug=team_slug, base=base)
+
+
+def report_charts(data: dict[str, Any]) -> dict[str, Chart]:
+    """Every chart of a report, ready to inline in a page, keyed by name with underscores (for templates)."""
+    links = report_links(data)
+    return {
+        name.replace("-", "_"): Chart(name=name, title=title, svg=_render(build(data, links), standalone=False))
+        for name, (title, build) in CHARTS.items()
+    }
+
+
+def chart_svg(data: dict[str, Any], name: str, *, base: str = "") -> str:
+    """One chart as a standalone SVG document with its style embedded (the chart export); KeyError if unknown."""
+    _title, build = CHARTS[name]
+    return _render(build(data, report_links(data, base=base)), standalone=True)

@@ -1,0 +1,242 @@
+"""Writes behind the weekly trend report: generating reports, requesting them, and the e-mail digests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.models import DigestDelivery, DigestSubscription, Membership, Team, TrendReport
+from incidents.reports.selectors import report_data, scope_of
+from incidents.reports.summary import summarise
+from incidents.reports.weeks import Week
+
+logger = logging.getLogger(__name__)
+UNSUBSCRIBE_SALT = "incidents.reports.digest-unsubscribe"
+
+
+class DigestsIncomplete(Exception):
+    """Some digests of the week could not be sent; running again sends those and no others."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reports
+
+
+def _report_claim(*, week: Week, team: Team | None, status: str) -> TrendReport:
+    """Create the (week, scope) row or move the existing one to `status`; the unique constraint settles a race
+    between two creators, and the loser updates the winner's row."""
+    scope = scope_of(team)
+    defaults = {"team": team, "status": status, "error": "", "requested_at": timezone.now()}
+    try:
+        with transaction.atomic():
+            report, _ = TrendReport.objects.update_or_create(
+                week_start=week.monday, scope=scope, defaults=defaults
+            )
+    except IntegrityError:
+        TrendReport.objects.filter(week_start=week.monday, scope=scope).update(**defaults)
+        report = TrendReport.objects.get(week_start=week.monday, scope=scope)
+    return report
+
+
+def report_generate(*, week: Week, team: Team | None = None) -> TrendReport:
+    """Compute the report of `week` for the organisation or `team` and store it, replacing any earlier one.
+
+    1. Mark the row running (created if new), committed at once so that pages show the progress.
+    2. Aggregate every metric (selectors.report_data).
+    3. Store the data and mark it ready; on an error mark it failed with the reason and re-raise.
+    """
+    report = _report_claim(week=week, team=team, status=TrendReport.Status.RUNNING)
+    try:
+        data = report_data(week=week, team=team)
+    except Exception as error:
+        TrendReport.objects.filter(pk=report.pk).update(status=TrendReport.Status.FAILED, error=str(error)[:2000])
+        raise
+    generated_at = dt.datetime.fromisoformat(data["generated_at"])
+    TrendReport.objects.filter(pk=report.pk).update(
+        status=TrendReport.Status.READY, data=data, error="", generated_at=generated_at
+    )
+    report.refresh_from_db()
+    return report
+
+
+def report_mark_failed(*, week: Week, team: Team | None, error: str) -> None:
+    """Record that generation gave up (retries exhausted), keeping any data from an earlier run."""
+    TrendReport.objects.filter(week_start=week.monday, scope=scope_of(team)).update(
+        status=TrendReport.Status.FAILED, error=error[:2000]
+    )
+
+
+def can_request_report(user: AbstractBaseUser, team: Team | None) -> bool:
+    """Leads may generate their team's report; the organisation's by any lead; admins any report."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    leads = Membership.objects.filter(user=user, role=Membership.Role.LEAD)
+    return leads.filter(team=team).exists() if team is not None else leads.exists()
+
+
+def report_request(*, week: Week, team: Team | None, user: AbstractBaseUser) -> TrendReport:
+    """ "Generate now": mark the report pending and enqueue its generation once the transaction commits."""
+    from incidents.tasks import report_generate_task
+
+    if not can_request_report(user, team):
+        raise ValidationError({"scope": "Only a lead of this team (or an admin) can generate this report."})
+    if week > Week.current():
+        raise ValidationError({"week": f"{week.label} has not started yet."})
+    with transaction.atomic():
+        report = _report_claim(week=week, team=team, status=TrendReport.Status.PENDING)
+        team_id = team.pk if team else None
+        transaction.on_commit(lambda: report_generate_task.delay(week.monday.isoformat(), team_id))
+    return report
+
+
+def report_scopes() -> list[Team | None]:
+    """Every scope a weekly run generates: the organisation, then each team."""
+    return [None, *Team.objects.order_by("name")]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Digest subscriptions
+
+
+def digest_subscribers() -> QuerySet:
+    """People who get the weekly digest: those who subscribed, and leads who did not unsubscribe."""
+    User = get_user_model()
+    is_lead = Exists(Membership.objects.filter(user=OuterRef("pk"), role=Membership.Role.LEAD))
+    return (
+        User.objects.filter(is_active=True)
+        .exclude(email="")
+        .filter(Q(digest_subscription__subscribed=True) | (Q(digest_subscription__isnull=True) & is_lead))
+        .order_by("pk")
+    )
+
+
+def digest_is_subscribed(user: AbstractBaseUser) -> bool:
+    return digest_subscribers().filter(pk=user.pk).exists()
+
+
+def digest_subscription_set(*, user: AbstractBaseUser, subscribed: bool) -> DigestSubscription:
+    subscription, _ = DigestSubscription.objects.update_or_create(
+        user=user, defaults={"subscribed": subscribed, "updated_at": timezone.now()}
+    )
+    return subscription
+
+
+def unsubscribe_token(user: AbstractBaseUser) -> str:
+    return signing.dumps({"user": user.pk}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_user(token: str) -> AbstractBaseUser:
+    """The person a signed unsubscribe token names; ValidationError for a forged or damaged token."""
+    try:
+        user_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)["user"]
+        return get_user_model().objects.get(pk=user_id)
+    except (signing.BadSignature, KeyError, TypeError, get_user_model().DoesNotExist):
+        raise ValidationError({"token": "This unsubscribe link is not valid."}) from None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Digest e-mails
+
+
+def report_url(report: TrendReport) -> str:
+    path = reverse("reports:report_detail", args=[report.week_label, report.scope])
+    return f"{settings.SITE_URL}{path}"
+
+
+def digest_reports(*, user: AbstractBaseUser, week: Week) -> list[TrendReport]:
+    """The ready reports a person's digest covers: each of their teams', then the organisation's."""
+    team_ids = Membership.objects.filter(user=user).values("team_id")
+    reports = TrendReport.objects.filter(week_start=week.monday, status=TrendReport.Status.READY).filter(
+        Q(team_id__in=team_ids) | Q(scope=TrendReport.ORGANISATION)
+    )
+    return sorted(reports.select_related("team"), key=lambda report: (report.team is None, report.scope))
+
+
+def digest_message(*, user: AbstractBaseUser, week: Week, reports: list[TrendReport]) -> EmailMultiAlternatives:
+    unsubscribe = f"{settings.SITE_URL}{reverse('reports:unsubscribe', args=[unsubscribe_token(user)])}"
+    context = {
+        "user": user,
+        "week": week,
+        "sections": [
+            {"report": report, "summary": summarise(report.data), "url": report_url(report)} for report in reports
+        ],
+        "unsubscribe_url": unsubscribe,
+        "subscriptions_url": f"{settings.SITE_URL}{reverse('reports:subscription')}",
+    }
+    message = EmailMultiAlternatives(
+        subject=f"Hindsight weekly trend report {week.label}",
+        body=render_to_string("emails/digest.txt", context),
+        to=[user.email],
+        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
+    message.attach_alternative(render_to_string("emails/digest.html", context), "text/html")
+    return message
+
+
+def _delivery_claim(*, user: AbstractBaseUser, week: Week) -> DigestDelivery | None:
+    """Claim the (person, week) delivery: a new row, or a failed one to retry. None when another run has
+    claimed or sent it."""
+    try:
+        with transaction.atomic():
+            return DigestDelivery.objects.create(user=user, week_start=week.monday)
+    except IntegrityError:
+        pass
+    retried = DigestDelivery.objects.filter(
+        user=user, week_start=week.monday, status=DigestDelivery.Status.FAILED
+    ).update(status=DigestDelivery.Status.SENDING, claimed_at=timezone.now(), error="")
+    return DigestDelivery.objects.get(user=user, week_start=week.monday) if retried else None
+
+
+def digest_send(*, user: AbstractBaseUser, week: Week) -> bool:
+    """Send one person's digest for `week` at most once; True when this call sent it.
+
+    1. Skip when none of the person's reports is ready.
+    2. Claim the delivery row (unique per person and week); whoever does not get the claim stops here.
+    3. Send, then mark the row sent. A failed send marks it failed so a later run retries it; a worker that
+       dies between 2 and 3 leaves it `sending`, and the person gets no second copy.
+    """
+    reports = digest_reports(user=user, week=week)
+    if not reports:
+        return False
+    delivery = _delivery_claim(user=user, week=week)
+    if delivery is None:
+        return False
+    try:
+        digest_message(user=user, week=week, reports=reports).send()
+    except Exception as error:
+        DigestDelivery.objects.filter(pk=delivery.pk).update(status=DigestDelivery.Status.FAILED, error=str(error))
+        raise
+    DigestDelivery.objects.filter(pk=delivery.pk).update(status=DigestDelivery.Status.SENT, sent_at=timezone.now())
+    return True
+
+
+def digests_send(*, week: Week) -> int:
+    """Send the week's digest to every subscriber who has not had it; returns how many were sent now.
+
+    One person's failure (a refused address) is logged and recorded on their delivery and the others still
+    get theirs; then DigestsIncomplete is raised so that the task retries the failed ones (and only those).
+    """
+    sent, failed = 0, 0
+    for user in digest_subscribers():
+        try:
+            sent += digest_send(user=user, week=week)
+        except Exception:
+            failed += 1
+            logger.exception("Weekly digest %s for user %s could not be sent", week.label, user.pk)
+    if failed:
+        raise DigestsIncomplete(f"{failed} digest(s) for {week.label} could not be sent; {sent} were.")
+    return sent
