@@ -24,6 +24,11 @@ from incidents.models import (
 )
 
 
+def absolute(context: dict, path: str) -> str:
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
 class SlugField(serializers.SlugRelatedField):
     """A related object named by its slug; a value that cannot be a slug is refused before any query."""
 
@@ -93,11 +98,13 @@ class DeploymentInReleaseSerializer(serializers.ModelSerializer):
 
 class ReleaseSerializer(serializers.ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    url = serializers.CharField(read_only=True, help_text="A link to the release; may be empty.")
     deployments = DeploymentInReleaseSerializer(many=True, read_only=True)
 
     class Meta:
         model = Release
         fields = ["id", "service", "version", "artifact_digest", "commit_sha", "url", "created_at", "deployments"]
+        extra_kwargs = {"url": {"help_text": "A link to the release (may be empty)."}}
 
 
 def _check_service_owner(service: Service, team: Team) -> None:
@@ -170,6 +177,9 @@ class ReleaseRefSerializer(serializers.Serializer):
         return {"service": instance.service.slug, "version": instance.version}
 
     def validate(self, attrs):
+        missing = [name for name in ("service", "version") if name not in attrs]
+        if missing:
+            raise serializers.ValidationError({name: ["This field is required."] for name in missing})
         release = Release.objects.select_related("service").filter(
             service__slug=attrs["service"], version=attrs["version"]
         )
@@ -191,7 +201,9 @@ class IncidentCauseSerializer(serializers.Serializer):
         return {"cause": instance.cause.slug, "note": instance.note, "gate": instance.gate}
 
     def validate(self, attrs):
-        return services.CauseInput(cause=attrs["cause"], note=attrs["note"], gate=attrs["gate"])
+        if "cause" not in attrs:
+            raise serializers.ValidationError({"cause": ["This field is required."]})
+        return services.CauseInput(cause=attrs["cause"], note=attrs.get("note", ""), gate=attrs.get("gate", ""))
 
 
 class TimelineEntrySerializer(serializers.Serializer):
@@ -203,6 +215,7 @@ class IncidentActionItemSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     cause = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    ticket_url = serializers.CharField(read_only=True, help_text="A link to the ticket; may be empty.")
 
     class Meta:
         model = ActionItem
@@ -227,6 +240,8 @@ class IncidentSerializer(serializers.ModelSerializer):
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     releases = ReleaseRefSerializer(many=True, read_only=True)
     causes = IncidentCauseSerializer(source="incident_causes", many=True, read_only=True)
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices, allow_blank=True, read_only=True)
+    caught_by = serializers.ChoiceField(choices=Incident.CaughtBy.choices, allow_blank=True, read_only=True)
     reporter = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
 
@@ -240,13 +255,13 @@ class IncidentSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="Username; empty for tools."))
     def get_reporter(self, incident: Incident) -> str | None:
         return incident.reporter.get_username() if incident.reporter_id else None
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(OpenApiTypes.STR)
     def get_url(self, incident: Incident) -> str:
-        return reverse("api:incident-detail", kwargs={"reference": incident.reference})
+        return absolute(self.context, reverse("api:incident-detail", kwargs={"reference": incident.reference}))
 
 
 class IncidentDetailSerializer(IncidentSerializer):
@@ -366,7 +381,8 @@ class TrendReportSerializer(serializers.ModelSerializer):
         fields = ["week", "scope", "status", "generated_at", "url"]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(OpenApiTypes.STR)
     def get_url(self, report: TrendReport) -> str:
         url = reverse("api:report-detail", kwargs={"week": report.week_label})
-        return url if report.scope == TrendReport.ORGANISATION else f"{url}?scope={report.scope}"
+        url = url if report.scope == TrendReport.ORGANISATION else f"{url}?scope={report.scope}"
+        return absolute(self.context, url)

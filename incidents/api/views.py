@@ -12,8 +12,10 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,7 +29,8 @@ from incidents.api.permissions import acting_team, request_viewer
 from incidents.filters import IncidentFilter
 from incidents.models import ActionItem, Cause, Incident, Release, Team, TrendReport
 
-SLUG_REGEX = r"[-a-zA-Z0-9_]+"
+# Lookups take any path segment, so a malformed one is a JSON 404 rather than an unmatched URL.
+SLUG_REGEX = r"[^/]+"
 
 
 class ApiViewMixin:
@@ -35,6 +38,8 @@ class ApiViewMixin:
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         check_content_length(request)
+        if any("\x00" in str(value) for value in kwargs.values()):
+            raise Http404("No such object.")
         for name, values in request.query_params.lists():
             if any("\x00" in value for value in values):
                 raise ValidationError({name: ["Null characters are not allowed."]})
@@ -43,6 +48,15 @@ class ApiViewMixin:
     @property
     def viewer(self) -> selectors.Viewer:
         return request_viewer(self.request)
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([AllowAny])
+@authentication_classes([])
+def not_found(request: Request, *args, **kwargs) -> Response:
+    """Anything under /api/ that matches no route: a JSON 404, like every other API error."""
+    raise Http404("No such API endpoint.")
 
 
 def _service_call(function, **kwargs):
@@ -184,13 +198,9 @@ class IncidentViewSet(
             )
         except services.VersionConflict as conflict:
             error = PreconditionFailed if from_header else Conflict
-            raise error(
-                {
-                    "detail": f"{conflict.current.reference} changed since version {expected}; "
-                    "read it again and re-apply your change.",
-                    "current_version": conflict.current.version,
-                }
-            ) from None
+            detail = f"{conflict.current.reference} changed since version {expected}; read it again and re-apply."
+            body = {"detail": detail, "current_version": conflict.current.version}
+            return Response(body, status=error.status_code, headers=_etag(conflict.current))
         return self._detail(incident)
 
 
@@ -205,7 +215,7 @@ class ActionItemViewSet(
 ):
     filter_backends = [DjangoFilterBackend]
     filterset_class = ActionItemFilter
-    lookup_value_regex = r"\d{1,18}"
+    lookup_value_regex = r"[^/]+"
 
     def get_serializer_class(self):
         return {"create": s.ActionItemCreateSerializer, "partial_update": s.ActionItemUpdateSerializer}.get(
@@ -264,7 +274,7 @@ class ReleaseViewSet(
 ):
     filter_backends = [DjangoFilterBackend]
     filterset_class = ReleaseFilter
-    lookup_value_regex = r"\d{1,18}"
+    lookup_value_regex = r"[^/]+"
 
     def get_serializer_class(self):
         return s.ReleaseCreateSerializer if self.action == "create" else s.ReleaseSerializer
@@ -298,7 +308,7 @@ class DeploymentViewSet(
 ):
     filter_backends = [DjangoFilterBackend]
     filterset_class = DeploymentFilter
-    lookup_value_regex = r"\d{1,18}"
+    lookup_value_regex = r"[^/]+"
 
     def get_serializer_class(self):
         return s.DeploymentCreateSerializer if self.action == "create" else s.DeploymentSerializer
