@@ -255,7 +255,7 @@ from django import forms  # noqa: E402
 from django.contrib import messages  # noqa: E402
 
 from incidents import services  # noqa: E402
-from incidents.models import ApiToken, GitHubHook  # noqa: E402
+from incidents.models import ApiToken, GitHubHook, IdempotencyRecord  # noqa: E402
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -331,3 +331,28 @@ class GitHubHookAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     list_select_related = ["team", "service"]
     autocomplete_fields = ["service"]
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    """Read-only: which Idempotency-Keys a token used and the response each replays."""
+
+    list_display = ["key", "token", "state", "response_status", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["key", "token__name", "token__prefix"]
+    list_select_related = ["token"]
+    readonly_fields = [
+        "token",
+        "key",
+        "request_fingerprint",
+        "state",
+        "response_status",
+        "response_body",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: IdempotencyRecord | None = None) -> bool:
+        return False
