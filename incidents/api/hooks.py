@@ -38,6 +38,18 @@ class AlertSerializer(serializers.Serializer):
     generatorURL = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     fingerprint = serializers.RegexField(r"^[0-9a-zA-Z]{1,64}$", required=False, max_length=64)
 
+    def _check_names(self, value: dict) -> dict:
+        bad = [name for name in value if not name or len(name) > 200 or not name.isprintable()]
+        if bad:
+            raise serializers.ValidationError(f"Names must be 1 to 200 printable characters: {bad[:3]!r}.")
+        return value
+
+    def validate_labels(self, value: dict) -> dict:
+        return self._check_names(value)
+
+    def validate_annotations(self, value: dict) -> dict:
+        return self._check_names(value)
+
 
 class AlertmanagerPayloadSerializer(serializers.Serializer):
     """Alertmanager's webhook_config body (version 4); fields not listed here are accepted and ignored."""

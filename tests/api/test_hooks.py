@@ -273,3 +273,12 @@ def test_hook_picks_its_own_team_among_several(hook, other_team):
     body["deployment_status"]["environment"] = "prod"
     deliver("deployment_status", body, secret=other.secret)
     assert Release.objects.get().service.slug == "auth"
+
+
+def test_label_names_that_cannot_be_stored_are_refused(writer):
+    firing = payload("alertmanager_firing.json")
+    firing["alerts"][0]["labels"]["bad\x00name"] = "x"
+    response = writer.post(ALERTMANAGER, firing)
+    assert response.status_code == 400
+    assert "alerts" in response.json()
+    assert not Incident.objects.exists()
