@@ -100,4 +100,6 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset.filter(started_at__gte=_local_midnight(value)) if value else queryset
 
     def filter_started_to(self, queryset: QuerySet, name: str, value: dt.date | None) -> QuerySet:
-        return queryset.filter(started_at__lt=_local_midnight(value + dt.timedelta(days=1))) if value else queryset
+        if not value or value >= dt.date.max:  # the last representable day bounds nothing
+            return queryset
+        return queryset.filter(started_at__lt=_local_midnight(value + dt.timedelta(days=1)))

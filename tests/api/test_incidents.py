@@ -259,3 +259,11 @@ def test_put_and_delete_are_not_allowed(writer, team):
     assert writer.client.put(f"{URL}{incident.reference}/", {}, format="json").status_code == 405
     assert writer.client.delete(f"{URL}{incident.reference}/").status_code == 405
     assert Incident.objects.filter(pk=incident.pk).exists()
+
+
+@pytest.mark.parametrize("params", [{"started_to": "9999-12-31"}, {"started_from": "0001-01-01"}])
+def test_extreme_dates_filter_without_error(reader, team, params):
+    IncidentFactory(team=team)
+    response = reader.get(URL, params)
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
