@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
+from incidents.api import idempotency
 from incidents.models import IdempotencyRecord, Incident
 
 pytestmark = pytest.mark.django_db
@@ -29,18 +32,11 @@ def test_same_key_with_a_different_body_gets_422(writer):
 
 
 def test_retry_while_the_first_request_runs_gets_409(writer):
+    # The first request with this key and body has claimed it and is still running.
+    running = SimpleNamespace(method="POST", path=URL, data=ITEM)
     IdempotencyRecord.objects.create(
-        token=writer.token, key="key-1", request_fingerprint="will-not-be-compared-when-processing"
+        token=writer.token, key="key-1", request_fingerprint=idempotency._fingerprint(running)
     )
-    # The stored fingerprint differs, so send the same body the running request was claimed with:
-    record = IdempotencyRecord.objects.get()
-    from incidents.api import idempotency
-
-    class Fake:
-        method, path, data = "POST", URL, ITEM
-
-    record.request_fingerprint = idempotency._fingerprint(Fake)
-    record.save()
     response = writer.post(URL, ITEM, HTTP_IDEMPOTENCY_KEY="key-1")
     assert response.status_code == 409
     assert not Incident.objects.exists()
