@@ -149,3 +149,15 @@ def env_field_policies(
             )
         policies[field.strip()] = policy.strip()
     return policies
+# --- The API for tools ---------------------------------------------------------------------------------
+
+_RATE_PERIODS = ("s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day")
+
+
+def env_rate(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """A request rate as Django REST framework writes it: 120/min, 10/s, 1000/hour, 5000/day."""
+    value = _raw(name, environ) or default
+    match = re.fullmatch(r"(\d+)/([a-z]+)", value)
+    if not match or int(match.group(1)) < 1 or match.group(2) not in _RATE_PERIODS:
+        raise _fail(name, value, "a rate such as 120/min, 10/second, 1000/hour or 5000/day")
+    return value

@@ -241,3 +241,69 @@ if not REDIS_URL:
     # The embedded broker keeps its control (broadcast) tables with the rest of its files, not in the
     # current directory.
     CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"] = str(VAR_DIR / "celery" / "control")
+# --- The API for tools (/api/) ----------------------------------------------------------------------------
+from config.env import env_rate  # noqa: E402
+
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+
+# Throttle counters live in the cache: Redis (shared by every web process) when REDIS_URL is set.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hindsight"}
+}
+
+# Request bodies larger than this get 413 (bytes).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024, maximum=50 * 1_048_576)
+# Writes per token (or per webhook sender) before 429 Too Many Requests.
+API_WRITE_THROTTLE_RATE = env_rate("API_WRITE_THROTTLE_RATE", "120/min")
+# How long an Idempotency-Key's first response is replayed.
+API_IDEMPOTENCY_TTL_HOURS = env_int("API_IDEMPOTENCY_TTL_HOURS", 24, minimum=1, maximum=24 * 30)
+# Alertmanager label names read for an alert's environment, service and severity (first present wins).
+ALERTMANAGER_ENVIRONMENT_LABELS = env_list("ALERTMANAGER_ENVIRONMENT_LABELS", ["environment", "env"])
+ALERTMANAGER_SERVICE_LABELS = env_list("ALERTMANAGER_SERVICE_LABELS", ["service", "app"])
+ALERTMANAGER_SEVERITY_LABELS = env_list("ALERTMANAGER_SEVERITY_LABELS", ["severity"])
+
+REST_FRAMEWORK.update(
+    {
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "incidents.api.authentication.BearerTokenAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ],
+        "DEFAULT_PERMISSION_CLASSES": ["incidents.api.permissions.TokenScopePermission"],
+        "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.WriteRateThrottle"],
+        "DEFAULT_PARSER_CLASSES": ["incidents.api.parsers.LimitedJSONParser"],
+        "DEFAULT_RENDERER_CLASSES": [
+            "rest_framework.renderers.JSONRenderer",
+            "rest_framework.renderers.BrowsableAPIRenderer",
+        ],
+        "DEFAULT_PAGINATION_CLASS": "incidents.api.pagination.Pagination",
+        "DEFAULT_SCHEMA_CLASS": "incidents.api.schema.HindsightAutoSchema",
+        "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    }
+)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hindsight API",
+    "DESCRIPTION": "Post incidents, near-misses, releases and deployments; read what your team may see. "
+    "Send `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.IncidentStatus",
+        "IncidentKindEnum": "incidents.models.IncidentKind",
+        "DeploymentStatusEnum": "incidents.models.DeploymentStatus",
+        "ActionItemStatusEnum": "incidents.models.ActionItemStatus",
+        "TrendReportStatusEnum": "incidents.models.TrendReportStatus",
+        "EnvironmentKindEnum": "incidents.models.EnvironmentKind",
+        "ToolIncidentStatusEnum": ["triage", "draft", "in_review", "published"],
+        "ActionItemClosingStatusEnum": ["done", "wont_do"],
+        "AlertStatusEnum": ["firing", "resolved"],
+    },
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+}
+# Django reads at most this much of a body itself; keep it above the API's own limit so the API answers 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, API_MAX_BODY_BYTES + 1)

@@ -277,3 +277,110 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+# --- The API for tools: tokens and GitHub hooks -------------------------------------------------------------
+
+from django import forms  # noqa: E402
+from django.contrib import messages  # noqa: E402
+
+from incidents import services  # noqa: E402
+from incidents.models import ApiToken, GitHubHook, IdempotencyRecord  # noqa: E402
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["name", "team", "scope"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created here (the secret is shown once, in a message) and revoked with an action."""
+
+    list_display = ["name", "team", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope", "team", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "team__slug"]
+    list_select_related = ["team"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def get_form(self, request: HttpRequest, obj: ApiToken | None = None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
+        if obj is None:
+            return ["name", "team", "scope"]
+        return ["name", "team", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
+        return self.readonly_fields + (["team", "scope"] if obj else [])
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, raw = services.api_token_create(name=obj.name, team=obj.team, scope=obj.scope)
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request, f"Token for {token.team.slug}: {raw} — copy it now, it is not shown again.", messages.WARNING
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset:
+            services.api_token_revoke(token=token)
+
+
+class GitHubHookForm(forms.ModelForm):
+    secret = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="The webhook secret entered in GitHub (at least 16 characters). Leave empty to keep it.",
+    )
+
+    class Meta:
+        model = GitHubHook
+        fields = ["name", "team", "service", "secret", "environment_map", "active"]
+
+    def clean_secret(self) -> str:
+        secret = self.cleaned_data.get("secret") or ""
+        if not secret and self.instance.pk:
+            return self.instance.secret
+        return secret
+
+
+@admin.register(GitHubHook)
+class GitHubHookAdmin(admin.ModelAdmin):
+    form = GitHubHookForm
+    list_display = ["name", "team", "service", "active", "last_delivery_at"]
+    list_filter = ["active", "team"]
+    search_fields = ["name"]
+    list_select_related = ["team", "service"]
+    autocomplete_fields = ["service"]
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    """Read-only: which Idempotency-Keys a token used and the response each replays."""
+
+    list_display = ["key", "token", "state", "response_status", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["key", "token__name", "token__prefix"]
+    list_select_related = ["token"]
+    readonly_fields = [
+        "token",
+        "key",
+        "request_fingerprint",
+        "state",
+        "response_status",
+        "response_body",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: IdempotencyRecord | None = None) -> bool:
+        return False

@@ -148,6 +148,11 @@ RULES: dict[str, Rule] = {
     # Derived or operational data: reports are regenerated on the copy; delivery errors may quote addresses.
     "incidents.trendreport": Rule(skip=True),
     "incidents.digestdelivery": Rule(skip=True),
+    # Credentials stay with the instance that issued them: a copy makes its own tokens and hook secrets.
+    # Idempotency records hold replayed response bodies (free text) and expire within a day anyway.
+    "incidents.apitoken": Rule(skip=True),
+    "incidents.githubhook": Rule(skip=True),
+    "incidents.idempotencyrecord": Rule(skip=True),
 }
 
 

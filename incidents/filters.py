@@ -11,9 +11,20 @@ import datetime as dt
 import django_filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from incidents.models import Cause, Environment, Incident, IncidentCause, Release, Service, Team
 from incidents.search import search_incidents
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class SlugsFilter(django_filters.ModelMultipleChoiceFilter):
+    """Rows chosen by slug, repeatable: `?team=payments&team=platform`. Documented as strings in the API schema."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("to_field_name", "slug")
+        super().__init__(*args, **kwargs)
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -29,21 +40,15 @@ class IncidentFilter(django_filters.FilterSet):
     )
     severity = django_filters.MultipleChoiceFilter(choices=Incident.Severity.choices)
     caught_by = django_filters.MultipleChoiceFilter(choices=Incident.CaughtBy.choices)
-    environment = django_filters.ModelMultipleChoiceFilter(
+    environment = SlugsFilter(
         field_name="environment__slug", to_field_name="slug", queryset=Environment.objects.all(), label="Caught in"
     )
-    team = django_filters.ModelMultipleChoiceFilter(
-        field_name="team__slug", to_field_name="slug", queryset=Team.objects.all()
-    )
-    cause = django_filters.ModelMultipleChoiceFilter(
-        to_field_name="slug", queryset=Cause.objects.all(), method="filter_cause"
-    )
+    team = SlugsFilter(field_name="team__slug", to_field_name="slug", queryset=Team.objects.all())
+    cause = SlugsFilter(to_field_name="slug", queryset=Cause.objects.all(), method="filter_cause")
     gate = django_filters.ChoiceFilter(
         choices=IncidentCause.Gate.choices, method="filter_cause", label="Gate that should have caught a cause"
     )
-    service = django_filters.ModelMultipleChoiceFilter(
-        to_field_name="slug", queryset=Service.objects.all(), method="filter_service"
-    )
+    service = SlugsFilter(to_field_name="slug", queryset=Service.objects.all(), method="filter_service")
     release = django_filters.ModelChoiceFilter(queryset=Release.objects.all(), method="filter_release")
     started_from = django_filters.DateFilter(method="filter_started_from", label="Started on or after")
     started_to = django_filters.DateFilter(method="filter_started_to", label="Started on or before")
@@ -100,4 +105,6 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset.filter(started_at__gte=_local_midnight(value)) if value else queryset
 
     def filter_started_to(self, queryset: QuerySet, name: str, value: dt.date | None) -> QuerySet:
-        return queryset.filter(started_at__lt=_local_midnight(value + dt.timedelta(days=1))) if value else queryset
+        if not value or value >= dt.date.max:  # the last representable day bounds nothing
+            return queryset
+        return queryset.filter(started_at__lt=_local_midnight(value + dt.timedelta(days=1)))

@@ -653,3 +653,128 @@ class DigestDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.week_start} ({self.status})"
+# --- The API for tools: tokens, idempotency records and GitHub webhook secrets --------------------------
+
+
+class ApiTokenScope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Read and write"
+
+
+class ApiToken(models.Model):
+    """A tool's credential, acting for one team. Only a hash of the secret is kept, plus a display prefix."""
+
+    Scope = ApiTokenScope
+    PREFIX_LENGTH = 10
+
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'deploy pipeline'.")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
+    prefix = models.CharField(max_length=PREFIX_LENGTH, editable=False, help_text="The token's first characters.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, help_text="Set to revoke the token.")
+
+    class Meta:
+        ordering = ["team", "name"]
+        verbose_name = "API token"
+        constraints = [
+            models.CheckConstraint(condition=_in_choices("scope", ApiTokenScope), name="apitoken_scope_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.team}, {self.scope})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == ApiTokenScope.WRITE
+
+
+class IdempotencyRecordState(models.TextChoices):
+    PROCESSING = "processing", "Processing"
+    DONE = "done", "Done"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a request sent with an Idempotency-Key, replayed to retries of that request.
+
+    Unique per token and key, so of two concurrent first requests exactly one claims the key.
+    """
+
+    State = IdempotencyRecordState
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PROCESSING)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="idempotency_unique_token_key"),
+            models.CheckConstraint(
+                condition=_in_choices("state", IdempotencyRecordState), name="idempotency_state_valid"
+            ),
+        ]
+        indexes = [
+            # Purge of expired records, oldest first.
+            models.Index(fields=["created_at"], name="idempotency_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"
+
+
+class GitHubHook(models.Model):
+    """One GitHub webhook: its shared secret, the team it acts for and how its environments are named.
+
+    GitHub signs each delivery with the secret (X-Hub-Signature-256); the hook whose secret matches is the
+    sender, so the secret must be stored as given (it cannot be hashed).
+    """
+
+    name = models.CharField(max_length=100, help_text="E.g. the repository, 'acme/checkout'.")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="github_hooks")
+    service = models.ForeignKey(
+        Service,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="github_hooks",
+        help_text="The service the repository deploys; empty: the service whose slug is the repository name.",
+    )
+    secret = models.CharField(max_length=200, help_text="The secret entered in GitHub's webhook settings.")
+    environment_map = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='GitHub environment name → Hindsight environment slug, e.g. {"production": "prod"}. '
+        "Names not listed are looked up as slugs.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_delivery_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "GitHub hook"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        mapping = self.environment_map
+        if not isinstance(mapping, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in mapping.items()
+        ):
+            raise ValidationError({"environment_map": "Give an object of GitHub name → environment slug."})
+        unknown = sorted(set(mapping.values()) - set(Environment.objects.values_list("slug", flat=True)))
+        if unknown:
+            raise ValidationError({"environment_map": f"Unknown environment slugs: {', '.join(unknown)}."})
+        if len(self.secret or "") < 16:
+            raise ValidationError({"secret": "Use a secret of at least 16 characters."})

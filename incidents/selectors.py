@@ -131,3 +131,79 @@ def suspect_releases(*, incident: Incident) -> QuerySet[Release]:
         .select_related("service")
         .order_by("-last_deployed_at", "-id")
     )
+
+
+# --- The API for tools ----------------------------------------------------------------------------------
+
+from incidents.models import ApiToken, Environment, GitHubHook, Service, TrendReport  # noqa: E402
+
+
+def api_token_authenticate(*, token_hash: str) -> ApiToken | None:
+    return ApiToken.objects.select_related("team").filter(token_hash=token_hash).first()
+
+
+def github_hooks_active() -> QuerySet[GitHubHook]:
+    return GitHubHook.objects.filter(active=True).select_related("team", "service")
+
+
+def api_incident_list(*, viewer: Viewer) -> QuerySet[Incident]:
+    """Visible incidents with everything an API list row shows, in a fixed number of queries."""
+    return (
+        incidents_visible(viewer)
+        .select_related("team", "environment", "reporter")
+        .prefetch_related(
+            Prefetch("services", queryset=Service.objects.only("id", "slug")),
+            Prefetch("releases", queryset=Release.objects.select_related("service")),
+            Prefetch("incident_causes", queryset=IncidentCause.objects.select_related("cause")),
+        )
+    )
+
+
+def api_incident_detail(*, viewer: Viewer) -> QuerySet[Incident]:
+    """As api_incident_list, plus the timeline and action items of each item."""
+    return api_incident_list(viewer=viewer).prefetch_related(
+        "timeline",
+        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "team", "cause")),
+    )
+
+
+def incident_by_reference(queryset: QuerySet[Incident], reference: str) -> Incident:
+    """The item named INC-n or NM-n within `queryset`; Incident.DoesNotExist otherwise."""
+    match = REFERENCE_PATTERN.match(reference.strip())
+    if not match:
+        raise Incident.DoesNotExist(reference)
+    kind = Incident.Kind.INCIDENT if match.group(1).upper() == "INC" else Incident.Kind.NEAR_MISS
+    return queryset.get(kind=kind, number=int(match.group(2)))
+
+
+def action_items_visible(*, viewer: Viewer) -> QuerySet[ActionItem]:
+    """Action items of the incidents the viewer may see."""
+    return ActionItem.objects.filter(incident__in=incidents_visible(viewer).values("pk")).select_related(
+        "incident", "owner", "team", "cause"
+    )
+
+
+def release_list() -> QuerySet[Release]:
+    return Release.objects.select_related("service").prefetch_related(
+        Prefetch("deployments", queryset=Deployment.objects.select_related("environment"))
+    )
+
+
+def deployment_list() -> QuerySet[Deployment]:
+    return Deployment.objects.select_related("release__service", "environment")
+
+
+def environments_all() -> QuerySet[Environment]:
+    return Environment.objects.order_by("promotion_order")
+
+
+def services_all() -> QuerySet[Service]:
+    return Service.objects.select_related("owner_team").order_by("slug")
+
+
+def reports_visible(*, viewer: Viewer) -> QuerySet[TrendReport]:
+    """Ready reports the viewer may read: the organisation's, and those of the viewer's teams."""
+    reports = TrendReport.objects.filter(status=TrendReport.Status.READY).select_related("team")
+    if viewer.is_admin:
+        return reports
+    return reports.filter(Q(scope=TrendReport.ORGANISATION) | Q(team_id__in=viewer.team_ids))

@@ -1,6 +1,32 @@
-"""The API for tools, mounted at /api/ (issue: the API)."""
+"""The API for tools, mounted at /api/: v1 resources, the OpenAPI schema and its interactive docs."""
 
 from __future__ import annotations
 
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from incidents.api import hooks, views
+
 app_name = "api"
-urlpatterns: list = []
+
+router = DefaultRouter()
+router.include_format_suffixes = False
+router.register("incidents", views.IncidentViewSet, basename="incident")
+router.register("action-items", views.ActionItemViewSet, basename="action-item")
+router.register("releases", views.ReleaseViewSet, basename="release")
+router.register("deployments", views.DeploymentViewSet, basename="deployment")
+router.register("causes", views.CauseViewSet, basename="cause")
+router.register("environments", views.EnvironmentViewSet, basename="environment")
+router.register("services", views.ServiceViewSet, basename="service")
+router.register("teams", views.TeamViewSet, basename="team")
+router.register("reports", views.ReportViewSet, basename="report")
+
+urlpatterns = [
+    path("v1/hooks/alertmanager/", hooks.AlertmanagerWebhookView.as_view(), name="hook-alertmanager"),
+    path("v1/hooks/github/", hooks.GitHubWebhookView.as_view(), name="hook-github"),
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"", views.not_found),
+]

@@ -1,0 +1,53 @@
+"""Filters of the API's lists other than incidents (those use incidents.filters.IncidentFilter)."""
+
+from __future__ import annotations
+
+import django_filters
+
+from incidents.filters import SlugsFilter
+from incidents.models import ActionItem, Deployment, Environment, Release, Service, Team
+
+
+class ReleaseFilter(django_filters.FilterSet):
+    service = SlugsFilter(field_name="service__slug", to_field_name="slug", queryset=Service.objects.all())
+    version = django_filters.CharFilter(max_length=100)
+    commit_sha = django_filters.CharFilter(max_length=64)
+    created_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    ordering = django_filters.OrderingFilter(fields=(("created_at", "created"), ("version", "version")))
+
+    class Meta:
+        model = Release
+        fields: list[str] = []
+
+
+class DeploymentFilter(django_filters.FilterSet):
+    service = SlugsFilter(
+        field_name="release__service__slug", to_field_name="slug", queryset=Service.objects.all()
+    )
+    version = django_filters.CharFilter(field_name="release__version", max_length=100)
+    environment = SlugsFilter(
+        field_name="environment__slug", to_field_name="slug", queryset=Environment.objects.all()
+    )
+    status = django_filters.MultipleChoiceFilter(choices=Deployment.Status.choices)
+    deployed_from = django_filters.IsoDateTimeFilter(field_name="deployed_at", lookup_expr="gte")
+    deployed_to = django_filters.IsoDateTimeFilter(field_name="deployed_at", lookup_expr="lt")
+    ordering = django_filters.OrderingFilter(fields=(("deployed_at", "deployed"),))
+
+    class Meta:
+        model = Deployment
+        fields: list[str] = []
+
+
+class ActionItemFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=ActionItem.Status.choices)
+    team = SlugsFilter(field_name="team__slug", to_field_name="slug", queryset=Team.objects.all())
+    incident_team = SlugsFilter(
+        field_name="incident__team__slug", to_field_name="slug", queryset=Team.objects.all(),
+        label="Team of the incident",
+    )  # fmt: skip
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
+    ordering = django_filters.OrderingFilter(fields=(("due_date", "due"), ("created_at", "created")))
+
+    class Meta:
+        model = ActionItem
+        fields: list[str] = []

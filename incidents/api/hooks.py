@@ -1,0 +1,235 @@
+"""Webhook receivers: Prometheus Alertmanager (token) and GitHub deployments (signed with a per-hook secret)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import parse_qs
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import FormParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents import services
+from incidents.api.authentication import GitHubSignatureAuthentication
+from incidents.api.exceptions import validation_error
+from incidents.api.parsers import LimitedJSONParser
+from incidents.api.permissions import SignedByGitHub, acting_team
+from incidents.api.views import ApiViewMixin
+from incidents.models import Environment, Service
+
+# --- Alertmanager ----------------------------------------------------------------------------------------
+
+
+class AlertSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["firing", "resolved"])
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=2000))
+    annotations = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=20000), required=False, default=dict
+    )
+    startsAt = serializers.DateTimeField()
+    endsAt = serializers.DateTimeField(required=False, allow_null=True)
+    generatorURL = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    fingerprint = serializers.RegexField(r"^[0-9a-zA-Z]{1,64}$", required=False, max_length=64)
+
+    def _check_names(self, value: dict) -> dict:
+        bad = [name for name in value if not name or len(name) > 200 or not name.isprintable()]
+        if bad:
+            raise serializers.ValidationError(f"Names must be 1 to 200 printable characters: {bad[:3]!r}.")
+        return value
+
+    def validate_labels(self, value: dict) -> dict:
+        return self._check_names(value)
+
+    def validate_annotations(self, value: dict) -> dict:
+        return self._check_names(value)
+
+
+class AlertmanagerPayloadSerializer(serializers.Serializer):
+    """Alertmanager's webhook_config body (version 4); fields not listed here are accepted and ignored."""
+
+    version = serializers.ChoiceField(choices=["4"])
+    status = serializers.ChoiceField(choices=["firing", "resolved"])
+    receiver = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    externalURL = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    alerts = AlertSerializer(many=True, max_length=1000)
+
+
+class AlertOutcomeSerializer(serializers.Serializer):
+    created = serializers.ListField(child=serializers.CharField(), help_text="References of new triage items.")
+    resolved = serializers.ListField(child=serializers.CharField())
+    unchanged = serializers.ListField(child=serializers.CharField(), help_text="Notifications sent again.")
+    errors = serializers.ListField(child=serializers.DictField(), help_text="Alerts that could not be recorded.")
+
+
+def _first_label(labels: dict[str, str], names: list[str]) -> str:
+    return next((labels[name] for name in names if labels.get(name)), "")
+
+
+def _alert_input(alert: dict) -> services.AlertInput:
+    labels, annotations = alert["labels"], alert["annotations"]
+    fingerprint = (
+        alert.get("fingerprint") or hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
+    )
+    ends_at = alert.get("endsAt")
+    if ends_at is not None and ends_at.year <= 1:
+        ends_at = None  # Alertmanager's zero time: "not given"
+    name = labels.get("alertname") or f"Alert {fingerprint}"
+    headline = annotations.get("summary") or annotations.get("description") or ""
+    title = f"{name}: {headline}" if headline else name
+    details = [annotations.get("description", "")] if annotations.get("description") != headline else []
+    details.append("Labels: " + ", ".join(f"{key}={value}" for key, value in sorted(labels.items())))
+    if alert.get("generatorURL"):
+        details.append(f"Source: {alert['generatorURL']}")
+    severity = _first_label(labels, settings.ALERTMANAGER_SEVERITY_LABELS).lower()
+    return services.AlertInput(
+        fingerprint=fingerprint,
+        starts_at=alert["startsAt"],
+        ends_at=ends_at,
+        resolved=alert["status"] == "resolved",
+        title=title[:200],
+        summary="\n\n".join(part for part in details if part),
+        environment=Environment.objects.filter(
+            slug=_first_label(labels, settings.ALERTMANAGER_ENVIRONMENT_LABELS)
+        ).first(),
+        service=Service.objects.filter(slug=_first_label(labels, settings.ALERTMANAGER_SERVICE_LABELS)).first(),
+        severity=services.ALERT_SEVERITIES.get(severity, ""),
+    )
+
+
+class AlertmanagerWebhookView(ApiViewMixin, APIView):
+    """One triage item per alert fingerprint and firing period; resolved notifications set the resolved time."""
+
+    @extend_schema(request=AlertmanagerPayloadSerializer, responses={200: AlertOutcomeSerializer})
+    def post(self, request: Request) -> Response:
+        payload = AlertmanagerPayloadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        team = acting_team(request)
+        outcome: dict[str, list] = {"created": [], "resolved": [], "unchanged": [], "errors": []}
+        for alert in payload.validated_data["alerts"]:
+            alert_input = _alert_input(alert)
+            try:
+                incident, what = services.alert_record(team=team, alert=alert_input)
+            except DjangoValidationError as error:
+                outcome["errors"].append(
+                    {"fingerprint": alert_input.fingerprint, **validation_error(error).detail}
+                )
+                continue
+            except services.VersionConflict:
+                outcome["errors"].append(
+                    {"fingerprint": alert_input.fingerprint, "detail": "Being edited; resend."}
+                )
+                continue
+            outcome[what].append(incident.reference)
+        return Response(outcome)
+
+
+# --- GitHub ----------------------------------------------------------------------------------------------
+
+
+class GitHubRepositorySerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    full_name = serializers.CharField(max_length=200, required=False)
+    html_url = serializers.URLField(max_length=500, required=False)
+
+
+class GitHubDeploymentSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    sha = serializers.RegexField(r"^[0-9a-fA-F]{7,64}$", max_length=64)
+    ref = serializers.CharField(max_length=255, allow_blank=True)
+    environment = serializers.CharField(max_length=255)
+    created_at = serializers.DateTimeField()
+
+
+class GitHubDeploymentStatusSerializer(serializers.Serializer):
+    state = serializers.CharField(max_length=50)
+    environment = serializers.CharField(max_length=255, required=False)
+    created_at = serializers.DateTimeField()
+
+
+class GitHubEventSerializer(serializers.Serializer):
+    """The parts of GitHub's `deployment` and `deployment_status` events that Hindsight reads."""
+
+    deployment = GitHubDeploymentSerializer()
+    deployment_status = GitHubDeploymentStatusSerializer(required=False)
+    repository = GitHubRepositorySerializer()
+
+
+class GitHubOutcomeSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    release = serializers.IntegerField(allow_null=True, required=False)
+    deployment = serializers.IntegerField(allow_null=True, required=False)
+
+
+def _github_body(request: Request) -> dict:
+    body = request._request.body
+    if request.content_type.startswith("application/x-www-form-urlencoded"):
+        body = (parse_qs(body.decode("utf-8", "replace")).get("payload") or [""])[0].encode()
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ParseError("The body is not a JSON GitHub event.") from None
+    if not isinstance(data, dict):
+        raise ParseError("The body is not a JSON GitHub event.")
+    return data
+
+
+class GitHubWebhookView(ApiViewMixin, APIView):
+    """GitHub `deployment` and `deployment_status` events record the release and its deployment."""
+
+    authentication_classes = [GitHubSignatureAuthentication]
+    permission_classes = [SignedByGitHub]
+    parser_classes = [LimitedJSONParser, FormParser]  # documented; the body is read raw, as signed
+
+    @extend_schema(
+        request=GitHubEventSerializer,
+        parameters=[
+            OpenApiParameter("X-GitHub-Event", str, OpenApiParameter.HEADER, description="ping, deployment, ..."),
+            OpenApiParameter(
+                "X-Hub-Signature-256", str, OpenApiParameter.HEADER, description="sha256=HMAC of the body."
+            ),
+        ],
+        responses={200: GitHubOutcomeSerializer, 202: GitHubOutcomeSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        hook = request.auth
+        event = request.headers.get("X-GitHub-Event", "")
+        services.github_hook_touch(hook=hook)
+        if event == "ping":
+            return Response({"detail": "pong"})
+        if event not in ("deployment", "deployment_status"):
+            return Response({"detail": f"Event {event or '(none)'!r} ignored."}, status=status.HTTP_202_ACCEPTED)
+        payload = GitHubEventSerializer(data=_github_body(request))
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        deployment, deployment_status = data["deployment"], data.get("deployment_status")
+        if event == "deployment_status" and deployment_status is None:
+            raise ValidationError({"deployment_status": ["This field is required."]})
+        repository = data["repository"]
+        commit_url = f"{repository.get('html_url', '')}/commit/{deployment['sha']}"
+        try:
+            outcome = services.github_deployment_record(
+                hook=hook,
+                repository=repository["name"],
+                deployment_id=deployment["id"],
+                sha=deployment["sha"].lower(),
+                ref=deployment["ref"],
+                environment_name=(deployment_status or {}).get("environment") or deployment["environment"],
+                state=deployment_status["state"] if deployment_status else None,
+                at=deployment_status["created_at"] if deployment_status else deployment["created_at"],
+                url=commit_url if commit_url.startswith("http") and len(commit_url) <= 200 else "",
+            )
+        except DjangoValidationError as error:
+            raise validation_error(error) from None
+        body = {
+            "detail": outcome.ignored or "Deployment recorded.",
+            "release": outcome.release.pk if outcome.release else None,
+            "deployment": outcome.deployment.pk if outcome.deployment else None,
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED if outcome.ignored else status.HTTP_200_OK)

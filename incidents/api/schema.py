@@ -1,0 +1,110 @@
+"""OpenAPI: every operation documents the errors it can answer with, bodies included."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import serializers
+
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "detail": serializers.CharField(help_text="What went wrong."),
+        "current_version": serializers.IntegerField(
+            required=False, help_text="On a version conflict: the version now stored."
+        ),
+    },
+)
+ValidationErrorSerializer = inline_serializer(
+    name="ValidationError",
+    fields={
+        "non_field_errors": serializers.ListField(child=serializers.CharField(), required=False),
+    },
+)
+
+DESCRIPTIONS = {
+    "400": "Bad input: the body names each field (or query parameter, or header) to fix.",
+    "401": "No token, an unknown token or a revoked token (for GitHub: a missing or wrong signature).",
+    "403": "A read token that writes, a session that writes, or an item of another team.",
+    "404": "Not found, or not visible to this token's team.",
+    "409": "A request with the same Idempotency-Key is still running, or the version field is stale.",
+    "412": "The If-Match version is stale.",
+    "413": "The body is larger than API_MAX_BODY_BYTES.",
+    "415": "The body is not JSON.",
+    "422": "The Idempotency-Key was used before with a different body.",
+    "428": "Neither a version field nor an If-Match header was sent.",
+    "429": "Too many writes; retry after the Retry-After header's seconds.",
+}
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Retries with the same key get the first response again (same status and body).",
+)  # fmt: skip
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, required=False,
+    description='The version you last read, e.g. "3" (or send a version field).',
+)  # fmt: skip
+
+
+class HindsightAutoSchema(AutoSchema):
+    """Adds the error responses each kind of operation can give, so clients and schema checks know them all."""
+
+    def _error_codes(self) -> list[str]:
+        codes = ["401", "403"] if getattr(self.view, "authentication_classes", None) != [] else []
+        action = getattr(self.view, "action", None)
+        codes += ["400"]  # bad filters, query parameters, body or headers
+        if self.method == "GET" or "{" in self.path:
+            codes += ["404"]  # an unknown page or object
+        if self.method != "GET":
+            codes += ["413", "415", "429"]
+        if action == "create":
+            codes += ["409", "422"]
+        if action == "partial_update":
+            codes += ["409", "412", "428"]
+        return sorted(set(codes) | set(getattr(self.view, "extra_error_codes", ())))
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code in self._error_codes():
+            if code in responses:
+                continue
+            serializer = ValidationErrorSerializer if code == "400" else ErrorSerializer
+            response = self._get_response_for_code(serializer, code, direction=direction)
+            response["description"] = DESCRIPTIONS[code]
+            responses[code] = response
+        return responses
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        action = getattr(self.view, "action", None)
+        if action == "create":
+            parameters.append(IDEMPOTENCY_KEY)
+        if action == "partial_update":
+            parameters.append(IF_MATCH)
+        return parameters
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "incidents.api.authentication.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token from `python manage.py create_api_token` or the admin.",
+        }
+
+
+class GitHubSignatureScheme(OpenApiAuthenticationExtension):
+    target_class = "incidents.api.authentication.GitHubSignatureAuthentication"
+    name = "githubSignature"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Hub-Signature-256",
+            "description": "sha256=<HMAC-SHA256 of the body with the hook's secret>, as GitHub sends it.",
+        }

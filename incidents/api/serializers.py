@@ -1,0 +1,388 @@
+"""Serializers translate JSON to service arguments and models to JSON. Slugs name related objects."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from incidents import services
+from incidents.models import (
+    ActionItem,
+    Cause,
+    Deployment,
+    Environment,
+    GateResult,
+    Incident,
+    IncidentCause,
+    Release,
+    Service,
+    Team,
+    TrendReport,
+)
+
+
+def absolute(context: dict, path: str) -> str:
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class SlugField(serializers.SlugRelatedField):
+    """A related object named by its slug; a value that cannot be a slug is refused before any query."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "slug")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not data or len(data) > 100 or "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# --- Reference data --------------------------------------------------------------------------------------
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["slug", "name"]
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Service
+        fields = ["slug", "name", "owner_team", "description"]
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Environment
+        fields = ["slug", "name", "kind", "promotion_order", "mandate"]
+
+
+class CauseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Cause
+        fields = ["slug", "name", "description", "category", "active"]
+
+
+# --- Releases and deployments ----------------------------------------------------------------------------
+
+
+class GatesField(serializers.DictField):
+    """Gate name → passed / failed / skipped."""
+
+    child = serializers.ChoiceField(choices=GateResult.choices)
+
+    def to_internal_value(self, data):
+        gates = super().to_internal_value(data)
+        for name in gates:
+            if not name.strip() or len(name) > 50 or not name.isprintable():
+                raise serializers.ValidationError(f"Gate name {name!r} must be 1 to 50 printable characters.")
+        return gates
+
+
+class DeploymentInReleaseSerializer(serializers.ModelSerializer):
+    environment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    gates = GatesField(read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = ["id", "environment", "status", "deployed_at", "gates", "rollback_rehearsed"]
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    url = serializers.CharField(read_only=True, help_text="A link to the release; may be empty.")
+    deployments = DeploymentInReleaseSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Release
+        fields = ["id", "service", "version", "artifact_digest", "commit_sha", "url", "created_at", "deployments"]
+        extra_kwargs = {"url": {"help_text": "A link to the release (may be empty)."}}
+
+
+def _check_service_owner(service: Service, team: Team) -> None:
+    if service.owner_team_id is not None and service.owner_team_id != team.pk:
+        raise serializers.ValidationError(
+            {"service": [f"{service.slug} is owned by another team; this token acts for {team.slug}."]}
+        )
+
+
+class ReleaseCreateSerializer(serializers.Serializer):
+    service = SlugField(queryset=Service.objects.all())
+    version = serializers.CharField(max_length=100)
+    artifact_digest = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    commit_sha = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    url = serializers.URLField(max_length=200, required=False, default="", allow_blank=True)
+
+    def validate(self, attrs):
+        _check_service_owner(attrs["service"], self.context["team"])
+        return attrs
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    service = serializers.CharField(source="release.service.slug", read_only=True)
+    version = serializers.CharField(source="release.version", read_only=True)
+    environment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    gates = GatesField(read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id", "service", "version", "release", "environment", "status", "deployed_at", "gates",
+            "rollback_rehearsed", "external_id", "created_at",
+        ]  # fmt: skip
+
+
+class DeploymentCreateSerializer(serializers.Serializer):
+    service = SlugField(queryset=Service.objects.all())
+    version = serializers.CharField(max_length=100)
+    environment = SlugField(queryset=Environment.objects.all())
+    status = serializers.ChoiceField(choices=Deployment.Status.choices)
+    deployed_at = serializers.DateTimeField(required=False)
+    gates = GatesField(required=False, default=dict)
+    rollback_rehearsed = serializers.BooleanField(required=False, default=False)
+    artifact_digest = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    commit = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    url = serializers.URLField(max_length=200, required=False, default="", allow_blank=True)
+    external_id = serializers.CharField(
+        max_length=150,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Your pipeline's id for this deployment: sending it again updates the same deployment.",
+    )
+
+    def validate(self, attrs):
+        _check_service_owner(attrs["service"], self.context["team"])
+        return attrs
+
+
+# --- Incidents -------------------------------------------------------------------------------------------
+
+
+class ReleaseRefSerializer(serializers.Serializer):
+    """A release named by its service and version."""
+
+    service = serializers.CharField(max_length=80)
+    version = serializers.CharField(max_length=100)
+
+    def to_representation(self, instance: Release):
+        return {"service": instance.service.slug, "version": instance.version}
+
+    def validate(self, attrs):
+        missing = [name for name in ("service", "version") if name not in attrs]
+        if missing:
+            raise serializers.ValidationError({name: ["This field is required."] for name in missing})
+        release = Release.objects.select_related("service").filter(
+            service__slug=attrs["service"], version=attrs["version"]
+        )
+        found = release.first()
+        if found is None:
+            raise serializers.ValidationError(f"No release {attrs['version']} of service {attrs['service']}.")
+        return found
+
+
+class IncidentCauseSerializer(serializers.Serializer):
+    cause = SlugField(queryset=Cause.objects.all())
+    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=5000)
+    gate = serializers.ChoiceField(
+        choices=IncidentCause.Gate.choices, required=False, default="", allow_blank=True,
+        help_text="The gate that should have caught it.",
+    )  # fmt: skip
+
+    def to_representation(self, instance: IncidentCause):
+        return {"cause": instance.cause.slug, "note": instance.note, "gate": instance.gate}
+
+    def validate(self, attrs):
+        if "cause" not in attrs:
+            raise serializers.ValidationError({"cause": ["This field is required."]})
+        return services.CauseInput(cause=attrs["cause"], note=attrs.get("note", ""), gate=attrs.get("gate", ""))
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    text = serializers.CharField(max_length=5000)
+
+
+class IncidentActionItemSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    cause = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    ticket_url = serializers.CharField(read_only=True, help_text="A link to the ticket; may be empty.")
+
+    class Meta:
+        model = ActionItem
+        fields = ["id", "title", "owner", "team", "due_date", "status", "cause", "ticket_url", "completed_at"]
+
+
+class SuspectReleaseSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    last_deployed_at = serializers.DateTimeField(read_only=True)
+
+    class Meta:
+        model = Release
+        fields = ["id", "service", "version", "commit_sha", "artifact_digest", "last_deployed_at"]
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    """An incident or near-miss as listed."""
+
+    reference = serializers.CharField(read_only=True, help_text="INC-n or NM-n.")
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    environment = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    releases = ReleaseRefSerializer(many=True, read_only=True)
+    causes = IncidentCauseSerializer(source="incident_causes", many=True, read_only=True)
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices, allow_blank=True, read_only=True)
+    caught_by = serializers.ChoiceField(choices=Incident.CaughtBy.choices, allow_blank=True, read_only=True)
+    reporter = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "reference", "kind", "number", "title", "summary", "potential_impact", "trigger", "severity", "status",
+            "team", "environment", "caught_by", "services", "releases", "causes", "started_at", "detected_at",
+            "mitigated_at", "resolved_at", "body", "body_html", "reporter", "confidential", "source",
+            "external_id", "version", "created_at", "updated_at", "url",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="Username; empty for tools."))
+    def get_reporter(self, incident: Incident) -> str | None:
+        return incident.reporter.get_username() if incident.reporter_id else None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, incident: Incident) -> str:
+        return absolute(self.context, reverse("api:incident-detail", kwargs={"reference": incident.reference}))
+
+
+class IncidentDetailSerializer(IncidentSerializer):
+    """An incident with its timeline, action items and suspect releases."""
+
+    timeline = TimelineEntrySerializer(many=True, read_only=True)
+    action_items = IncidentActionItemSerializer(many=True, read_only=True)
+    suspect_releases = SuspectReleaseSerializer(many=True, read_only=True)
+
+    class Meta(IncidentSerializer.Meta):
+        fields = [*IncidentSerializer.Meta.fields, "timeline", "action_items", "suspect_releases"]
+        read_only_fields = fields
+
+
+class IncidentWriteMixin(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    potential_impact = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    trigger = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    body = serializers.CharField(required=False, allow_blank=True, max_length=200000, help_text="Markdown.")
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False, allow_blank=True)
+    environment = SlugField(queryset=Environment.objects.all(), required=False, allow_null=True)
+    caught_by = serializers.ChoiceField(choices=Incident.CaughtBy.choices, required=False, allow_blank=True)
+    services = SlugField(queryset=Service.objects.all(), many=True, required=False)
+    releases = ReleaseRefSerializer(many=True, required=False)
+    causes = IncidentCauseSerializer(many=True, required=False)
+    started_at = serializers.DateTimeField(required=False)
+    detected_at = serializers.DateTimeField(required=False, allow_null=True)
+    mitigated_at = serializers.DateTimeField(required=False, allow_null=True)
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class IncidentCreateSerializer(IncidentWriteMixin):
+    kind = serializers.ChoiceField(choices=Incident.Kind.choices)
+    status = serializers.ChoiceField(
+        choices=[(value, label) for value, label in Incident.Status.choices if value in services.TOOL_STATUSES],
+        default=Incident.Status.TRIAGE,
+        help_text="Items posted by tools wait in triage unless another status is given.",
+    )
+    timeline = TimelineEntrySerializer(many=True, required=False)
+    source = serializers.RegexField(
+        r"^[a-z0-9][a-z0-9_.-]{0,49}$", max_length=50, default="api",
+        help_text="What posted it, e.g. 'pagerduty'; with external_id, names the item for safe retries.",
+    )  # fmt: skip
+    external_id = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+    def validate_source(self, value: str) -> str:
+        if value in services.RESERVED_SOURCES:
+            raise serializers.ValidationError(f"{value!r} is reserved for Hindsight's own receivers.")
+        return value
+
+
+class IncidentUpdateSerializer(IncidentWriteMixin):
+    status = serializers.ChoiceField(choices=Incident.Status.choices, required=False)
+    version = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, required=False,
+        help_text="The version you last read; required unless sent as an If-Match header.",
+    )  # fmt: skip
+
+
+# --- Action items ----------------------------------------------------------------------------------------
+
+
+class UsernameField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="username", queryset=get_user_model().objects.all(), **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not data or len(data) > 150 or "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ActionItemSerializer(IncidentActionItemSerializer):
+    incident = serializers.CharField(source="incident.reference", read_only=True)
+
+    class Meta(IncidentActionItemSerializer.Meta):
+        fields = ["id", "incident", *IncidentActionItemSerializer.Meta.fields[1:], "created_at"]
+        read_only_fields = fields
+
+
+class ActionItemWriteSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    owner = UsernameField(required=False, allow_null=True, help_text="Username of a member of your team.")
+    team = SlugField(queryset=Team.objects.all(), required=False, allow_null=True)
+    due_date = serializers.DateField(required=False, allow_null=True)
+    cause = SlugField(queryset=Cause.objects.all(), required=False, allow_null=True)
+    ticket_url = serializers.URLField(max_length=200, required=False, allow_blank=True)
+
+    def validate_owner(self, user):
+        team = self.context["team"]
+        if user is not None and not user.memberships.filter(team=team).exists():
+            raise serializers.ValidationError(f"{user.get_username()} is not a member of {team.slug}.")
+        return user
+
+
+class ActionItemCreateSerializer(ActionItemWriteSerializer):
+    incident = serializers.RegexField(r"^(?i:INC|NM)-\d{1,9}$", max_length=12, help_text="INC-n or NM-n.")
+
+
+class ActionItemUpdateSerializer(ActionItemWriteSerializer):
+    status = serializers.ChoiceField(
+        choices=[ActionItem.Status.DONE, ActionItem.Status.WONT_DO], required=False,
+        help_text="Close the item as done or wont_do.",
+    )  # fmt: skip
+
+
+# --- Reports ---------------------------------------------------------------------------------------------
+
+
+class TrendReportSerializer(serializers.ModelSerializer):
+    week = serializers.CharField(source="week_label", read_only=True, help_text="ISO week, e.g. 2026-W47.")
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrendReport
+        fields = ["week", "scope", "status", "generated_at", "url"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, report: TrendReport) -> str:
+        url = reverse("api:report-detail", kwargs={"week": report.week_label})
+        url = url if report.scope == TrendReport.ORGANISATION else f"{url}?scope={report.scope}"
+        return absolute(self.context, url)

@@ -1,0 +1,383 @@
+"""API views: each translates a request into one selector or service call and serializes the result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from incidents import selectors, services
+from incidents.api import serializers as s
+from incidents.api.exceptions import Conflict, PreconditionFailed, PreconditionRequired, validation_error
+from incidents.api.filters import ActionItemFilter, DeploymentFilter, ReleaseFilter
+from incidents.api.idempotency import idempotent
+from incidents.api.parsers import check_content_length
+from incidents.api.permissions import acting_team, request_viewer
+from incidents.filters import IncidentFilter
+from incidents.models import ActionItem, Cause, Incident, Release, Team, TrendReport
+
+# Lookups take any path segment, so a malformed one is a JSON 404 rather than an unmatched URL.
+SLUG_REGEX = r"[^/]+"
+
+
+class ApiViewMixin:
+    """Checks every request makes before anything else: its body size and its query string."""
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        check_content_length(request)
+        if any("\x00" in str(value) for value in kwargs.values()):
+            raise Http404("No such object.")
+        for name, values in request.query_params.lists():
+            if any("\x00" in value for value in values):
+                raise ValidationError({name: ["Null characters are not allowed."]})
+        super().initial(request, *args, **kwargs)
+
+    @property
+    def viewer(self) -> selectors.Viewer:
+        return request_viewer(self.request)
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([AllowAny])
+@authentication_classes([])
+def not_found(request: Request, *args, **kwargs) -> Response:
+    """Anything under /api/ that matches no route: a JSON 404, like every other API error."""
+    raise Http404("No such API endpoint.")
+
+
+def _service_call(function, **kwargs):
+    try:
+        return function(**kwargs)
+    except DjangoValidationError as error:
+        raise validation_error(error) from None
+
+
+# --- Reference data --------------------------------------------------------------------------------------
+
+
+class TeamViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.TeamSerializer
+    queryset = Team.objects.order_by("slug")
+    lookup_field, lookup_value_regex = "slug", SLUG_REGEX
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["slug", "name"]
+
+
+class ServiceViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.ServiceSerializer
+    queryset = selectors.services_all()
+    lookup_field, lookup_value_regex = "slug", SLUG_REGEX
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["slug", "name"]
+
+
+class EnvironmentViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.EnvironmentSerializer
+    queryset = selectors.environments_all()
+    lookup_field, lookup_value_regex = "slug", SLUG_REGEX
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["slug", "promotion_order"]
+
+
+class CauseViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.CauseSerializer
+    queryset = Cause.objects.order_by("slug")
+    lookup_field, lookup_value_regex = "slug", SLUG_REGEX
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["slug", "name", "category"]
+
+
+# --- Incidents -------------------------------------------------------------------------------------------
+
+
+def _expected_version(request: Request, body_version: int | None) -> tuple[int, bool]:
+    """The version the client based its change on, and whether it came from If-Match."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        if body_version is None:
+            raise PreconditionRequired()
+        return body_version, False
+    match = re.fullmatch(r'\s*(?:W/)?"?(\d{1,9})"?\s*', header)
+    if not match:
+        raise ValidationError({"If-Match": ['Send the version you last read, e.g. If-Match: "3".']})
+    version = int(match.group(1))
+    if body_version is not None and body_version != version:
+        raise ValidationError({"version": ["Differs from the If-Match header."]})
+    return version, True
+
+
+def _etag(incident: Incident) -> dict[str, str]:
+    return {"ETag": f'"{incident.version}"'}
+
+
+class IncidentViewSet(
+    ApiViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    lookup_field, lookup_value_regex = "reference", r"[^/]+"
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = IncidentFilter
+
+    def get_serializer_class(self):
+        return {
+            "list": s.IncidentSerializer,
+            "create": s.IncidentCreateSerializer,
+            "partial_update": s.IncidentUpdateSerializer,
+        }.get(self.action, s.IncidentDetailSerializer)
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        if self.action == "list":
+            return selectors.api_incident_list(viewer=self.viewer)
+        return selectors.api_incident_detail(viewer=self.viewer)
+
+    def get_object(self) -> Incident:
+        try:
+            return selectors.incident_by_reference(self.get_queryset(), self.kwargs["reference"])
+        except Incident.DoesNotExist:
+            raise Http404("No such incident.") from None
+
+    def _detail(self, incident: Incident, status_code: int = status.HTTP_200_OK) -> Response:
+        incident = selectors.incident_by_reference(self.get_queryset(), incident.reference)
+        incident.suspect_releases = list(selectors.suspect_releases(incident=incident))
+        data = s.IncidentDetailSerializer(incident, context=self.get_serializer_context()).data
+        return Response(data, status=status_code, headers=_etag(incident))
+
+    @extend_schema(responses={200: s.IncidentDetailSerializer})
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        return self._detail(self.get_object())
+
+    @extend_schema(
+        request=s.IncidentCreateSerializer,
+        responses={
+            201: s.IncidentDetailSerializer,
+            200: OpenApiResponse(s.IncidentDetailSerializer, "Already recorded under this source + external_id."),
+        },
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        return idempotent(request, self._create)
+
+    def _create(self) -> Response:
+        serializer = s.IncidentCreateSerializer(data=self.request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        fields["timeline"] = [services.TimelineInput(**entry) for entry in fields.get("timeline", [])]
+        incident, created = _service_call(
+            services.incident_record_for_tool, team=acting_team(self.request), **fields
+        )
+        return self._detail(incident, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(request=s.IncidentUpdateSerializer, responses={200: s.IncidentDetailSerializer})
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        incident = self.get_object()
+        if incident.team_id != acting_team(request).pk:
+            raise PermissionDenied("This item belongs to another team; a token writes only its own team's items.")
+        serializer = s.IncidentUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        expected, from_header = _expected_version(request, changes.pop("version", None))
+        related = {name: changes.pop(name) for name in ("services", "releases", "causes") if name in changes}
+        try:
+            incident = _service_call(
+                services.incident_update, incident=incident, expected_version=expected, changes=changes, **related
+            )
+        except services.VersionConflict as conflict:
+            error = PreconditionFailed if from_header else Conflict
+            detail = f"{conflict.current.reference} changed since version {expected}; read it again and re-apply."
+            body = {"detail": detail, "current_version": conflict.current.version}
+            return Response(body, status=error.status_code, headers=_etag(conflict.current))
+        return self._detail(incident)
+
+
+# --- Action items ----------------------------------------------------------------------------------------
+
+
+class ActionItemViewSet(
+    ApiViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ActionItemFilter
+    lookup_value_regex = r"[^/]+"
+
+    def get_serializer_class(self):
+        return {"create": s.ActionItemCreateSerializer, "partial_update": s.ActionItemUpdateSerializer}.get(
+            self.action, s.ActionItemSerializer
+        )
+
+    def get_queryset(self) -> QuerySet[ActionItem]:
+        return selectors.action_items_visible(viewer=self.viewer).order_by("due_date", "id")
+
+    def _context(self) -> dict:
+        return {**self.get_serializer_context(), "team": acting_team(self.request)}
+
+    @extend_schema(request=s.ActionItemCreateSerializer, responses={201: s.ActionItemSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        return idempotent(request, self._create)
+
+    def _create(self) -> Response:
+        serializer = s.ActionItemCreateSerializer(data=self.request.data, context=self._context())
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        team = acting_team(self.request)
+        own_items = selectors.incidents_visible(self.viewer).filter(team=team)
+        try:
+            incident = selectors.incident_by_reference(own_items, fields.pop("incident"))
+        except Incident.DoesNotExist:
+            raise ValidationError(
+                {"incident": [f"No incident of team {team.slug} with that reference."]}
+            ) from None
+        item = _service_call(services.action_item_create, incident=incident, **fields)
+        return Response(s.ActionItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ActionItemUpdateSerializer, responses={200: s.ActionItemSerializer})
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        item = self.get_object()
+        if item.incident.team_id != acting_team(request).pk:
+            raise PermissionDenied("This action item belongs to another team's incident.")
+        serializer = s.ActionItemUpdateSerializer(data=request.data, partial=True, context=self._context())
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        new_status = changes.pop("status", None)
+        if changes:
+            item = _service_call(services.action_item_update, action_item=item, changes=changes)
+        if new_status:
+            item = _service_call(services.action_item_complete, action_item=item, status=new_status)
+        return Response(s.ActionItemSerializer(item).data)
+
+
+# --- Releases and deployments ----------------------------------------------------------------------------
+
+
+class ReleaseViewSet(
+    ApiViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ReleaseFilter
+    lookup_value_regex = r"[^/]+"
+
+    def get_serializer_class(self):
+        return s.ReleaseCreateSerializer if self.action == "create" else s.ReleaseSerializer
+
+    def get_queryset(self) -> QuerySet[Release]:
+        return selectors.release_list()
+
+    @extend_schema(
+        request=s.ReleaseCreateSerializer,
+        responses={201: s.ReleaseSerializer, 200: OpenApiResponse(s.ReleaseSerializer, "Already recorded.")},
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        return idempotent(request, self._create)
+
+    def _create(self) -> Response:
+        context = {**self.get_serializer_context(), "team": acting_team(self.request)}
+        serializer = s.ReleaseCreateSerializer(data=self.request.data, context=context)
+        serializer.is_valid(raise_exception=True)
+        fields = serializer.validated_data
+        known = Release.objects.filter(service=fields["service"], version=fields["version"]).exists()
+        release = _service_call(services.release_record, **fields)
+        release = selectors.release_list().get(pk=release.pk)
+        return Response(s.ReleaseSerializer(release).data, status=200 if known else 201)
+
+
+class DeploymentViewSet(
+    ApiViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = DeploymentFilter
+    lookup_value_regex = r"[^/]+"
+
+    def get_serializer_class(self):
+        return s.DeploymentCreateSerializer if self.action == "create" else s.DeploymentSerializer
+
+    def get_queryset(self):
+        return selectors.deployment_list()
+
+    @extend_schema(
+        request=s.DeploymentCreateSerializer,
+        responses={
+            201: s.DeploymentSerializer,
+            200: OpenApiResponse(s.DeploymentSerializer, "Updated: this external_id was recorded before."),
+        },
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        return idempotent(request, self._create)
+
+    def _create(self) -> Response:
+        team = acting_team(self.request)
+        context = {**self.get_serializer_context(), "team": team}
+        serializer = s.DeploymentCreateSerializer(data=self.request.data, context=context)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        fields["commit_sha"] = fields.pop("commit")
+        source = f"api-team{team.pk}"  # a team's pipeline ids never collide with another team's
+        known = (
+            bool(fields["external_id"])
+            and selectors.deployment_list().filter(source=source, external_id=fields["external_id"]).exists()
+        )
+        deployment = _service_call(services.deployment_record, source=source, **fields)
+        deployment = selectors.deployment_list().get(pk=deployment.pk)
+        return Response(s.DeploymentSerializer(deployment).data, status=200 if known else 201)
+
+
+# --- Reports ---------------------------------------------------------------------------------------------
+
+WEEK_PATTERN = re.compile(r"(\d{4})-W(\d{2})")
+
+
+def week_start(label: str) -> dt.date:
+    match = WEEK_PATTERN.fullmatch(label)
+    try:
+        if not match:
+            raise ValueError(label)
+        return dt.date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        raise ValidationError({"week": ["Give an ISO week such as 2026-W47."]}) from None
+
+
+class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.TrendReportSerializer
+    lookup_field, lookup_value_regex = "week", r"[^/]+"
+
+    def get_queryset(self) -> QuerySet[TrendReport]:
+        return selectors.reports_visible(viewer=self.viewer)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("week", str, OpenApiParameter.PATH, description="ISO week, e.g. 2026-W47."),
+            OpenApiParameter("scope", str, description='"organisation" (default) or "team:<slug>".'),
+        ],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "The report's data (see DESIGN.md).")},
+    )
+    def retrieve(self, request: Request, week: str) -> Response:
+        start = week_start(week)
+        scope = request.query_params.get("scope", TrendReport.ORGANISATION)
+        if scope != TrendReport.ORGANISATION and not re.fullmatch(r"team:[-a-zA-Z0-9_]{1,50}", scope):
+            raise ValidationError({"scope": ['Use "organisation" or "team:<slug>".']})
+        report = self.get_queryset().filter(week_start=start, scope=scope).first()
+        if report is None:
+            raise Http404("No ready report for that week and scope.")
+        return Response(report.data)
