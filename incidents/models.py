@@ -603,3 +603,34 @@ class TrendReport(models.Model):
     def clean(self) -> None:
         if self.week_start and self.week_start.isoweekday() != 1:
             raise ValidationError({"week_start": "A report week starts on a Monday."})
+
+
+# --- Web app: postmortem revisions ----------------------------------------------------------------------
+
+
+class IncidentRevision(models.Model):
+    """What an incident's text looked like at one version, saved by the web editor for its history and diffs.
+
+    The author is left empty on confidential near-misses so that the history cannot name their reporter.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    trigger = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=IncidentStatus.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "version"], name="incidentrevision_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident.reference} v{self.version}"
