@@ -336,6 +336,8 @@ def style_filter_form(form: forms.Form) -> None:
     for name in ("status", "severity", "caught_by", "environment", "team", "cause"):
         if name in form.fields:
             form.fields[name].widget = forms.CheckboxSelectMultiple(choices=form.fields[name].widget.choices)
+    if "q" in form.fields:
+        form.fields["q"].widget.input_type = "search"
     if "kind" in form.fields:
         form.fields["kind"].widget = forms.RadioSelect(choices=[("", "Both"), *Incident.Kind.choices])
     if "service" in form.fields:

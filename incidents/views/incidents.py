@@ -57,7 +57,13 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         "query": query_without(request, "page"),
         "without_release": query_without(request, "page", "release"),
         "release": release,
-        "filtered": any(value for name, value in request.GET.items() if name not in ("page", "ordering")),
+        "filtered": not valid
+        or any(
+            value not in ("", "unknown")
+            for name, values in request.GET.lists()
+            if name not in ("q", "page", "ordering")
+            for value in values
+        ),
     }
     return render(request, "incidents/incident_list.html", context)
 
