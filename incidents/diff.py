@@ -45,5 +45,7 @@ def line_diff(old: str, new: str, *, context: int = CONTEXT) -> list[DiffLine]:
 def field_changes(old: dict[str, str], new: dict[str, str]) -> list[tuple[str, list[DiffLine]]]:
     """The diff of each named field that differs, in the order given."""
     return [
-        (name, line_diff(old.get(name, ""), new.get(name, ""))) for name in new if old.get(name) != new.get(name)
+        (name, line_diff(old.get(name) or "", new.get(name) or ""))
+        for name in new
+        if (old.get(name) or "") != (new.get(name) or "")
     ]

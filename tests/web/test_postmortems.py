@@ -108,9 +108,13 @@ def test_saving_keeps_a_revision_and_the_history_shows_a_readable_diff(login, re
     assert draft.version == 2 and "Better words." in draft.body_html
     history = client.get(reverse("incidents:incident_history", args=[draft.reference])).content.decode()
     assert "Version 2" in history and "rita" in history
-    diff = client.get(reverse("incidents:revision_diff", args=[draft.reference, 2])).content.decode()
-    assert 'class="diff-added"' in diff and "Better words." in diff
-    assert "The first kept version." in diff  # no revision was kept before the web edit
+    first_kept = client.get(reverse("incidents:revision_diff", args=[draft.reference, 2])).content.decode()
+    assert "The first kept version." in first_kept and "Better words." in first_kept  # shown as it was
+    client.post(url, edit_data(draft, body="## Summary\n\nBest words.\n\n## Impact\n\nNone."))
+    diff = client.get(reverse("incidents:revision_diff", args=[draft.reference, 3])).content.decode()
+    assert '<tr class="diff-removed">' in diff and "Better words." in diff
+    assert '<tr class="diff-added">' in diff and "Best words." in diff
+    assert "Compared with version 2." in diff
 
 
 def test_diff_between_two_kept_revisions_marks_removed_and_added_lines(login, reporter, draft):
