@@ -253,3 +253,34 @@ def test_suspect_releases_are_shown_on_the_incident_page(login, reporter, team, 
     DeploymentFactory(release=release, environment=prod, deployed_at=incident.started_at - dt.timedelta(hours=1))
     page = login(reporter).get(reverse("incidents:incident_detail", args=[incident.reference])).content.decode()
     assert "Suspect releases" in page and "checkout-api 3.1.0" in page
+
+
+def test_edit_form_errors_sit_beside_their_fields_and_nothing_is_saved(login, reporter, draft):
+    config_drift = cause("config-drift")
+    response = login(reporter).post(
+        reverse("incidents:incident_edit", args=[draft.reference]),
+        edit_data(
+            draft,
+            title="",
+            body="Kept body text",
+            release_versions="no-such-service 9.9.9",
+            severity="sev0",
+            **{f"note_{config_drift.pk}": "note without its cause"},
+        ),
+    )
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert {"title", "release_versions", "severity", f"cause_{config_drift.pk}"} <= set(errors)
+    assert "Tick this cause to keep its note and gate." in errors[f"cause_{config_drift.pk}"]
+    page = response.content.decode()
+    assert "Kept body text" in page and "note without its cause" in page
+    assert 'aria-describedby="id_title_error"' in page
+    draft.refresh_from_db()
+    assert draft.version == 1 and draft.body == "## Summary\n\nFirst words."
+
+
+def test_a_missing_version_is_an_error_not_a_crash(login, reporter, draft):
+    data = edit_data(draft)
+    del data["expected_version"]
+    response = login(reporter).post(reverse("incidents:incident_edit", args=[draft.reference]), data)
+    assert response.status_code == 400 and "expected_version" in response.context["form"].errors
