@@ -24,11 +24,12 @@ PASSWORD = "correct horse battery staple"  # tests/factories.py UserFactory
 
 
 def pytest_collection_modifyitems(items):
+    """Browser tests (marked `browser` in their modules) skip with the reason when Chromium is missing."""
+    if CHROMIUM.exists():
+        return
     for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.browser)
-            if not CHROMIUM.exists():
-                item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} is missing: apt-get install -y chromium"))
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} is missing: apt-get install -y chromium"))
 
 
 @pytest.fixture(autouse=True)

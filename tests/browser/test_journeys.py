@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from incidents.models import Incident
 from tests.factories import IncidentFactory, NearMissFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_file_a_near_miss_on_a_phone_fixing_a_mistake_on_the_way(
