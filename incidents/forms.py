@@ -15,6 +15,7 @@ from incidents.models import ActionItem, Cause, Environment, Incident, IncidentC
 from incidents.services import CauseInput
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+MAX_VERSION = 2**31 - 1  # a version beyond any stored one, still a valid database integer
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -41,7 +42,19 @@ def _zone_help(text: str) -> str:
     return f"{text} Local time ({timezone.get_current_timezone_name()})."
 
 
-class CauseChoiceField(forms.ModelMultipleChoiceField):
+class IdsChoiceField(forms.ModelMultipleChoiceField):
+    """Several rows by id; a value that cannot be an id is a form error, never a database error."""
+
+    def _check_values(self, value):
+        for item in value:
+            if not str(item).isdigit() or len(str(item)) > 9:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": item}
+                )
+        return super()._check_values(value)
+
+
+class CauseChoiceField(IdsChoiceField):
     def label_from_instance(self, obj: Cause) -> str:
         return obj.name
 
@@ -135,7 +148,10 @@ class NearMissForm(forms.Form):
 class IncidentForm(forms.ModelForm):
     """Create or edit an incident (or a near-miss) with its causes, each with a note and a gate."""
 
-    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    services = IdsChoiceField(queryset=Service.objects.all(), required=False, widget=forms.CheckboxSelectMultiple)
+    expected_version = forms.IntegerField(
+        widget=forms.HiddenInput, required=False, min_value=1, max_value=MAX_VERSION
+    )
     release_versions = forms.CharField(
         label="Releases",
         required=False,
@@ -314,14 +330,14 @@ class ActionItemForm(forms.Form):
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=Incident.Status.choices)
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION)
 
 
 class TriageForm(forms.Form):
     ACTIONS = [("incident", "Promote to incident"), ("near_miss", "Promote to near-miss"), ("dismiss", "Dismiss")]
 
     action = forms.ChoiceField(choices=ACTIONS)
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION)
 
 
 class ActionItemCompleteForm(forms.Form):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from incidents.views import action_items, catalogue, home, incidents, near_misses, triage
+from incidents.views.common import IdConverter
+
+register_converter(IdConverter, "id")
 
 app_name = "incidents"
 urlpatterns = [
@@ -19,16 +22,16 @@ urlpatterns = [
     path("incidents/<str:reference>/timeline/", incidents.timeline_add, name="timeline_add"),
     path("incidents/<str:reference>/action-items/", incidents.action_item_add, name="action_item_add"),
     path("incidents/<str:reference>/history/", incidents.incident_history, name="incident_history"),
-    path("incidents/<str:reference>/history/<int:version>/", incidents.revision_diff, name="revision_diff"),
+    path("incidents/<str:reference>/history/<id:version>/", incidents.revision_diff, name="revision_diff"),
     path("incidents/<str:reference>/triage/", triage.triage_act, name="triage_act"),
     path("near-misses/new/", near_misses.near_miss_create, name="near_miss_create"),
     path("near-misses/<str:reference>/filed/", near_misses.near_miss_filed, name="near_miss_filed"),
     path("receipts/<str:code>/", near_misses.receipt, name="receipt"),
     path("triage/", triage.triage_inbox, name="triage_inbox"),
     path("action-items/", action_items.action_item_list, name="action_item_list"),
-    path("action-items/<int:pk>/complete/", action_items.action_item_complete, name="action_item_complete"),
+    path("action-items/<id:pk>/complete/", action_items.action_item_complete, name="action_item_complete"),
     path("releases/", catalogue.release_list, name="release_list"),
-    path("releases/<int:pk>/", catalogue.release_detail, name="release_detail"),
+    path("releases/<id:pk>/", catalogue.release_detail, name="release_detail"),
     path("environments/", catalogue.environment_list, name="environment_list"),
     path("environments/<slug:slug>/", catalogue.environment_detail, name="environment_detail"),
 ]

@@ -47,3 +47,23 @@ def hints_for(text: str, *, viewer: selectors.Viewer, team: Team | None = None) 
         return []
     causes = {cause.slug: cause for cause in Cause.objects.filter(slug__in={h.cause_slug for h in hints})}
     return [{"hint": hint, "cause": causes.get(hint.cause_slug)} for hint in hints]
+
+
+MAX_ID_DIGITS = 9
+
+
+def ids_from(values: list[str], *, limit: int = 50) -> list[int]:
+    """Row ids from query-string or form values; anything else (words, huge numbers) is ignored."""
+    return [int(v) for v in values if v.isdigit() and len(v) <= MAX_ID_DIGITS][:limit]
+
+
+class IdConverter:
+    """A row id in a URL: 1 to 9 digits, so that no number overflows a database integer."""
+
+    regex = "[0-9]{1,9}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)

@@ -28,7 +28,7 @@ from incidents.forms import (
 )
 from incidents.markdown import POSTMORTEM_TEMPLATE, render_markdown
 from incidents.models import Incident
-from incidents.views.common import hints_for, incident_or_404, page_of, query_without, viewer_of
+from incidents.views.common import hints_for, ids_from, incident_or_404, page_of, query_without, viewer_of
 
 REVISION_FIELDS = ("title", "summary", "trigger", "body")
 
@@ -130,7 +130,7 @@ def _editor_context(request: HttpRequest, form: IncidentForm, incident: Incident
             viewer=viewer,
             title=form["title"].value() or "",
             cause_ids=[c.pk for c, box, _, _ in form.cause_rows() if box.value()],
-            service_ids=[int(pk) for pk in (form["services"].value() or []) if str(pk).isdigit()],
+            service_ids=ids_from([str(pk) for pk in form["services"].value() or []]),
             exclude_pk=incident.pk if incident else None,
         ),
     }
@@ -300,7 +300,8 @@ def preview(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return TemplateResponse(request, "incidents/_preview.html", {"error": form.errors}, status=400)
     viewer = viewer_of(request)
-    team = selectors.teams_for_filing(request.user).filter(pk=request.POST.get("team") or 0).first()
+    team_ids = ids_from(request.POST.getlist("team"), limit=1)
+    team = selectors.teams_for_filing(request.user).filter(pk__in=team_ids).first() if team_ids else None
     body = form.cleaned_data["body"]
     context = {"preview_html": render_markdown(body), "hints": hints_for(body, viewer=viewer, team=team)}
     return TemplateResponse(request, "incidents/_preview.html", context)
@@ -312,9 +313,6 @@ def similar(request: HttpRequest) -> HttpResponse:
     """The "similar past incidents" panel for what is being typed; only items the viewer can see."""
     viewer = viewer_of(request)
 
-    def ids(name: str) -> list[int]:
-        return [int(v) for v in request.GET.getlist(name) if v.isdigit()][:50]
-
     exclude = None
     if request.GET.get("exclude"):
         try:
@@ -324,8 +322,8 @@ def similar(request: HttpRequest) -> HttpResponse:
     items = selectors.similar_incidents(
         viewer=viewer,
         title=request.GET.get("title", "")[:200],
-        cause_ids=ids("causes"),
-        service_ids=ids("services") + ids("service"),
+        cause_ids=ids_from(request.GET.getlist("causes")),
+        service_ids=ids_from(request.GET.getlist("services") + request.GET.getlist("service")),
         exclude_pk=exclude,
     )
     return TemplateResponse(request, "incidents/_similar.html", {"similar": items})

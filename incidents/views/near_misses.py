@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from incidents import selectors, services
 from incidents.forms import NearMissForm
 from incidents.models import ConfidentialReporter, Incident
-from incidents.views.common import incident_or_404, viewer_of
+from incidents.views.common import ids_from, incident_or_404, viewer_of
 from incidents.views.incidents import apply_service_errors
 
 RECEIPT_SESSION_KEY = "near_miss_receipt"
@@ -37,8 +37,8 @@ def near_miss_create(request: HttpRequest) -> HttpResponse:
         similar = selectors.similar_incidents(
             viewer=viewer_of(request),
             title=form.data.get("title", ""),
-            cause_ids=[int(v) for v in form.data.getlist("causes") if v.isdigit()],
-            service_ids=[int(v) for v in [form.data.get("service", "")] if v.isdigit()],
+            cause_ids=ids_from(form.data.getlist("causes")),
+            service_ids=ids_from(form.data.getlist("service")),
         )
     status = 400 if form.is_bound else 200
     return render(request, "incidents/near_miss_form.html", {"form": form, "similar": similar}, status=status)
