@@ -307,3 +307,29 @@ SPECTACULAR_SETTINGS = {
 }
 # Django reads at most this much of a body itself; keep it above the API's own limit so the API answers 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, API_MAX_BODY_BYTES + 1)
+
+# --- Web app for people ---------------------------------------------------------------------------------
+# Blame-language hints beside the postmortem editor: comma-separated phrases, each optionally followed by
+# "=cause-slug", the system cause the hint suggests instead (missing-check when not given).
+BLAME_PHRASES = env_list(
+    "BLAME_PHRASES",
+    [
+        "human error=missing-check",
+        "should have known=documentation-gap",
+        "forgot to=missing-check",
+        "careless=missing-check",
+        "negligent=missing-check",
+        "didn't follow=documentation-gap",
+        "did not follow=documentation-gap",
+        "failed to notice=weak-monitoring",
+        "should have noticed=weak-monitoring",
+        "should have checked=missing-check",
+        "not paying attention=alert-fatigue",
+        "operator error=missing-check",
+        "user error=missing-check",
+        "sloppy=missing-check",
+        "by mistake=manual-change",
+    ],
+)
+# How many items a page of the incident list, the triage inbox and the action items shows.
+WEB_PAGE_SIZE = env_int("WEB_PAGE_SIZE", 25, minimum=5, maximum=200)

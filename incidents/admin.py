@@ -384,3 +384,31 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: IdempotencyRecord | None = None) -> bool:
         return False
+
+
+# --- Web app: postmortem revisions (read-only history kept by the web editor) ---------------------------
+from incidents.models import IncidentRevision  # noqa: E402
+
+
+@admin.register(IncidentRevision)
+class IncidentRevisionAdmin(admin.ModelAdmin):
+    list_display = ["incident", "version", "status", "author", "created_at"]
+    list_select_related = ["incident", "author"]
+    search_fields = ["incident__title"]
+    readonly_fields = [
+        "incident",
+        "version",
+        "author",
+        "title",
+        "summary",
+        "trigger",
+        "body",
+        "status",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: IncidentRevision | None = None) -> bool:
+        return False

@@ -778,3 +778,34 @@ class GitHubHook(models.Model):
             raise ValidationError({"environment_map": f"Unknown environment slugs: {', '.join(unknown)}."})
         if len(self.secret or "") < 16:
             raise ValidationError({"secret": "Use a secret of at least 16 characters."})
+
+
+# --- Web app: postmortem revisions ----------------------------------------------------------------------
+
+
+class IncidentRevision(models.Model):
+    """What an incident's text looked like at one version, saved by the web editor for its history and diffs.
+
+    The author is left empty on confidential near-misses so that the history cannot name their reporter.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    trigger = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=IncidentStatus.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "version"], name="incidentrevision_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident.reference} v{self.version}"

@@ -183,7 +183,8 @@ def action_items_visible(*, viewer: Viewer) -> QuerySet[ActionItem]:
     )
 
 
-def release_list() -> QuerySet[Release]:
+def releases_with_deployments() -> QuerySet[Release]:
+    """Releases with their service and every deployment (the API's release resource)."""
     return Release.objects.select_related("service").prefetch_related(
         Prefetch("deployments", queryset=Deployment.objects.select_related("environment"))
     )
@@ -207,3 +208,246 @@ def reports_visible(*, viewer: Viewer) -> QuerySet[TrendReport]:
     if viewer.is_admin:
         return reports
     return reports.filter(Q(scope=TrendReport.ORGANISATION) | Q(team_id__in=viewer.team_ids))
+
+
+# --- Web app for people: permissions, home, similar incidents, triage, releases, environments ------------
+# (imports local to this block keep merges of this shared module simple)
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Subquery, Value, When  # noqa: E402
+from django.db.models.functions import Coalesce  # noqa: E402
+
+from incidents.models import ConfidentialReporter, Environment, IncidentRevision, Service  # noqa: E402
+from incidents.search import search_terms  # noqa: E402
+
+SIMILAR_LIMIT = 5
+# Words too common to make two titles similar.
+SIMILAR_STOPWORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "the and for with from that this was were are after before into when then than have has had not but "
+        "our their its all any can could would should will been being over under about",
+    )
+)
+
+
+def can_edit(viewer: Viewer, incident: Incident) -> bool:
+    """Members of the incident's team and admins edit it; a confidential one only its team's leads and admins."""
+    if viewer.is_admin:
+        return True
+    if incident.confidential:
+        return incident.team_id in viewer.lead_team_ids
+    return incident.team_id in viewer.team_ids
+
+
+def can_publish(viewer: Viewer, incident: Incident) -> bool:
+    """Publishing is the review: the team's leads and admins do it."""
+    return viewer.is_admin or incident.team_id in viewer.lead_team_ids
+
+
+def teams_for_filing(user: AbstractBaseUser) -> QuerySet[Team]:
+    """The teams a person may file for: their own, or every team for an admin."""
+    if user.is_superuser:
+        return Team.objects.all()
+    return Team.objects.filter(memberships__user=user).distinct()
+
+
+def week_at_a_glance(*, viewer: Viewer, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """Counted items the viewer can see that started in [start, end), in one aggregate query."""
+    items = incidents_visible(viewer).counted().started_between(start, end)
+    incident = Q(kind=Incident.Kind.INCIDENT)
+    return items.aggregate(
+        incidents=Count("id", filter=incident),
+        near_misses=Count("id", filter=Q(kind=Incident.Kind.NEAR_MISS)),
+        sev1=Count("id", filter=incident & Q(severity=Incident.Severity.SEV1)),
+        sev2=Count("id", filter=incident & Q(severity=Incident.Severity.SEV2)),
+        caught_in_prod=Count("id", filter=Q(environment__kind=Environment.Kind.PRODUCTION)),
+        caught_by_luck=Count("id", filter=Q(caught_by=Incident.CaughtBy.LUCK)),
+    )
+
+
+def action_items_for(
+    *, viewer: Viewer, user: AbstractBaseUser, show: str, today: dt.date | None = None
+) -> QuerySet[ActionItem]:
+    """Open action items on incidents the viewer can see: `mine`, `team` (my teams') or `overdue` (my teams')."""
+    today = today or timezone.localdate()
+    items = ActionItem.objects.filter(
+        status=ActionItem.Status.OPEN, incident__in=incidents_visible(viewer).values("pk")
+    )
+    if show == "mine":
+        items = items.filter(owner=user)
+    else:
+        if not viewer.is_admin:
+            teams = viewer.team_ids
+            items = items.filter(Q(team_id__in=teams) | Q(incident__team_id__in=teams) | Q(owner=user))
+        if show == "overdue":
+            items = items.filter(due_date__lt=today)
+    return items.select_related("incident", "owner", "team", "cause").order_by(
+        F("due_date").asc(nulls_last=True), "id"
+    )
+
+
+def action_item_get(*, viewer: Viewer, pk: int) -> ActionItem:
+    """An action item on an incident the viewer can see; ActionItem.DoesNotExist otherwise."""
+    return ActionItem.objects.select_related("incident").get(
+        pk=pk, incident__in=incidents_visible(viewer).values("pk")
+    )
+
+
+def can_complete(viewer: Viewer, item: ActionItem) -> bool:
+    """The owner, the members of the item's or the incident's team, and admins close an action item."""
+    return (
+        viewer.is_admin
+        or (viewer.user_id is not None and item.owner_id == viewer.user_id)
+        or item.team_id in viewer.team_ids
+        or can_edit(viewer, item.incident)
+    )
+
+
+def similar_incidents(
+    *,
+    viewer: Viewer,
+    title: str = "",
+    cause_ids: list[int] | tuple[int, ...] = (),
+    service_ids: list[int] | tuple[int, ...] = (),
+    exclude_pk: int | None = None,
+    limit: int = SIMILAR_LIMIT,
+) -> list[Incident]:
+    """Past items ranked by shared causes (3 points each), a shared service (2) and title words (1 each).
+
+    One query, scored in the database, over the items the viewer can see that count in reports.
+    """
+    terms = [t for t in search_terms(title) if len(t) > 2 and t not in SIMILAR_STOPWORDS]
+    if not (terms or cause_ids or service_ids):
+        return []
+    shared_causes = Coalesce(
+        Subquery(
+            IncidentCause.objects.filter(incident=OuterRef("pk"), cause_id__in=list(cause_ids))
+            .values("incident")
+            .annotate(n=Count("id"))
+            .values("n")[:1],
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+    same_service = Exists(
+        Incident.services.through.objects.filter(incident=OuterRef("pk"), service_id__in=list(service_ids))
+    )
+    score = shared_causes * 3 + Case(When(same_service, then=Value(2)), default=Value(0))
+    for term in terms:
+        score = score + Case(When(title__icontains=term, then=Value(1)), default=Value(0))
+    items = incidents_visible(viewer).counted()
+    if exclude_pk is not None:
+        items = items.exclude(pk=exclude_pk)
+    return list(
+        items.annotate(similarity=score, shared_causes=shared_causes)
+        .filter(similarity__gt=0)
+        .select_related("team")
+        .order_by("-similarity", "-started_at", "-id")[:limit]
+    )
+
+
+def triage_inbox(*, viewer: Viewer) -> QuerySet[Incident]:
+    """Items waiting in triage for the viewer's teams (every team for an admin), oldest first."""
+    items = incidents_visible(viewer).filter(status=Incident.Status.TRIAGE)
+    if not viewer.is_admin:
+        items = items.filter(team_id__in=viewer.team_ids)
+    return items.select_related("team", "environment").prefetch_related("services").order_by("started_at", "id")
+
+
+def receipt_get(*, code: str) -> Incident:
+    """The confidential near-miss a receipt code was issued for; works after the reporter is purged."""
+    from incidents.services import receipt_hash
+
+    held = ConfidentialReporter.objects.select_related("incident", "incident__team").get(
+        receipt_hash=receipt_hash(code)
+    )
+    return held.incident
+
+
+def incident_revisions(*, incident: Incident) -> QuerySet[IncidentRevision]:
+    return IncidentRevision.objects.filter(incident=incident).select_related("author").order_by("-version")
+
+
+def release_list(*, service_slug: str | None = None) -> QuerySet[Release]:
+    """Releases newest first, each with its number of deployments and rollbacks."""
+    releases = Release.objects.select_related("service").annotate(
+        deployments_count=Count("deployments", distinct=True),
+        rollbacks=Count("deployments", filter=Q(deployments__status=Deployment.Status.ROLLED_BACK), distinct=True),
+    )
+    if service_slug:
+        releases = releases.filter(service__slug=service_slug)
+    return releases.order_by("-created_at", "-id")
+
+
+def release_get(*, pk: int) -> Release:
+    """A release with its path through the environments (deployments in promotion order)."""
+    return (
+        Release.objects.select_related("service", "service__owner_team")
+        .prefetch_related(
+            Prefetch(
+                "deployments",
+                queryset=Deployment.objects.select_related("environment").order_by(
+                    "environment__promotion_order", "deployed_at", "id"
+                ),
+            )
+        )
+        .get(pk=pk)
+    )
+
+
+def release_incidents(*, viewer: Viewer, release: Release) -> QuerySet[Incident]:
+    return incidents_visible(viewer).filter(releases=release).select_related("team", "environment")
+
+
+def services_with_releases() -> QuerySet[Service]:
+    return Service.objects.filter(releases__isnull=False).distinct().order_by("name")
+
+
+def environment_summaries(*, viewer: Viewer) -> QuerySet[Environment]:
+    """Every environment with the number of incidents and near-misses caught there that the viewer can see."""
+    visible = incidents_visible(viewer).counted()
+    caught = visible.filter(environment=OuterRef("pk"))
+
+    def count_of(kind: str) -> Subquery:
+        return Coalesce(
+            Subquery(
+                caught.filter(kind=kind).order_by().values("environment").annotate(n=Count("id")).values("n")[:1],
+                output_field=IntegerField(),
+            ),
+            Value(0),
+        )
+
+    return Environment.objects.annotate(
+        incidents_caught=count_of(Incident.Kind.INCIDENT), near_misses_caught=count_of(Incident.Kind.NEAR_MISS)
+    ).order_by("promotion_order")
+
+
+def environment_caught_by(*, viewer: Viewer, environment: Environment) -> list[dict]:
+    """How the items caught in an environment were caught, counted in the database."""
+    return list(
+        incidents_visible(viewer)
+        .counted()
+        .filter(environment=environment)
+        .values("caught_by")
+        .annotate(n=Count("id"))
+        .order_by("-n", "caught_by")
+    )
+
+
+def team_members(*, team: Team) -> QuerySet:
+    return get_user_model().objects.filter(memberships__team=team, is_active=True).order_by("username")
+
+
+def people_in_teams(*, team_ids: set[int] | frozenset[int]) -> QuerySet:
+    """Active members of the given teams, with only the fields their names need."""
+    return (
+        get_user_model()
+        .objects.filter(memberships__team_id__in=team_ids, is_active=True)
+        .only("username", "first_name", "last_name")
+        .distinct()
+    )
+
+
+def confidential_reporter_of(*, incident: Incident) -> ConfidentialReporter | None:
+    """Who filed a confidential near-miss (admins only: callers check); None once unknown."""
+    return ConfidentialReporter.objects.select_related("user").filter(incident=incident).first()

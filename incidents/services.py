@@ -686,3 +686,74 @@ def github_deployment_record(
 
 def github_hook_touch(*, hook: GitHubHook) -> None:
     GitHubHook.objects.filter(pk=hook.pk).update(last_delivery_at=timezone.now())
+
+
+# --- Web app for people: postmortem revisions, status changes, triage -----------------------------------
+from incidents.models import IncidentRevision  # noqa: E402
+
+
+def incident_revision_record(*, incident: Incident, author: AbstractBaseUser | None) -> IncidentRevision:
+    """Keep the text of `incident` at its current version. Confidential items keep no author."""
+    revision, _ = IncidentRevision.objects.update_or_create(
+        incident=incident,
+        version=incident.version,
+        defaults={
+            "author": None if incident.confidential else author,
+            "title": incident.title,
+            "summary": incident.summary,
+            "trigger": incident.trigger,
+            "body": incident.body,
+            "status": incident.status,
+        },
+    )
+    return revision
+
+
+@transaction.atomic
+def postmortem_create(*, author: AbstractBaseUser, team: Team, **fields: Any) -> Incident:
+    """Create an incident from the web editor and keep its first revision."""
+    incident = incident_create(team=team, kind=Incident.Kind.INCIDENT, reporter=author, **fields)
+    incident_revision_record(incident=incident, author=author)
+    return incident
+
+
+@transaction.atomic
+def postmortem_update(
+    *, incident: Incident, editor: AbstractBaseUser, expected_version: int, **changes: Any
+) -> Incident:
+    """incident_update from the web editor, keeping a revision of the new version (VersionConflict as there)."""
+    incident = incident_update(incident=incident, expected_version=expected_version, **changes)
+    incident_revision_record(incident=incident, author=editor)
+    return incident
+
+
+@transaction.atomic
+def triage_promote(
+    *, incident: Incident, kind: str, expected_version: int, editor: AbstractBaseUser | None = None
+) -> Incident:
+    """Promote a triage item to a draft incident or near-miss, with a number of its new kind when it changes.
+
+    1. Check the item is still in triage and the kind is one we know.
+    2. Reserve a number of the new kind (when the kind changes) inside this transaction.
+    3. Write kind, number and status with an UPDATE conditioned on the version and the triage status.
+    """
+    if kind not in Incident.Kind.values:
+        raise ValidationError({"kind": f"Promote to one of {', '.join(Incident.Kind.values)}."})
+    if incident.status != Incident.Status.TRIAGE:
+        raise ValidationError({"status": f"{incident.reference} is not in triage any more."})
+    if incident.confidential and kind != Incident.Kind.NEAR_MISS:
+        raise ValidationError({"kind": "A confidential near-miss cannot become an incident."})
+    columns: dict[str, Any] = {"status": Incident.Status.DRAFT}
+    if kind != incident.kind:
+        columns.update(kind=kind, number=incident_numbers_reserve(kind=kind))
+    if kind == Incident.Kind.INCIDENT and not incident.body.strip():
+        columns.update(body=POSTMORTEM_TEMPLATE, body_html=render_markdown(POSTMORTEM_TEMPLATE))
+    now = timezone.now()
+    updated = Incident.objects.filter(
+        pk=incident.pk, version=expected_version, status=Incident.Status.TRIAGE
+    ).update(**columns, version=F("version") + 1, updated_at=now)
+    if not updated:
+        raise VersionConflict(Incident.objects.get(pk=incident.pk))
+    incident.refresh_from_db()
+    incident_revision_record(incident=incident, author=editor)
+    return incident

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 
-from incidents import views
+from incidents.views import action_items, catalogue, home, incidents, near_misses, triage
+from incidents.views.common import IdConverter
+
+register_converter(IdConverter, "id")
 
 app_name = "incidents"
 urlpatterns = [
-    path("incidents/", views.incident_list, name="incident_list"),
-    path("incidents/<str:reference>/", views.incident_detail, name="incident_detail"),
+    path("", home.home, name="home"),
+    path("incidents/", incidents.incident_list, name="incident_list"),
+    path("incidents/new/", incidents.incident_create, name="incident_create"),
+    path("incidents/preview/", incidents.preview, name="preview"),
+    path("incidents/similar/", incidents.similar, name="similar"),
+    path("incidents/<str:reference>/", incidents.incident_detail, name="incident_detail"),
+    path("incidents/<str:reference>/edit/", incidents.incident_edit, name="incident_edit"),
+    path("incidents/<str:reference>/status/", incidents.incident_status, name="incident_status"),
+    path("incidents/<str:reference>/timeline/", incidents.timeline_add, name="timeline_add"),
+    path("incidents/<str:reference>/action-items/", incidents.action_item_add, name="action_item_add"),
+    path("incidents/<str:reference>/history/", incidents.incident_history, name="incident_history"),
+    path("incidents/<str:reference>/history/<id:version>/", incidents.revision_diff, name="revision_diff"),
+    path("incidents/<str:reference>/triage/", triage.triage_act, name="triage_act"),
+    path("near-misses/new/", near_misses.near_miss_create, name="near_miss_create"),
+    path("near-misses/<str:reference>/filed/", near_misses.near_miss_filed, name="near_miss_filed"),
+    path("receipts/<str:code>/", near_misses.receipt, name="receipt"),
+    path("triage/", triage.triage_inbox, name="triage_inbox"),
+    path("action-items/", action_items.action_item_list, name="action_item_list"),
+    path("action-items/<id:pk>/complete/", action_items.action_item_complete, name="action_item_complete"),
+    path("releases/", catalogue.release_list, name="release_list"),
+    path("releases/<id:pk>/", catalogue.release_detail, name="release_detail"),
+    path("environments/", catalogue.environment_list, name="environment_list"),
+    path("environments/<slug:slug>/", catalogue.environment_detail, name="environment_detail"),
 ]

@@ -280,7 +280,7 @@ class ReleaseViewSet(
         return s.ReleaseCreateSerializer if self.action == "create" else s.ReleaseSerializer
 
     def get_queryset(self) -> QuerySet[Release]:
-        return selectors.release_list()
+        return selectors.releases_with_deployments()
 
     @extend_schema(
         request=s.ReleaseCreateSerializer,
@@ -296,7 +296,7 @@ class ReleaseViewSet(
         fields = serializer.validated_data
         known = Release.objects.filter(service=fields["service"], version=fields["version"]).exists()
         release = _service_call(services.release_record, **fields)
-        release = selectors.release_list().get(pk=release.pk)
+        release = selectors.releases_with_deployments().get(pk=release.pk)
         return Response(s.ReleaseSerializer(release).data, status=200 if known else 201)
 
 

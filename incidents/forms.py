@@ -1,0 +1,367 @@
+"""Web forms: they validate what people type and hand clean values to one service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+
+from incidents import selectors
+from incidents.models import ActionItem, Cause, Environment, Incident, IncidentCause, Release, Service, Team
+from incidents.services import CauseInput
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+MAX_VERSION = 2**31 - 1  # a version beyond any stored one, still a valid database integer
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    """The browser's date-and-time picker; values are local times in TIME_ZONE."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(attrs=attrs, format=DATETIME_FORMAT)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+def _now_local() -> str:
+    return timezone.localtime().strftime(DATETIME_FORMAT)
+
+
+def _zone_help(text: str) -> str:
+    return f"{text} Local time ({timezone.get_current_timezone_name()})."
+
+
+class IdsChoiceField(forms.ModelMultipleChoiceField):
+    """Several rows by id; a value that cannot be an id is a form error, never a database error."""
+
+    def _check_values(self, value):
+        for item in value:
+            if not str(item).isdigit() or len(str(item)) > 9:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": item}
+                )
+        return super()._check_values(value)
+
+
+class CauseChoiceField(IdsChoiceField):
+    def label_from_instance(self, obj: Cause) -> str:
+        return obj.name
+
+
+class NearMissForm(forms.Form):
+    """One screen, one submit: everything needed to file a near-miss."""
+
+    title = forms.CharField(max_length=200, help_text="One line: what nearly went wrong.")
+    summary = forms.CharField(label="What happened", widget=forms.Textarea(attrs={"rows": 4}))
+    potential_impact = forms.CharField(
+        label="What would have happened", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    started_at = forms.DateTimeField(label="When", required=False, widget=LocalDateTimeInput())
+    environment = forms.ModelChoiceField(
+        label="Caught in", queryset=Environment.objects.all(), widget=forms.RadioSelect, empty_label=None
+    )
+    caught_by = forms.ChoiceField(label="Caught by", choices=Incident.CaughtBy.choices, widget=forms.RadioSelect)
+    causes = CauseChoiceField(
+        queryset=Cause.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The system causes that let it get this far. Pick any that apply.",
+    )
+    service = forms.ModelChoiceField(queryset=Service.objects.all(), required=False)
+    release_version = forms.CharField(
+        label="Release", required=False, max_length=100, help_text="The version that carried it, if known."
+    )
+    severity = forms.ChoiceField(
+        label="Potential severity",
+        required=False,
+        choices=[("", "Not sure"), *Incident.Severity.choices],
+        help_text="How bad it would have been.",
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), empty_label=None)
+    confidential = forms.BooleanField(
+        required=False,
+        help_text="Your name is kept apart from the report and only admins can see it; you get a receipt link "
+        "to follow the report. Only your team's leads and admins can see a confidential near-miss.",
+    )
+
+    def __init__(self, *args: Any, user, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["causes"].queryset = selectors.causes_active()
+        self.fields["team"].queryset = selectors.teams_for_filing(user)
+        self.fields["started_at"].help_text = _zone_help("Leave as is for now.")
+        if not self.is_bound:
+            self.initial.setdefault("started_at", _now_local())
+
+    def clean_started_at(self) -> dt.datetime | None:
+        value = self.cleaned_data.get("started_at")
+        if value and value > timezone.now() + dt.timedelta(minutes=5):
+            raise ValidationError("This is in the future.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        version = (data.get("release_version") or "").strip()
+        if version:
+            service = data.get("service")
+            if service is None:
+                self.add_error("service", "Choose the service whose release carried it.")
+            else:
+                data["release"] = Release.objects.filter(service=service, version=version).first()
+                if data["release"] is None:
+                    self.add_error("release_version", f"{service.name} has no release {version}.")
+        return data
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "team": data["team"],
+            "title": data["title"],
+            "summary": data["summary"],
+            "potential_impact": data["potential_impact"],
+            "environment": data["environment"],
+            "caught_by": data["caught_by"],
+            "causes": list(data["causes"]),
+            "service": data.get("service"),
+            "release": data.get("release"),
+            "confidential": data["confidential"],
+            "severity": data["severity"],
+            "started_at": data.get("started_at"),
+        }
+
+    def cause_rows(self) -> list[tuple[Any, Cause]]:
+        """Each checkbox with its cause, so the template can show the description beside it."""
+        by_pk = {str(cause.pk): cause for cause in self.fields["causes"].queryset}
+        return [(box, by_pk[str(box.data["value"])]) for box in self["causes"]]
+
+
+class IncidentForm(forms.ModelForm):
+    """Create or edit an incident (or a near-miss) with its causes, each with a note and a gate."""
+
+    services = IdsChoiceField(queryset=Service.objects.all(), required=False, widget=forms.CheckboxSelectMultiple)
+    expected_version = forms.IntegerField(
+        widget=forms.HiddenInput, required=False, min_value=1, max_value=MAX_VERSION
+    )
+    release_versions = forms.CharField(
+        label="Releases",
+        required=False,
+        max_length=500,
+        help_text="Comma-separated versions of the chosen services, e.g. 2.4.1 or checkout-api 2.4.1.",
+    )
+
+    class Meta:
+        model = Incident
+        fields = [
+            "title", "team", "severity", "environment", "caught_by", "started_at", "detected_at",
+            "mitigated_at", "resolved_at", "summary", "potential_impact", "trigger", "services", "body",
+        ]  # fmt: skip
+        widgets = {
+            "started_at": LocalDateTimeInput(),
+            "detected_at": LocalDateTimeInput(),
+            "mitigated_at": LocalDateTimeInput(),
+            "resolved_at": LocalDateTimeInput(),
+            "summary": forms.Textarea(attrs={"rows": 3}),
+            "potential_impact": forms.Textarea(attrs={"rows": 3}),
+            "trigger": forms.Textarea(attrs={"rows": 2}),
+            "services": forms.CheckboxSelectMultiple,
+            "body": forms.Textarea(attrs={"rows": 24, "class": "editor", "data-preview-source": "body"}),
+        }
+        labels = {"environment": "Caught in", "body": "Postmortem (Markdown)"}
+
+    def __init__(self, *args: Any, user, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        editing = self.instance.pk is not None
+        if editing:
+            del self.fields["team"]
+            self.fields["expected_version"].initial = self.instance.version
+            self.fields["expected_version"].required = True
+            self.fields["release_versions"].initial = ", ".join(
+                f"{release.service.slug} {release.version}" for release in self.instance.releases.all()
+            )
+        else:
+            self.fields["team"].queryset = selectors.teams_for_filing(user)
+            self.fields["team"].empty_label = None
+            self.fields["body"].required = False
+        if self.instance.kind != Incident.Kind.NEAR_MISS:
+            del self.fields["potential_impact"]
+        self.fields["started_at"].help_text = _zone_help("When it began.")
+        for name in ("detected_at", "mitigated_at", "resolved_at"):
+            self.fields[name].help_text = _zone_help("")
+        self._add_cause_fields()
+
+    def _add_cause_fields(self) -> None:
+        attached = {}
+        if self.instance.pk is not None:
+            attached = {link.cause_id: link for link in self.instance.incident_causes.all()}
+        causes = Cause.objects.filter(Q(active=True) | Q(pk__in=list(attached))).order_by("category", "name")
+        self.causes = list(causes)
+        gates = [("", "Not sure"), *IncidentCause.Gate.choices]
+        for cause in self.causes:
+            link = attached.get(cause.pk)
+            self.fields[f"cause_{cause.pk}"] = forms.BooleanField(
+                label=cause.name,
+                required=False,
+                initial=link is not None,
+                help_text=cause.description,
+                widget=forms.CheckboxInput(attrs={"data-cause-id": cause.pk}),
+            )
+            self.fields[f"note_{cause.pk}"] = forms.CharField(
+                label=f"Note on {cause.name}", required=False, initial=link.note if link else ""
+            )
+            self.fields[f"gate_{cause.pk}"] = forms.ChoiceField(
+                label=f"Gate that should have caught it ({cause.name})",
+                required=False,
+                choices=gates,
+                initial=link.gate if link else "",
+            )
+
+    def cause_rows(self) -> list[tuple[Cause, Any, Any, Any]]:
+        return [(c, self[f"cause_{c.pk}"], self[f"note_{c.pk}"], self[f"gate_{c.pk}"]) for c in self.causes]
+
+    def clean_body(self) -> str:
+        return self.cleaned_data.get("body") or ""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for cause in self.causes:
+            ticked = data.get(f"cause_{cause.pk}")
+            if not ticked and (data.get(f"note_{cause.pk}") or data.get(f"gate_{cause.pk}")):
+                self.add_error(f"cause_{cause.pk}", "Tick this cause to keep its note and gate.")
+        data["releases"] = self._releases(data.get("release_versions") or "", data.get("services"))
+        return data
+
+    def _releases(self, text: str, services) -> list[Release]:
+        releases = []
+        services = list(services or [])
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            service_slug, _, version = item.rpartition(" ")
+            candidates = Release.objects.select_related("service").filter(version=version)
+            candidates = candidates.filter(service__slug=service_slug.strip()) if service_slug else candidates
+            candidates = candidates.filter(service__in=services) if not service_slug else candidates
+            found = list(candidates[:2])
+            if len(found) != 1:
+                problem = "matches no release of the chosen services" if not found else "is ambiguous"
+                self.add_error("release_versions", f"{item} {problem}; write it as service-slug version.")
+                continue
+            releases.append(found[0])
+        return releases
+
+    def cause_inputs(self) -> list[CauseInput]:
+        data = self.cleaned_data
+        return [
+            CauseInput(cause=c, note=data.get(f"note_{c.pk}", ""), gate=data.get(f"gate_{c.pk}", ""))
+            for c in self.causes
+            if data.get(f"cause_{c.pk}")
+        ]
+
+    def changes(self) -> dict[str, Any]:
+        """The incident's own columns, for incident_create or incident_update."""
+        skip = {"team", "services"}
+        return {
+            name: self.cleaned_data[name] for name in self._meta.fields if name in self.fields and name not in skip
+        }
+
+    def _post_clean(self) -> None:
+        # Model validation without touching the instance shown on a conflict page: check a copy.
+        instance = self.instance
+        self.instance = Incident(
+            **{f.attname: getattr(instance, f.attname) for f in Incident._meta.concrete_fields},
+        )
+        if instance.pk is None:
+            self.instance.kind = Incident.Kind.INCIDENT
+        try:
+            super()._post_clean()
+        finally:
+            self.instance = instance
+
+
+class PreviewForm(forms.Form):
+    body = forms.CharField(required=False, max_length=200_000)
+    title = forms.CharField(required=False, max_length=200)
+
+
+class TimelineEntryForm(forms.Form):
+    at = forms.DateTimeField(label="Time", widget=LocalDateTimeInput())
+    text = forms.CharField(label="What happened then", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "timeline")
+        super().__init__(*args, **kwargs)
+        self.fields["at"].help_text = _zone_help("")
+        self.incident = incident
+
+
+class ActionItemForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Nobody yet")
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="No team")
+    due_date = forms.DateField(label="Due", required=False, widget=DateInput())
+    cause = forms.ModelChoiceField(
+        label="Cause it addresses", queryset=Cause.objects.none(), required=False, empty_label="None"
+    )
+    ticket_url = forms.URLField(label="Ticket link", required=False, assume_scheme="https")
+
+    def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "action")
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = selectors.team_members(team=incident.team)
+        self.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.username
+        self.fields["cause"].queryset = Cause.objects.filter(
+            Q(active=True) | Q(incident_causes__incident=incident)
+        ).distinct()
+        self.initial.setdefault("team", incident.team_id)
+
+    def clean_due_date(self) -> dt.date | None:
+        value = self.cleaned_data.get("due_date")
+        if value and value < timezone.localdate() - dt.timedelta(days=365):
+            raise ValidationError("That is more than a year ago.")
+        return value
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Incident.Status.choices)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION)
+
+
+class TriageForm(forms.Form):
+    ACTIONS = [("incident", "Promote to incident"), ("near_miss", "Promote to near-miss"), ("dismiss", "Dismiss")]
+
+    action = forms.ChoiceField(choices=ACTIONS)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION)
+
+
+class ActionItemCompleteForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[(ActionItem.Status.DONE, "Done"), (ActionItem.Status.WONT_DO, "Won't do")],
+        initial=ActionItem.Status.DONE,
+    )
+
+
+def style_filter_form(form: forms.Form) -> None:
+    """The list's filters as checkboxes where the choices are few, with labels people read."""
+    for name in ("status", "severity", "caught_by", "environment", "team", "cause"):
+        if name in form.fields:
+            form.fields[name].widget = forms.CheckboxSelectMultiple(choices=form.fields[name].widget.choices)
+    if "q" in form.fields:
+        form.fields["q"].widget.input_type = "search"
+    if "kind" in form.fields:
+        form.fields["kind"].widget = forms.RadioSelect(choices=[("", "Both"), *Incident.Kind.choices])
+    if "service" in form.fields:
+        form.fields["service"].widget.attrs["size"] = 6
+    for name in ("started_from", "started_to"):
+        if name in form.fields:
+            form.fields[name].widget = DateInput()
+    labels = {"q": "Search", "cause": "Causes", "service": "Services", "team": "Teams", "caught_by": "Caught by"}
+    for name, label in labels.items():
+        if name in form.fields:
+            form.fields[name].label = label

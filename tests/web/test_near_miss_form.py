@@ -1,0 +1,134 @@
+"""The near-miss form: one screen, inline errors, nothing typed lost, a number and a receipt when confidential."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.models import ConfidentialReporter, Incident
+from tests.factories import ReleaseFactory, cause
+
+pytestmark = pytest.mark.django_db
+URL = reverse("incidents:near_miss_create")
+
+
+def form_data(team_, staging, **overrides):
+    data = {
+        "title": "Migration would have locked the orders table",
+        "summary": "Review caught an ALTER TABLE without a lock timeout.",
+        "potential_impact": "Checkout down for ten minutes.",
+        "environment": staging.pk,
+        "caught_by": "code_review",
+        "causes": [cause("missing-check").pk, cause("environment-parity-gap").pk],
+        "team": team_.pk,
+        "severity": "sev2",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_the_form_shows_every_cause_with_its_description(login, reporter):
+    page = login(reporter).get(URL).content.decode()
+    assert "No automated test, lint or gate would have caught this change." in page
+    assert 'type="checkbox" name="causes"' in page
+    for label in (
+        "What happened",
+        "What would have happened",
+        "Caught in",
+        "Caught by",
+        "Release",
+        "Confidential",
+    ):
+        assert label in page
+
+
+def test_filing_gives_the_nm_number_and_stores_the_near_miss(login, reporter, team, staging, service):
+    release = ReleaseFactory(service=service, version="2.4.1")
+    client = login(reporter)
+    response = client.post(URL, form_data(team, staging, service=service.pk, release_version="2.4.1"))
+    near_miss = Incident.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("incidents:near_miss_filed", args=[near_miss.reference])
+    assert near_miss.reference == "NM-1" and near_miss.reporter == reporter
+    assert list(near_miss.releases.all()) == [release]
+    assert {c.slug for c in near_miss.causes.all()} == {"missing-check", "environment-parity-gap"}
+    page = client.get(response["Location"]).content.decode()
+    assert "filed as NM-1" in page and "receipt" not in page.lower()
+
+
+def test_a_confidential_filing_shows_its_receipt_once_and_the_receipt_outlives_the_purge(
+    login, reporter, team, staging, outsider
+):
+    client = login(reporter)
+    response = client.post(URL, form_data(team, staging, confidential="on"))
+    near_miss = Incident.objects.get()
+    assert near_miss.reporter is None and near_miss.confidential
+    page = client.get(response["Location"]).content.decode()
+    receipt_url = re.search(r'href="(/receipts/[^"]+/)"', page).group(1)
+    assert "shown only now" in page
+    assert "/receipts/" not in client.get(response["Location"]).content.decode()  # shown once
+
+    ConfidentialReporter.objects.filter(incident=near_miss).update(user=None, purged_at=timezone.now())
+    receipt = client.get(receipt_url)
+    assert receipt.status_code == 200 and near_miss.title in receipt.content.decode()
+    assert login(outsider).get("/receipts/not-a-real-code/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("field", "overrides", "message"),
+    [
+        ("title", {"title": ""}, "This field is required."),
+        ("summary", {"summary": "   "}, "This field is required."),
+        ("environment", {"environment": ""}, "This field is required."),
+        ("environment", {"environment": "99999"}, "Select a valid choice."),
+        ("caught_by", {"caught_by": "psychic"}, "Select a valid choice."),
+        ("causes", {"causes": ["not-a-number"]}, "is not a valid value"),
+        ("started_at", {"started_at": "yesterday-ish"}, "Enter a valid date/time."),
+        ("release_version", {"release_version": "9.9.9", "service": ""}, "Choose the service"),
+        ("severity", {"severity": "sev9"}, "Select a valid choice."),
+        ("team", {"team": "12345"}, "Select a valid choice."),
+    ],
+)
+def test_bad_input_is_shown_beside_its_field_and_keeps_what_was_typed(
+    login, reporter, team, staging, field, overrides, message
+):
+    response = login(reporter).post(URL, form_data(team, staging, **overrides))
+    assert response.status_code == 400
+    assert not Incident.objects.exists()
+    form = response.context["form"]
+    assert message in " ".join(form.errors[field if field != "release_version" else "service"])
+    page = response.content.decode()
+    error_id = form[field if field != "release_version" else "service"].auto_id + "_error"
+    assert f'id="{error_id}"' in page
+    assert error_id in re.search(r'aria-describedby="([^"]*' + error_id + ')"', page).group(1)
+    if field != "summary":
+        assert "Review caught an ALTER TABLE without a lock timeout." in page
+    if field != "title":
+        assert 'value="Migration would have locked the orders table"' in page
+
+
+def test_an_unknown_release_of_the_service_is_an_error_beside_the_release(login, reporter, team, staging, service):
+    response = login(reporter).post(URL, form_data(team, staging, service=service.pk, release_version="0.0.1"))
+    assert response.status_code == 400
+    assert "Checkout API has no release 0.0.1." in response.context["form"].errors["release_version"]
+
+
+def test_a_future_time_is_refused(login, reporter, team, staging):
+    later = (timezone.localtime() + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    response = login(reporter).post(URL, form_data(team, staging, started_at=later))
+    assert response.context["form"].errors["started_at"] == ["This is in the future."]
+
+
+def test_someone_on_no_team_is_told_to_ask_for_one(login, django_user_model):
+    loner = django_user_model.objects.create_user("lonely", password="x")
+    response = login(loner).get(URL)
+    assert response.status_code == 403 and b"not on a team yet" in response.content
+
+
+def test_a_member_cannot_file_for_another_team(login, reporter, other_team, staging):
+    response = login(reporter).post(URL, form_data(other_team, staging))
+    assert response.status_code == 400 and "team" in response.context["form"].errors
