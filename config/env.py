@@ -149,6 +149,8 @@ def env_field_policies(
             )
         policies[field.strip()] = policy.strip()
     return policies
+
+
 # --- The API for tools ---------------------------------------------------------------------------------
 
 _RATE_PERIODS = ("s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day")

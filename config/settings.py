@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
@@ -14,6 +15,7 @@ from config.env import (
     env_field_policies,
     env_int,
     env_list,
+    env_rate,
     env_redis_url,
     env_str,
     env_time,
@@ -228,7 +230,6 @@ LOGGING = {
 # ---------------------------------------------------------------------------------------------------------
 # Weekly trend reports (issue: trend reports): the beat entry on REPORT_WEEKDAY at REPORT_TIME (local time,
 # CELERY_TIMEZONE) generates last week's reports, then sends the digests. Task limits are in seconds.
-from celery.schedules import crontab  # noqa: E402
 
 REPORT_TASK_TIME_LIMIT = env_int("REPORT_TASK_TIME_LIMIT", 600, minimum=10, maximum=6 * 3600)
 REPORT_TASK_MAX_RETRIES = env_int("REPORT_TASK_MAX_RETRIES", 3, minimum=0, maximum=20)
@@ -242,7 +243,6 @@ if not REDIS_URL:
     # current directory.
     CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"] = str(VAR_DIR / "celery" / "control")
 # --- The API for tools (/api/) ----------------------------------------------------------------------------
-from config.env import env_rate  # noqa: E402
 
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 

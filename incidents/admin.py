@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from incidents import services
 from incidents.markdown import render_markdown
 from incidents.models import (
     ActionItem,
+    ApiToken,
     Cause,
     ConfidentialReporter,
     Deployment,
+    DigestDelivery,
+    DigestSubscription,
     Environment,
+    GitHubHook,
+    IdempotencyRecord,
     Incident,
     IncidentCause,
+    IncidentRevision,
     Membership,
     Release,
     Service,
@@ -252,8 +260,6 @@ class TrendReportAdmin(admin.ModelAdmin):
 # ---------------------------------------------------------------------------------------------------------
 # Weekly trend report digests (issue: trend reports).
 
-from incidents.models import DigestDelivery, DigestSubscription  # noqa: E402
-
 
 @admin.register(DigestSubscription)
 class DigestSubscriptionAdmin(admin.ModelAdmin):
@@ -277,13 +283,9 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
 # --- The API for tools: tokens and GitHub hooks -------------------------------------------------------------
-
-from django import forms  # noqa: E402
-from django.contrib import messages  # noqa: E402
-
-from incidents import services  # noqa: E402
-from incidents.models import ApiToken, GitHubHook, IdempotencyRecord  # noqa: E402
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -387,7 +389,6 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 
 
 # --- Web app: postmortem revisions (read-only history kept by the web editor) ---------------------------
-from incidents.models import IncidentRevision  # noqa: E402
 
 
 @admin.register(IncidentRevision)

@@ -144,6 +144,7 @@ RULES: dict[str, Rule] = {
     "incidents.incidentcause": Rule(text=("note",)),
     "incidents.timelineentry": Rule(text=("text",)),
     "incidents.actionitem": Rule(text=("title",), mask=_mask_action_item),
+    "incidents.incidentrevision": Rule(text=("title", "summary", "trigger", "body")),
     "incidents.digestsubscription": Rule(),
     # Derived or operational data: reports are regenerated on the copy; delivery errors may quote addresses.
     "incidents.trendreport": Rule(skip=True),

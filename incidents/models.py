@@ -653,6 +653,8 @@ class DigestDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.week_start} ({self.status})"
+
+
 # --- The API for tools: tokens, idempotency records and GitHub webhook secrets --------------------------
 
 

@@ -7,11 +7,44 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from incidents.models import ActionItem, Cause, Deployment, Incident, IncidentCause, Membership, Release, Team
+from incidents.models import (
+    ActionItem,
+    ApiToken,
+    Cause,
+    ConfidentialReporter,
+    Deployment,
+    Environment,
+    GitHubHook,
+    Incident,
+    IncidentCause,
+    IncidentRevision,
+    Membership,
+    Release,
+    Service,
+    Team,
+    TrendReport,
+)
+from incidents.search import search_terms
 
 REFERENCE_PATTERN = re.compile(r"^(INC|NM)-(\d{1,9})$", re.IGNORECASE)
 
@@ -135,8 +168,6 @@ def suspect_releases(*, incident: Incident) -> QuerySet[Release]:
 
 # --- The API for tools ----------------------------------------------------------------------------------
 
-from incidents.models import ApiToken, Environment, GitHubHook, Service, TrendReport  # noqa: E402
-
 
 def api_token_authenticate(*, token_hash: str) -> ApiToken | None:
     return ApiToken.objects.select_related("team").filter(token_hash=token_hash).first()
@@ -212,12 +243,7 @@ def reports_visible(*, viewer: Viewer) -> QuerySet[TrendReport]:
 
 # --- Web app for people: permissions, home, similar incidents, triage, releases, environments ------------
 # (imports local to this block keep merges of this shared module simple)
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Subquery, Value, When  # noqa: E402
-from django.db.models.functions import Coalesce  # noqa: E402
 
-from incidents.models import ConfidentialReporter, Environment, IncidentRevision, Service  # noqa: E402
-from incidents.search import search_terms  # noqa: E402
 
 SIMILAR_LIMIT = 5
 # Words too common to make two titles similar.

@@ -8,27 +8,33 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from incidents.markdown import POSTMORTEM_TEMPLATE, render_markdown
 from incidents.models import (
     ActionItem,
+    ApiToken,
     Cause,
     ConfidentialReporter,
     Deployment,
     Environment,
+    GitHubHook,
+    IdempotencyRecord,
     Incident,
     IncidentCause,
     IncidentCounter,
+    IncidentRevision,
     Membership,
     Release,
     Service,
@@ -434,13 +440,6 @@ def deployment_record(
 
 # --- The API for tools: tokens, safe retries, items posted by tools, webhook events ---------------------
 
-import re  # noqa: E402
-
-from django.conf import settings  # noqa: E402
-from django.db import IntegrityError  # noqa: E402
-from django.db.models import Q  # noqa: E402
-
-from incidents.models import ApiToken, GitHubHook, IdempotencyRecord  # noqa: E402
 
 API_TOKEN_PREFIX = "hs_"  # noqa: S105 - a marker, not a secret
 TOOL_STATUSES = (
@@ -689,7 +688,6 @@ def github_hook_touch(*, hook: GitHubHook) -> None:
 
 
 # --- Web app for people: postmortem revisions, status changes, triage -----------------------------------
-from incidents.models import IncidentRevision  # noqa: E402
 
 
 def incident_revision_record(*, incident: Incident, author: AbstractBaseUser | None) -> IncidentRevision:

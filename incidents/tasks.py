@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import datetime as dt
+
+from celery import chord, shared_task
+from django.conf import settings
 
 
 @shared_task(name="incidents.healthcheck")
@@ -21,10 +24,6 @@ def healthcheck(nonce: str) -> dict[str, str]:
 # and then sends the digests. Each is safe to run twice: reports are replaced in place (unique week + scope)
 # and each digest delivery is claimed once (unique person + week).
 
-import datetime as _dt  # noqa: E402
-
-from celery import chord  # noqa: E402
-from django.conf import settings  # noqa: E402
 
 REPORT_TASK_OPTIONS = {
     "bind": True,
@@ -47,7 +46,7 @@ def report_generate_task(self, week_start: str, team_id: int | None = None) -> s
     from incidents.reports.services import report_generate, report_mark_failed
     from incidents.reports.weeks import Week
 
-    week = Week(_dt.date.fromisoformat(week_start))
+    week = Week(dt.date.fromisoformat(week_start))
     team = None
     if team_id is not None:
         team = Team.objects.filter(pk=team_id).first()
@@ -70,7 +69,7 @@ def digests_send_task(self, week_start: str) -> int:
     from incidents.reports.weeks import Week
 
     try:
-        return digests_send(week=Week(_dt.date.fromisoformat(week_start)))
+        return digests_send(week=Week(dt.date.fromisoformat(week_start)))
     except Exception as error:
         raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
 
@@ -81,7 +80,7 @@ def reports_weekly_task(week_start: str | None = None) -> str:
     from incidents.reports.services import report_scopes
     from incidents.reports.weeks import Week
 
-    week = Week(_dt.date.fromisoformat(week_start)) if week_start else Week.last()
+    week = Week(dt.date.fromisoformat(week_start)) if week_start else Week.last()
     monday = week.monday.isoformat()
     reports = [report_generate_task.si(monday, team.pk if team else None) for team in report_scopes()]
     chord(reports)(digests_send_task.si(monday))

@@ -20,6 +20,7 @@ from incidents.models import (
     ConfidentialReporter,
     Incident,
     IncidentCause,
+    IncidentRevision,
     Membership,
     Team,
     TimelineEntry,
@@ -55,6 +56,10 @@ def data(team, reporter):
         body="Mail mquince@corp.example; db postgres://app:hunter2@db/app",
     )  # fmt: skip
     TimelineEntryFactory(incident=incident, text="mquince paged quince's phone")
+    IncidentRevision.objects.create(
+        incident=incident, version=1, author=mirabel, title="Mirabel Quince's first draft",
+        body="key AKIAIOSFODNN7EXAMPLE from 10.1.2.3", status="draft",
+    )  # fmt: skip
     ActionItemFactory(incident=incident, owner=mirabel, title="Mirabel to rotate AKIAIOSFODNN7EXAMPLE")
     hidden = NearMissFactory(team=team, confidential=True)
     ConfidentialReporter.objects.create(incident=hidden, user=reporter, receipt_hash="a" * 64)

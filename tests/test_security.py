@@ -49,6 +49,8 @@ def _directives(policy: str) -> dict[str, str]:
 
 
 def test_production_responses_carry_hsts_and_a_strict_policy(tmp_path):
+    collected = _run(["manage.py", "collectstatic", "--noinput", "-v0"], PRODUCTION, tmp_path)
+    assert collected.returncode == 0, collected.stderr
     result = _run(["manage.py", "shell", "-c", HEADERS_SCRIPT], PRODUCTION, tmp_path)
     assert result.returncode == 0, result.stderr
     headers = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
