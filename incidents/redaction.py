@@ -93,8 +93,10 @@ _SECRET_KEY_NAMES = r"(?:password|passwd|pwd|pass|secret|token|api[_-]?key|apike
 DETECTORS: tuple[_Detector, ...] = (
     _Detector(
         "secret",
+        # A pasted key ends at its END line; a truncated paste at the end of its paragraph.
         re.compile(
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)", re.S
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|(?=\n[ \t]*\n)|\Z)",
+            re.S,
         ),
         _whole("secret"),
     ),
@@ -229,3 +231,21 @@ def redact_fields(
     if errors:
         raise ValidationError(errors)
     return result
+
+
+PLACEHOLDER_NAMES = {
+    "secret": "secret", "email": "e-mail address", "card": "card number", "ip": "IP address", "phone": "phone number",
+}  # fmt: skip
+
+
+def describe_redactions(found: Mapping[str, Mapping[str, int]]) -> str:
+    """A sentence for the person who typed the text: what was replaced, where, by which placeholder."""
+    parts = []
+    for field_name, kinds in found.items():
+        label = field_name.replace("_", " ").replace(".", " ")
+        listed = ", ".join(
+            f"{count} {PLACEHOLDER_NAMES[kind]}{'s' if count > 1 else ''} ([{kind}])"
+            for kind, count in kinds.items()
+        )
+        parts.append(f"{label}: {listed}")
+    return "Personal data and secrets were replaced before saving. " + "; ".join(parts) + "."

@@ -11,7 +11,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +42,7 @@ from incidents.models import (
     TimelineEntry,
     validate_gates,
 )
+from incidents.redaction import redact_fields
 
 
 class VersionConflict(Exception):
@@ -91,10 +92,43 @@ STATUS_TRANSITIONS: dict[str, set[str]] = {
 }
 UPDATABLE_FIELDS = frozenset(
     {
-        "kind", "title", "summary", "potential_impact", "trigger", "severity", "status", "environment",
+        "title", "summary", "potential_impact", "trigger", "severity", "status", "environment",
         "caught_by", "started_at", "detected_at", "mitigated_at", "resolved_at", "body", "confidential",
     }
 )  # fmt: skip
+
+
+# Free text of an incident, each passed through the redaction policy of its name (incidents/redaction.py).
+INCIDENT_TEXT_FIELDS = ("title", "summary", "potential_impact", "trigger", "body")
+Redactions = dict[str, dict[str, int]]  # field → placeholder kind → how many were replaced
+
+
+def _redact(
+    values: Mapping[str, str], *, into: Redactions, policy_prefix: str = "", error_key: str | None = None
+) -> dict[str, str]:
+    """Apply each field's redaction policy (`policy_prefix` + name) and note what was replaced in `into`.
+
+    A rejected field raises ValidationError under its own name, or under `error_key` for nested input
+    (a timeline entry of an incident is reported as `timeline`).
+    """
+    try:
+        result = redact_fields(values, prefix=policy_prefix)
+    except ValidationError as error:
+        if error_key is None:
+            raise
+        raise ValidationError({error_key: error.messages}) from None
+    for name, kinds in result.found.items():
+        counts = into.setdefault(f"{policy_prefix}{name}", {})
+        for kind, count in kinds.items():
+            counts[kind] = counts.get(kind, 0) + count
+    return result.values
+
+
+def _merge_redactions(into: Redactions, found: Redactions) -> None:
+    for name, kinds in found.items():
+        counts = into.setdefault(name, {})
+        for kind, count in kinds.items():
+            counts[kind] = counts.get(kind, 0) + count
 
 
 def receipt_hash(code: str) -> str:
@@ -188,6 +222,19 @@ def incident_create(
     _check_causes(causes)
     _check_external_id(source, external_id)
     body = POSTMORTEM_TEMPLATE if body is None and kind == Incident.Kind.INCIDENT else (body or "")
+    redacted: Redactions = {}
+    texts = {"title": title, "body": body} | {
+        name: fields[name] for name in INCIDENT_TEXT_FIELDS if name in fields
+    }
+    cleaned = _redact(texts, into=redacted)
+    title, body = cleaned.pop("title"), cleaned.pop("body")
+    fields.update(cleaned)
+    causes = [_redacted_cause(item, into=redacted) for item in causes]
+    timeline = [
+        replace(entry, text=_redact({"text": entry.text}, into=redacted, policy_prefix="timeline.",
+                                    error_key="timeline")["text"])
+        for entry in timeline
+    ]  # fmt: skip
     incident = Incident(
         team=team, kind=kind, title=title, status=status, reporter=reporter, source=source,
         external_id=external_id, body=body, body_html=render_markdown(body), number=0, **fields,
@@ -200,8 +247,18 @@ def incident_create(
     _store_causes(incident, causes)
     _store_timeline(incident, timeline)
     for item in action_items:
-        action_item_create(incident=incident, **vars(item))
+        try:
+            created = action_item_create(incident=incident, **vars(item))
+        except ValidationError as error:
+            raise ValidationError({"action_items": error.messages}) from None
+        _merge_redactions(redacted, created.redacted)
+    incident.redacted = redacted
     return incident
+
+
+def _redacted_cause(item: CauseInput, *, into: Redactions) -> CauseInput:
+    note = _redact({"note": item.note}, into=into, policy_prefix="cause.", error_key="causes")["note"]
+    return replace(item, note=note)
 
 
 @transaction.atomic
@@ -280,6 +337,12 @@ def incident_update(
         _check_transition(incident.status, changes["status"])
     if causes is not None:
         _check_causes(causes, already_attached=incident.incident_causes.values_list("cause_id", flat=True))
+    redacted: Redactions = {}
+    changes.update(
+        _redact({name: changes[name] for name in INCIDENT_TEXT_FIELDS if name in changes}, into=redacted)
+    )
+    if causes is not None:
+        causes = [_redacted_cause(item, into=redacted) for item in causes]
     for name, value in changes.items():
         setattr(incident, name, value)
     if "body" in changes:
@@ -302,13 +365,18 @@ def incident_update(
     if causes is not None:
         incident.incident_causes.all().delete()
         _store_causes(incident, causes)
+    incident.redacted = redacted
     return incident
 
 
 def timeline_entry_add(*, incident: Incident, at: dt.datetime, text: str) -> TimelineEntry:
-    entry = TimelineEntry(incident=incident, at=at, text=text)
+    redacted: Redactions = {}
+    entry = TimelineEntry(
+        incident=incident, at=at, text=_redact({"text": text}, into=redacted, policy_prefix="timeline.")["text"]
+    )
     entry.full_clean()
     entry.save()
+    entry.redacted = redacted
     return entry
 
 
@@ -322,17 +390,20 @@ def action_item_create(
     cause: Cause | None = None,
     ticket_url: str = "",
 ) -> ActionItem:
+    redacted: Redactions = {}
+    texts = _redact({"title": title, "ticket_url": ticket_url}, into=redacted, policy_prefix="action_item.")
     item = ActionItem(
         incident=incident,
-        title=title,
+        title=texts["title"],
         owner=owner,
         team=team,
         due_date=due_date,
         cause=cause,
-        ticket_url=ticket_url,
+        ticket_url=texts["ticket_url"],
     )
     item.full_clean()
     item.save()
+    item.redacted = redacted
     return item
 
 
@@ -365,6 +436,7 @@ def release_record(
 
     A release is a known artifact: recording the same version with a different digest or commit is refused.
     """
+    url = _redact({"url": url}, into={}, policy_prefix="release.")["url"]
     candidate = Release(
         service=service, version=version, artifact_digest=artifact_digest, commit_sha=commit_sha, url=url,
         created_at=created_at or timezone.now(),
@@ -561,10 +633,15 @@ def action_item_update(*, action_item: ActionItem, changes: Mapping[str, Any]) -
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    redacted: Redactions = {}
+    changes = dict(changes)
+    texts = {name: changes[name] for name in ("title", "ticket_url") if name in changes}
+    changes.update(_redact(texts, into=redacted, policy_prefix="action_item."))
     for name, value in changes.items():
         setattr(action_item, name, value)
     action_item.full_clean()
     action_item.save(update_fields=list(changes))
+    action_item.redacted = redacted
     return action_item
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -66,6 +67,10 @@ class AlertOutcomeSerializer(serializers.Serializer):
     resolved = serializers.ListField(child=serializers.CharField())
     unchanged = serializers.ListField(child=serializers.CharField(), help_text="Notifications sent again.")
     errors = serializers.ListField(child=serializers.DictField(), help_text="Alerts that could not be recorded.")
+    redacted = serializers.DictField(
+        child=serializers.DictField(child=serializers.DictField(child=serializers.IntegerField())),
+        help_text="Per new item: what redaction on ingest replaced, per field (placeholder kind → count).",
+    )
 
 
 def _first_label(labels: dict[str, str], names: list[str]) -> str:
@@ -111,7 +116,7 @@ class AlertmanagerWebhookView(ApiViewMixin, APIView):
         payload = AlertmanagerPayloadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         team = acting_team(request)
-        outcome: dict[str, list] = {"created": [], "resolved": [], "unchanged": [], "errors": []}
+        outcome: dict[str, Any] = {"created": [], "resolved": [], "unchanged": [], "errors": [], "redacted": {}}
         for alert in payload.validated_data["alerts"]:
             alert_input = _alert_input(alert)
             try:
@@ -127,6 +132,8 @@ class AlertmanagerWebhookView(ApiViewMixin, APIView):
                 )
                 continue
             outcome[what].append(incident.reference)
+            if getattr(incident, "redacted", None):
+                outcome["redacted"][incident.reference] = incident.redacted
         return Response(outcome)
 
 

@@ -211,6 +211,22 @@ class TimelineEntrySerializer(serializers.Serializer):
     text = serializers.CharField(max_length=5000)
 
 
+REDACTED_SCHEMA = {
+    "type": "object",
+    "description": "What redaction on ingest replaced in this request, per field: placeholder kind → count "
+    '(e.g. {"summary": {"email": 1}}). Empty when nothing was replaced or nothing was written.',
+    "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}},
+}
+
+
+class RedactedMixin(serializers.Serializer):
+    redacted = serializers.SerializerMethodField()
+
+    @extend_schema_field(REDACTED_SCHEMA)
+    def get_redacted(self, saved) -> dict[str, dict[str, int]]:
+        return getattr(saved, "redacted", {})
+
+
 class IncidentActionItemSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
@@ -264,7 +280,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         return absolute(self.context, reverse("api:incident-detail", kwargs={"reference": incident.reference}))
 
 
-class IncidentDetailSerializer(IncidentSerializer):
+class IncidentDetailSerializer(RedactedMixin, IncidentSerializer):
     """An incident with its timeline, action items and suspect releases."""
 
     timeline = TimelineEntrySerializer(many=True, read_only=True)
@@ -272,7 +288,7 @@ class IncidentDetailSerializer(IncidentSerializer):
     suspect_releases = SuspectReleaseSerializer(many=True, read_only=True)
 
     class Meta(IncidentSerializer.Meta):
-        fields = [*IncidentSerializer.Meta.fields, "timeline", "action_items", "suspect_releases"]
+        fields = [*IncidentSerializer.Meta.fields, "timeline", "action_items", "suspect_releases", "redacted"]
         read_only_fields = fields
 
 
@@ -335,11 +351,11 @@ class UsernameField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class ActionItemSerializer(IncidentActionItemSerializer):
+class ActionItemSerializer(RedactedMixin, IncidentActionItemSerializer):
     incident = serializers.CharField(source="incident.reference", read_only=True)
 
     class Meta(IncidentActionItemSerializer.Meta):
-        fields = ["id", "incident", *IncidentActionItemSerializer.Meta.fields[1:], "created_at"]
+        fields = ["id", "incident", *IncidentActionItemSerializer.Meta.fields[1:], "created_at", "redacted"]
         read_only_fields = fields
 
 

@@ -153,7 +153,9 @@ class IncidentViewSet(
             raise Http404("No such incident.") from None
 
     def _detail(self, incident: Incident, status_code: int = status.HTTP_200_OK) -> Response:
+        redacted = getattr(incident, "redacted", {})
         incident = selectors.incident_by_reference(self.get_queryset(), incident.reference)
+        incident.redacted = redacted
         incident.suspect_releases = list(selectors.suspect_releases(incident=incident))
         data = s.IncidentDetailSerializer(incident, context=self.get_serializer_context()).data
         return Response(data, status=status_code, headers=_etag(incident))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
@@ -10,6 +11,7 @@ from django.http import Http404, HttpRequest
 from incidents import selectors
 from incidents.blame import blame_hints, names_of, parse_phrases
 from incidents.models import Cause, Incident, Team
+from incidents.redaction import describe_redactions
 
 
 def viewer_of(request: HttpRequest) -> selectors.Viewer:
@@ -24,6 +26,13 @@ def incident_or_404(request: HttpRequest, reference: str) -> Incident:
         return selectors.incident_get(viewer=viewer_of(request), reference=reference)
     except Incident.DoesNotExist:
         raise Http404("No such incident.") from None
+
+
+def announce_redactions(request: HttpRequest, saved: object) -> None:
+    """Tell the person what redaction on ingest replaced in what they just saved."""
+    found = getattr(saved, "redacted", None)
+    if found:
+        messages.warning(request, describe_redactions(found))
 
 
 def page_of(request: HttpRequest, items: QuerySet, *, size: int | None = None) -> Page:

@@ -28,7 +28,15 @@ from incidents.forms import (
 )
 from incidents.markdown import POSTMORTEM_TEMPLATE, render_markdown
 from incidents.models import Incident
-from incidents.views.common import hints_for, ids_from, incident_or_404, page_of, query_without, viewer_of
+from incidents.views.common import (
+    announce_redactions,
+    hints_for,
+    ids_from,
+    incident_or_404,
+    page_of,
+    query_without,
+    viewer_of,
+)
 
 REVISION_FIELDS = ("title", "summary", "trigger", "body")
 
@@ -155,6 +163,7 @@ def incident_create(request: HttpRequest) -> HttpResponse:
             apply_service_errors(form, error)
         else:
             messages.success(request, f"{incident.reference} created as a draft.")
+            announce_redactions(request, incident)
             return redirect("incidents:incident_detail", incident.reference)
     status = 400 if form.is_bound and form.errors and "preview" not in request.POST else 200
     return render(request, "incidents/incident_form.html", _editor_context(request, form, None), status=status)
@@ -168,7 +177,7 @@ def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         data = form.cleaned_data
         try:
-            services.postmortem_update(
+            saved = services.postmortem_update(
                 incident=incident, editor=request.user, expected_version=data["expected_version"],
                 changes=form.changes(), services=list(data["services"]), releases=data["releases"],
                 causes=form.cause_inputs(),
@@ -179,6 +188,7 @@ def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
             apply_service_errors(form, error)
         else:
             messages.success(request, f"{incident.reference} saved.")
+            announce_redactions(request, saved)
             return redirect("incidents:incident_detail", incident.reference)
     status = 400 if form.is_bound and form.errors and "preview" not in request.POST else 200
     return render(request, "incidents/incident_form.html", _editor_context(request, form, incident), status=status)
@@ -236,11 +246,12 @@ def timeline_add(request: HttpRequest, reference: str) -> HttpResponse:
     form = TimelineEntryForm(request.POST, incident=incident)
     if form.is_valid():
         try:
-            services.timeline_entry_add(incident=incident, **form.cleaned_data)
+            entry = services.timeline_entry_add(incident=incident, **form.cleaned_data)
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
             messages.success(request, "Timeline entry added.")
+            announce_redactions(request, entry)
             return redirect(reverse("incidents:incident_detail", args=[incident.reference]) + "#timeline")
     context = _detail_context(request, incident, timeline_form=form)
     return render(request, "incidents/incident_detail.html", context, status=400)
@@ -254,11 +265,12 @@ def action_item_add(request: HttpRequest, reference: str) -> HttpResponse:
     form = ActionItemForm(request.POST, incident=incident)
     if form.is_valid():
         try:
-            services.action_item_create(incident=incident, **form.cleaned_data)
+            item = services.action_item_create(incident=incident, **form.cleaned_data)
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
             messages.success(request, "Action item added.")
+            announce_redactions(request, item)
             return redirect(reverse("incidents:incident_detail", args=[incident.reference]) + "#action-items")
     context = _detail_context(request, incident, action_form=form)
     return render(request, "incidents/incident_detail.html", context, status=400)

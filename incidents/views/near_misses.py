@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from incidents import selectors, services
 from incidents.forms import NearMissForm
 from incidents.models import ConfidentialReporter, Incident
-from incidents.views.common import ids_from, incident_or_404, viewer_of
+from incidents.views.common import announce_redactions, ids_from, incident_or_404, viewer_of
 from incidents.views.incidents import apply_service_errors
 
 RECEIPT_SESSION_KEY = "near_miss_receipt"
@@ -28,6 +28,7 @@ def near_miss_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
+            announce_redactions(request, filing.incident)
             if filing.receipt_code:
                 # Shown once on the next page, then forgotten: only its hash is stored.
                 request.session[RECEIPT_SESSION_KEY] = [filing.incident.reference, filing.receipt_code]

@@ -13,15 +13,12 @@ from rest_framework.test import APIClient
 from incidents.models import ApiToken
 from incidents.services import api_token_create
 
-PAYLOADS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "payloads"
+PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
 
 
 def payload(name: str) -> dict:
-    """One of the example webhook bodies in shared/data/payloads (see the NOTICE there)."""
-    for folder in (PAYLOADS, Path("/work/shared/data/payloads")):
-        if (folder / name).exists():
-            return json.loads((folder / name).read_text())
-    pytest.skip(f"example payload {name} not found")
+    """One of the real webhook bodies kept in tests/payloads (origin and licences in its NOTICE.md)."""
+    return json.loads((PAYLOADS / name).read_text())
 
 
 @pytest.fixture(autouse=True)
