@@ -198,6 +198,14 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 
+# Confidential near-misses: the reporter's identity is kept apart from the report and forgotten after this many
+# days (the receipt link keeps working). A daily task purges what is due.
+CONFIDENTIAL_REPORTER_RETENTION_DAYS = env_int("CONFIDENTIAL_REPORTER_RETENTION_DAYS", 30, minimum=0, maximum=3650)
+CELERY_BEAT_SCHEDULE["purge-confidential-reporters"] = {
+    "task": "incidents.confidential_reporters_purge",
+    "schedule": crontab(minute=15, hour=3),
+}
+
 # Weekly trend reports: generated for last week on this weekday and local time.
 REPORT_WEEKDAY = env_weekday("REPORT_WEEKDAY", "monday")
 REPORT_TIME = env_time("REPORT_TIME", "07:00")

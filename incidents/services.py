@@ -261,6 +261,19 @@ def _redacted_cause(item: CauseInput, *, into: Redactions) -> CauseInput:
     return replace(item, note=note)
 
 
+def confidential_reporters_purge(*, now: dt.datetime | None = None) -> int:
+    """Forget who filed confidential near-misses older than CONFIDENTIAL_REPORTER_RETENTION_DAYS.
+
+    One conditional UPDATE: safe to run twice, and concurrent runs purge each row once. The receipt hash
+    stays, so the reporter's receipt link keeps working. Returns how many identities were forgotten.
+    """
+    now = now or timezone.now()
+    due = now - dt.timedelta(days=settings.CONFIDENTIAL_REPORTER_RETENTION_DAYS)
+    return ConfidentialReporter.objects.filter(purged_at__isnull=True, created_at__lte=due).update(
+        user=None, purged_at=now
+    )
+
+
 @transaction.atomic
 def near_miss_report(
     *,

@@ -19,6 +19,14 @@ def healthcheck(nonce: str) -> dict[str, str]:
     return {"nonce": nonce, "database": connection.vendor, "select": str(one)}
 
 
+@shared_task(name="incidents.confidential_reporters_purge", acks_late=True)
+def confidential_reporters_purge() -> int:
+    """Daily: forget the identity of confidential reporters whose retention has passed."""
+    from incidents.services import confidential_reporters_purge as purge
+
+    return purge()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Weekly trend reports (issue: trend reports). One task per (week, scope); a weekly run generates every scope
 # and then sends the digests. Each is safe to run twice: reports are replaced in place (unique week + scope)
