@@ -201,6 +201,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # Confidential near-misses: the reporter's identity is kept apart from the report and forgotten after this many
 # days (the receipt link keeps working). A daily task purges what is due.
 CONFIDENTIAL_REPORTER_RETENTION_DAYS = env_int("CONFIDENTIAL_REPORTER_RETENTION_DAYS", 30, minimum=0, maximum=3650)
+# Report cells (and digest lines) counting a confidential near-miss are suppressed below this many items.
+REPORT_MIN_CELL_SIZE = env_int("REPORT_MIN_CELL_SIZE", 3, minimum=1, maximum=100)
 CELERY_BEAT_SCHEDULE["purge-confidential-reporters"] = {
     "task": "incidents.confidential_reporters_purge",
     "schedule": crontab(minute=15, hour=3),

@@ -91,6 +91,15 @@ def _ratio(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
+CONFIDENTIAL = Q(confidential=True)
+
+
+def _shown(count: int, confidential: int) -> int | None:
+    """`count`, or None (suppressed) when it holds a confidential near-miss and is smaller than
+    REPORT_MIN_CELL_SIZE: so small a cell could single out the confidential reporter."""
+    return None if confidential and count < settings.REPORT_MIN_CELL_SIZE else count
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The report's sections
 
@@ -101,21 +110,25 @@ def trend_counts(*, weeks: list[Week], team: Team | None) -> dict[str, Any]:
         _items(team=team, start=weeks[0].start, end=weeks[-1].end)
         .annotate(bucket=_week_bucket("started_at", weeks))
         .values("bucket", "kind", "severity")
-        .annotate(count=Count("id"))
+        .annotate(count=Count("id"), confidential=Count("id", filter=CONFIDENTIAL))
     )
     by_severity = {severity: [0] * len(weeks) for severity in SEVERITIES}
-    incidents, near_misses = [0] * len(weeks), [0] * len(weeks)
+    incidents, near_misses, confidential = [0] * len(weeks), [0] * len(weeks), [0] * len(weeks)
     for row in rows:  # at most 13 buckets x 2 kinds x 5 severities
         if row["kind"] == Incident.Kind.NEAR_MISS:
             near_misses[row["bucket"]] += row["count"]
+            confidential[row["bucket"]] += row["confidential"]
             continue
         incidents[row["bucket"]] += row["count"]
         if row["severity"] in by_severity:
             by_severity[row["severity"]][row["bucket"]] += row["count"]
+    shown = [_shown(nm, conf) for nm, conf in zip(near_misses, confidential, strict=True)]
     return {
         "incidents": by_severity,
-        "near_misses": near_misses,
-        "near_miss_share": [_ratio(nm, nm + inc) for nm, inc in zip(near_misses, incidents, strict=True)],
+        "near_misses": shown,
+        "near_miss_share": [
+            None if nm is None else _ratio(nm, nm + inc) for nm, inc in zip(shown, incidents, strict=True)
+        ],
     }
 
 
@@ -129,13 +142,19 @@ def trend_causes(*, weeks: list[Week], team: Team | None) -> dict[str, Any]:
         IncidentCause.objects.filter(_items_q("incident__", team=team, start=weeks[0].start, end=weeks[-1].end))
         .annotate(bucket=_week_bucket("incident__started_at", weeks))
         .values("bucket", "cause__slug")
-        .annotate(count=Count("incident_id", distinct=True))
+        .annotate(
+            count=Count("incident_id", distinct=True),
+            confidential=Count("incident_id", distinct=True, filter=Q(incident__confidential=True)),
+        )
         .order_by()
     )
     per_week: dict[str, list[int]] = defaultdict(lambda: [0] * len(weeks))
+    shown: dict[str, list[int | None]] = defaultdict(lambda: [0] * len(weeks))
     for row in rows:
         per_week[row["cause__slug"]][row["bucket"]] = row["count"]
-    this_week = {slug: counts[-1] for slug, counts in per_week.items() if counts[-1]}
+        shown[row["cause__slug"]][row["bucket"]] = _shown(row["count"], row["confidential"])
+    # A suppressed cell is left out of the top and rising lists, which would otherwise reveal it.
+    this_week = {slug: counts[-1] for slug, counts in per_week.items() if counts[-1] and shown[slug][-1]}
     top = sorted(this_week.items(), key=lambda item: (-item[1], item[0]))[:TOP_CAUSES]
     before = len(weeks) - 1
     rising = [
@@ -144,7 +163,7 @@ def trend_causes(*, weeks: list[Week], team: Team | None) -> dict[str, Any]:
         if count >= 2 and count * before >= 2 * sum(per_week[slug][:-1])
     ]
     return {
-        "per_week": dict(sorted(per_week.items())),
+        "per_week": dict(sorted(shown.items())),
         "top": [{"cause": slug, "count": count} for slug, count in top],
         "rising": rising,
     }
@@ -153,16 +172,24 @@ def trend_causes(*, weeks: list[Week], team: Team | None) -> dict[str, Any]:
 def trend_environments(*, week: Week, team: Team | None) -> dict[str, Any]:
     """Where the week's items were caught (every environment, in promotion order) and the prod escape rate."""
     in_week = _items_q("incidents__", team=team, start=week.start, end=week.end)
-    caught_in = dict(
-        Environment.objects.annotate(count=Count("incidents", filter=in_week))
+    rows = (
+        Environment.objects.annotate(
+            count=Count("incidents", filter=in_week),
+            confidential=Count("incidents", filter=in_week & Q(incidents__confidential=True)),
+        )
         .order_by("promotion_order")
-        .values_list("slug", "count")
+        .values_list("slug", "count", "confidential")
     )
+    caught_in = {slug: _shown(count, confidential) for slug, count, confidential in rows}
     totals = _items(team=team, start=week.start, end=week.end).aggregate(
         escaped=Count("id", filter=Q(environment__kind=Environment.Kind.PRODUCTION)),
         known=Count("id", filter=Q(environment__isnull=False)),
+        confidential=Count("id", filter=Q(environment__isnull=False) & CONFIDENTIAL),
     )
-    return {"caught_in": caught_in, "escape_rate": _ratio(totals["escaped"], totals["known"])}
+    escape_rate = None
+    if _shown(totals["known"], totals["confidential"]) is not None:
+        escape_rate = _ratio(totals["escaped"], totals["known"])
+    return {"caught_in": caught_in, "escape_rate": escape_rate}
 
 
 def trend_deployments(*, week: Week, team: Team | None) -> dict[str, Any]:
@@ -257,46 +284,66 @@ def trend_action_items(*, week: Week, team: Team | None) -> dict[str, int]:
         items = items.filter(Q(team=team) | Q(incident__team=team))
     open_at_end = Q(created_at__lt=week.end) & (Q(completed_at__isnull=True) | Q(completed_at__gte=week.end))
     next_monday = week.monday + dt.timedelta(days=7)
-    return items.aggregate(
-        opened=Count("id", filter=Q(created_at__gte=week.start, created_at__lt=week.end)),
-        closed=Count("id", filter=Q(completed_at__gte=week.start, completed_at__lt=week.end)),
-        overdue=Count("id", filter=open_at_end & Q(due_date__lt=next_monday)),
-        unowned=Count("id", filter=open_at_end & Q(owner__isnull=True, team__isnull=True)),
+    conditions = {
+        "opened": Q(created_at__gte=week.start, created_at__lt=week.end),
+        "closed": Q(completed_at__gte=week.start, completed_at__lt=week.end),
+        "overdue": open_at_end & Q(due_date__lt=next_monday),
+        "unowned": open_at_end & Q(owner__isnull=True, team__isnull=True),
+    }
+    confidential = Q(incident__confidential=True)
+    totals = items.aggregate(
+        **{name: Count("id", filter=condition) for name, condition in conditions.items()},
+        **{
+            f"{name}_confidential": Count("id", filter=condition & confidential)
+            for name, condition in conditions.items()
+        },
     )
+    return {name: _shown(totals[name], totals[f"{name}_confidential"]) for name in conditions}
 
 
 def trend_caught_by(*, week: Week, team: Team | None) -> dict[str, int]:
     """How the week's items were caught, every value listed (items without one are left out)."""
-    counts = dict(
+    counts = (
         _items(team=team, start=week.start, end=week.end)
         .exclude(caught_by="")
         .values("caught_by")
-        .annotate(count=Count("id"))
-        .values_list("caught_by", "count")
+        .annotate(count=Count("id"), confidential=Count("id", filter=CONFIDENTIAL))
+        .values_list("caught_by", "count", "confidential")
     )
-    return {value: counts.get(value, 0) for value in Incident.CaughtBy.values}
+    shown = {value: _shown(count, confidential) for value, count, confidential in counts}
+    return {value: shown.get(value, 0) for value in Incident.CaughtBy.values}
 
 
 def trend_repeat_offenders(*, week: Week, team: Team | None) -> dict[str, list[dict[str, Any]]]:
     """Services and causes named by at least 2 of the week's items, most frequent first."""
     in_week = _items_q("incident__", team=team, start=week.start, end=week.end)
+    confidential = Count("incident_id", distinct=True, filter=Q(incident__confidential=True))
     services = (
         Incident.services.through.objects.filter(in_week)
         .values("service__slug")
-        .annotate(count=Count("incident_id", distinct=True))
+        .annotate(count=Count("incident_id", distinct=True), confidential=confidential)
         .filter(count__gte=2)
         .order_by("-count", "service__slug")
     )
     causes = (
         IncidentCause.objects.filter(in_week)
         .values("cause__slug")
-        .annotate(count=Count("incident_id", distinct=True))
+        .annotate(count=Count("incident_id", distinct=True), confidential=confidential)
         .filter(count__gte=2)
         .order_by("-count", "cause__slug")
     )
+    # A line that would single out a confidential reporter is left out altogether.
     return {
-        "services": [{"service": row["service__slug"], "count": row["count"]} for row in services],
-        "causes": [{"cause": row["cause__slug"], "count": row["count"]} for row in causes],
+        "services": [
+            {"service": row["service__slug"], "count": row["count"]}
+            for row in services
+            if _shown(row["count"], row["confidential"]) is not None
+        ],
+        "causes": [
+            {"cause": row["cause__slug"], "count": row["count"]}
+            for row in causes
+            if _shown(row["count"], row["confidential"]) is not None
+        ],
     }
 
 
@@ -319,6 +366,7 @@ def trend_fixes_not_sticking(*, week: Week, team: Team | None) -> list[dict[str,
     )
     rows = (
         IncidentServices.objects.filter(_items_q("incident__", team=team, start=week.start, end=week.end))
+        .exclude(incident__confidential=True)  # the list names items: a confidential one never appears
         .annotate(cause_id=F("incident__incident_causes__cause_id"))
         .filter(cause_id__isnull=False)
         .annotate(action_item=Subquery(earlier_fix))
@@ -349,12 +397,12 @@ def trend_gate_gaps(*, week: Week, team: Team | None) -> dict[str, dict[str, int
         IncidentCause.objects.filter(_items_q("incident__", team=team, start=week.start, end=week.end))
         .exclude(gate="")
         .values("cause__slug", "gate")
-        .annotate(count=Count("id"))
+        .annotate(count=Count("id"), confidential=Count("id", filter=Q(incident__confidential=True)))
         .order_by("cause__slug", "gate")
     )
-    gaps: dict[str, dict[str, int]] = defaultdict(dict)
+    gaps: dict[str, dict[str, int | None]] = defaultdict(dict)
     for row in rows:
-        gaps[row["cause__slug"]][row["gate"]] = row["count"]
+        gaps[row["cause__slug"]][row["gate"]] = _shown(row["count"], row["confidential"])
     return dict(gaps)
 
 
@@ -409,6 +457,8 @@ def report_data(*, week: Week, team: Team | None) -> dict[str, Any]:
         "fixes_not_sticking": trend_fixes_not_sticking(week=week, team=team),
         "gate_gaps": trend_gate_gaps(week=week, team=team),
         "archive_pick": archive_pick(week=week, team=team),
+        # Counts that could single out a confidential reporter are null (see _shown).
+        "min_cell_size": settings.REPORT_MIN_CELL_SIZE,
     }
 
 

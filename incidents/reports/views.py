@@ -16,7 +16,7 @@ from incidents.models import Team, TrendReport
 from incidents.reports import selectors, services
 from incidents.reports.charts import CHARTS, chart_svg, report_charts
 from incidents.reports.forms import GenerateReportForm, SubscriptionForm
-from incidents.reports.summary import summarise
+from incidents.reports.summary import SUPPRESSED, summarise
 from incidents.reports.tables import CSV_HEADER, report_csv_rows, report_tables
 from incidents.reports.weeks import Week
 from incidents.selectors import viewer_for_user
@@ -74,6 +74,7 @@ def report_detail(request: HttpRequest, week: str, scope: str) -> HttpResponse:
         "team": team,
         "form": form,
         "in_progress": report.status in IN_PROGRESS,
+        "suppressed": SUPPRESSED,
     }
     if report.data:
         context.update(

@@ -132,6 +132,7 @@ def expected_organisation(golden) -> dict:
             "title": "Checkout outage without an alert",
             "url": f"http://127.0.0.1:8000/incidents/{golden['ARCH1'].reference}/",
         },
+        "min_cell_size": 3,
     }
 
 
