@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from incidents import services
+from incidents.audit import audit_record, audit_trail, diff, snapshot
 from incidents.markdown import render_markdown
 from incidents.models import (
     ActionItem,
     ApiToken,
+    AuditEntry,
     Cause,
     ConfidentialReporter,
     Deployment,
@@ -33,6 +37,43 @@ from incidents.models import (
     TimelineEntry,
     TrendReport,
 )
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Changes made here go into the audit trail, and the object's History page shows that trail."""
+
+    object_history_template = "admin/audit_history.html"
+    audit_hidden_fields: frozenset[str] = frozenset()  # recorded as changed, never with their values
+
+    def _audited_fields(self, obj, form) -> list[str]:
+        concrete = {field.name for field in obj._meta.concrete_fields}
+        return [name for name in form.changed_data if name in concrete]
+
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        fields = self._audited_fields(obj, form)
+        before = snapshot(type(obj).objects.get(pk=obj.pk), fields) if change else {}
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            changes = diff(before, snapshot(obj, fields)) if change else {}
+            for name in changes.keys() & self.audit_hidden_fields:
+                changes[name] = ["(hidden)", "(changed)"]
+            audit_record(obj=obj, action="changed" if change else "created", changes=changes)
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        with transaction.atomic():
+            audit_record(obj=obj, action="deleted")
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                audit_record(obj=obj, action="deleted")
+            super().delete_queryset(request, queryset)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None):
+        obj = self.get_object(request, unquote(object_id))
+        extra_context = {**(extra_context or {}), "audit_entries": audit_trail(obj) if obj is not None else []}
+        return super().history_view(request, object_id, extra_context)
 
 
 class MembershipInline(admin.TabularInline):
@@ -86,14 +127,14 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Environment)
-class EnvironmentAdmin(admin.ModelAdmin):
+class EnvironmentAdmin(AuditedAdmin):
     list_display = ["name", "slug", "kind", "promotion_order"]
     list_filter = ["kind"]
     search_fields = ["name", "slug", "mandate"]
 
 
 @admin.register(Cause)
-class CauseAdmin(admin.ModelAdmin):
+class CauseAdmin(AuditedAdmin):
     list_display = ["name", "slug", "category", "active", "description"]
     list_filter = ["category", "active"]
     list_editable = ["active"]
@@ -108,7 +149,11 @@ class CauseAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retire the selected causes (keep them for history)")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Cause]) -> None:
-        queryset.update(active=False)
+        with transaction.atomic():
+            for cause in queryset.filter(active=True):
+                cause.active = False
+                cause.save(update_fields=["active"])
+                audit_record(obj=cause, action="retired", changes={"active": [True, False]})
 
 
 class DeploymentInline(admin.TabularInline):
@@ -157,7 +202,7 @@ class ActionItemInline(admin.TabularInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(AuditedAdmin):
     list_display = ["reference", "title", "kind", "severity", "status", "team", "environment", "started_at"]
     list_filter = ["kind", "status", "severity", "environment", "caught_by", "confidential", "team", "source"]
     search_fields = ["title", "summary", "external_id"]
@@ -216,7 +261,7 @@ class TimelineEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActionItem)
-class ActionItemAdmin(admin.ModelAdmin):
+class ActionItemAdmin(AuditedAdmin):
     list_display = ["title", "incident", "owner", "team", "due_date", "status", "cause"]
     list_filter = [
         "status",
@@ -295,7 +340,7 @@ class ApiTokenForm(forms.ModelForm):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedAdmin):
     """Tokens are created here (the secret is shown once, in a message) and revoked with an action."""
 
     list_display = ["name", "team", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
@@ -354,8 +399,9 @@ class GitHubHookForm(forms.ModelForm):
 
 
 @admin.register(GitHubHook)
-class GitHubHookAdmin(admin.ModelAdmin):
+class GitHubHookAdmin(AuditedAdmin):
     form = GitHubHookForm
+    audit_hidden_fields = frozenset({"secret"})
     list_display = ["name", "team", "service", "active", "last_delivery_at"]
     list_filter = ["active", "team"]
     search_fields = ["name"]
@@ -412,4 +458,34 @@ class IncidentRevisionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: IncidentRevision | None = None) -> bool:
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The whole audit trail, read-only; each audited object's History page shows its own part."""
+
+    list_display = ["at", "actor_label", "action", "content_type", "object_repr"]
+    list_filter = ["content_type", "action"]
+    search_fields = ["object_repr", "actor_label"]
+    date_hierarchy = "at"
+    list_select_related = ["content_type"]
+    readonly_fields = [
+        "at",
+        "actor",
+        "actor_label",
+        "action",
+        "content_type",
+        "object_id",
+        "object_repr",
+        "changes",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
         return False

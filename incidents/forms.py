@@ -145,6 +145,12 @@ class NearMissForm(forms.Form):
         return [(box, by_pk[str(box.data["value"])]) for box in self["causes"]]
 
 
+def _same(stored: Any, submitted: Any) -> bool:
+    if isinstance(stored, dt.datetime) and isinstance(submitted, dt.datetime):
+        return stored.replace(second=0, microsecond=0) == submitted.replace(second=0, microsecond=0)
+    return stored == submitted
+
+
 class IncidentForm(forms.ModelForm):
     """Create or edit an incident (or a near-miss) with its causes, each with a note and a gate."""
 
@@ -265,11 +271,17 @@ class IncidentForm(forms.ModelForm):
         ]
 
     def changes(self) -> dict[str, Any]:
-        """The incident's own columns, for incident_create or incident_update."""
+        """The incident's own columns, for incident_create; for incident_update, only those that changed.
+
+        Times are edited to the minute, so a stored time with seconds counts as unchanged when the minute is.
+        """
         skip = {"team", "services"}
-        return {
+        values = {
             name: self.cleaned_data[name] for name in self._meta.fields if name in self.fields and name not in skip
         }
+        if self.instance.pk is None:
+            return values
+        return {name: value for name, value in values.items() if not _same(getattr(self.instance, name), value)}
 
     def _post_clean(self) -> None:
         # Model validation without touching the instance shown on a conflict page: check a copy.

@@ -811,3 +811,34 @@ class IncidentRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident.reference} v{self.version}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Audit trail: who changed what and when, for incidents, action items, the cause taxonomy, environments and
+# the API's credentials. Written by the services (and the admin) in the same transaction as the change.
+
+
+class AuditEntry(models.Model):
+    at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=150, help_text='Who, as text: a username, "token:<name>", "hook:<name>" or "system".'
+    )
+    action = models.CharField(max_length=40)
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.PROTECT, related_name="+")
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    changes = models.JSONField(default=dict, blank=True, help_text="Field → [before, after].")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            # The admin's audit trail of one object, newest first.
+            models.Index(fields=["content_type", "object_id", "-at"], name="auditentry_object_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from incidents.audit import audit_record, diff, snapshot
 from incidents.markdown import POSTMORTEM_TEMPLATE, render_markdown
 from incidents.models import (
     ActionItem,
@@ -253,6 +254,7 @@ def incident_create(
             raise ValidationError({"action_items": error.messages}) from None
         _merge_redactions(redacted, created.redacted)
     incident.redacted = redacted
+    audit_record(obj=incident, action="created", changes={"status": [None, incident.status]})
     return incident
 
 
@@ -356,6 +358,10 @@ def incident_update(
     )
     if causes is not None:
         causes = [_redacted_cause(item, into=redacted) for item in causes]
+    audited = list(changes)  # body_html follows body and is not audited
+    before = snapshot(incident, audited) | _related_slugs(
+        incident, services=services, releases=releases, causes=causes
+    )
     for name, value in changes.items():
         setattr(incident, name, value)
     if "body" in changes:
@@ -379,9 +385,30 @@ def incident_update(
         incident.incident_causes.all().delete()
         _store_causes(incident, causes)
     incident.redacted = redacted
+    after = snapshot(incident, audited) | _related_slugs(
+        incident, services=services, releases=releases, causes=causes
+    )
+    if changed := diff(before, after):
+        audit_record(obj=incident, action="changed", changes=changed)
     return incident
 
 
+def _related_slugs(incident: Incident, *, services=None, releases=None, causes=None) -> dict[str, str]:
+    """The related sets about to change, as comparable text for the audit trail."""
+    related = {}
+    if services is not None:
+        related["services"] = ", ".join(sorted(incident.services.values_list("slug", flat=True)))
+    if releases is not None:
+        related["releases"] = ", ".join(
+            sorted(str(release) for release in incident.releases.select_related("service"))
+        )
+    if causes is not None:
+        tags = incident.incident_causes.values_list("cause__slug", "gate")
+        related["causes"] = ", ".join(sorted(f"{slug}@{gate}" if gate else slug for slug, gate in tags))
+    return related
+
+
+@transaction.atomic
 def timeline_entry_add(*, incident: Incident, at: dt.datetime, text: str) -> TimelineEntry:
     redacted: Redactions = {}
     entry = TimelineEntry(
@@ -390,9 +417,15 @@ def timeline_entry_add(*, incident: Incident, at: dt.datetime, text: str) -> Tim
     entry.full_clean()
     entry.save()
     entry.redacted = redacted
+    audit_record(
+        obj=incident,
+        action="timeline entry added",
+        changes={"timeline": [None, f"{at:%Y-%m-%d %H:%M} {entry.text}"]},
+    )
     return entry
 
 
+@transaction.atomic
 def action_item_create(
     *,
     incident: Incident,
@@ -417,6 +450,7 @@ def action_item_create(
     item.full_clean()
     item.save()
     item.redacted = redacted
+    audit_record(obj=item, action="created", changes={"title": [None, item.title]})
     return item
 
 
@@ -429,9 +463,12 @@ def action_item_complete(
     at = at or timezone.now()
     if at < action_item.created_at:
         raise ValidationError({"completed_at": "Cannot be before the item was created."})
-    ActionItem.objects.filter(pk=action_item.pk, status=ActionItem.Status.OPEN).update(
-        status=status, completed_at=at
-    )
+    with transaction.atomic():
+        closed = ActionItem.objects.filter(pk=action_item.pk, status=ActionItem.Status.OPEN).update(
+            status=status, completed_at=at
+        )
+        if closed:
+            audit_record(obj=action_item, action="closed", changes={"status": [ActionItem.Status.OPEN, status]})
     action_item.refresh_from_db(fields=["status", "completed_at"])
     return action_item
 
@@ -551,14 +588,18 @@ def api_token_create(*, name: str, team: Team, scope: str) -> tuple[ApiToken, st
         name=name, team=team, scope=scope, prefix=raw[: ApiToken.PREFIX_LENGTH], token_hash=api_token_hash(raw)
     )
     token.full_clean()
-    token.save()
+    with transaction.atomic():
+        token.save()
+        audit_record(obj=token, action="created", changes={"scope": [None, scope], "team": [None, team.slug]})
     return token, raw
 
 
 def api_token_revoke(*, token: ApiToken) -> ApiToken:
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if revoked:
+            audit_record(obj=token, action="revoked")
+    token.refresh_from_db(fields=["revoked_at"])
     return token
 
 
@@ -650,10 +691,13 @@ def action_item_update(*, action_item: ActionItem, changes: Mapping[str, Any]) -
     changes = dict(changes)
     texts = {name: changes[name] for name in ("title", "ticket_url") if name in changes}
     changes.update(_redact(texts, into=redacted, policy_prefix="action_item."))
+    before = snapshot(action_item, changes)
     for name, value in changes.items():
         setattr(action_item, name, value)
     action_item.full_clean()
-    action_item.save(update_fields=list(changes))
+    with transaction.atomic():
+        action_item.save(update_fields=list(changes))
+        audit_record(obj=action_item, action="changed", changes=diff(before, snapshot(action_item, changes)))
     action_item.redacted = redacted
     return action_item
 
@@ -842,6 +886,12 @@ def triage_promote(
     ).update(**columns, version=F("version") + 1, updated_at=now)
     if not updated:
         raise VersionConflict(Incident.objects.get(pk=incident.pk))
+    before = {"reference": incident.reference, "status": incident.status}
     incident.refresh_from_db()
     incident_revision_record(incident=incident, author=editor)
+    audit_record(
+        obj=incident,
+        action="promoted",
+        changes=diff(before, {"reference": incident.reference, "status": incident.status}),
+    )
     return incident

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions
 
 from incidents import selectors, services
+from incidents.audit import set_actor
 from incidents.models import ApiToken, GitHubHook
 
 
@@ -29,6 +30,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not token.is_active:
             raise exceptions.AuthenticationFailed("This token has been revoked.")
         services.api_token_touch(token=token)
+        set_actor(label=f"token:{token.name}")
         return AnonymousUser(), token
 
     def authenticate_header(self, request) -> str:
@@ -52,6 +54,7 @@ class GitHubSignatureAuthentication(authentication.BaseAuthentication):
         body = request._request.body  # the raw bytes GitHub signed
         for hook in selectors.github_hooks_active():
             if hmac.compare_digest(github_signature(hook.secret, body).encode(), given.encode()):
+                set_actor(label=f"hook:{hook.name}")
                 return AnonymousUser(), hook
         raise exceptions.AuthenticationFailed("X-Hub-Signature-256 does not match any active GitHub hook.")
 

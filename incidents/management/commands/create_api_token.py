@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from incidents.audit import acting_as
 from incidents.models import ApiToken, Team
 from incidents.services import api_token_create
 
@@ -23,7 +24,8 @@ class Command(BaseCommand):
             known = ", ".join(Team.objects.values_list("slug", flat=True)) or "none yet"
             raise CommandError(f"No team with slug {team!r} (known: {known}).")
         try:
-            token, raw = api_token_create(name=name, team=found, scope=scope)
+            with acting_as(label="command:create_api_token"):
+                token, raw = api_token_create(name=name, team=found, scope=scope)
         except ValidationError as error:
             messages = "; ".join(f"{key}: {' '.join(msgs)}" for key, msgs in error.message_dict.items())
             raise CommandError(messages) from None
