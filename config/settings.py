@@ -202,6 +202,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # Confidential near-misses: the reporter's identity is kept apart from the report and forgotten after this many
 # days (the receipt link keeps working). A daily task purges what is due.
 CONFIDENTIAL_REPORTER_RETENTION_DAYS = env_int("CONFIDENTIAL_REPORTER_RETENTION_DAYS", 30, minimum=0, maximum=3650)
+# Transactional outbox (incidents/outbox.py): how long a web request waits for the broker before leaving the
+# follow-up work to the relay, and how often the relay hands over what is still waiting.
+OUTBOX_BROKER_TIMEOUT = env_int("OUTBOX_BROKER_TIMEOUT", 1, minimum=1, maximum=30)
+OUTBOX_RELAY_SECONDS = env_int("OUTBOX_RELAY_SECONDS", 30, minimum=1, maximum=3600)
+CELERY_BEAT_SCHEDULE["outbox-relay"] = {"task": "incidents.outbox_relay", "schedule": OUTBOX_RELAY_SECONDS}
+
 # Report cells (and digest lines) counting a confidential near-miss are suppressed below this many items.
 REPORT_MIN_CELL_SIZE = env_int("REPORT_MIN_CELL_SIZE", 3, minimum=1, maximum=100)
 CELERY_BEAT_SCHEDULE["purge-confidential-reporters"] = {
@@ -260,7 +266,12 @@ INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 
 # Throttle counters live in the cache: Redis (shared by every web process) when REDIS_URL is set.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Fail fast when Redis is away: callers (the API throttle) carry on without it.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hindsight"}
 }

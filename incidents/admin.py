@@ -31,12 +31,14 @@ from incidents.models import (
     IncidentCause,
     IncidentRevision,
     Membership,
+    OutboxMessage,
     Release,
     Service,
     Team,
     TimelineEntry,
     TrendReport,
 )
+from incidents.outbox import outbox_dispatch
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -489,3 +491,25 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
         return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Follow-up work waiting or done; a message that keeps failing shows its last error here."""
+
+    list_display = ["id", "handler", "created_at", "dispatched_at", "processed_at", "attempts"]
+    list_filter = ["handler", ("processed_at", admin.EmptyFieldListFilter)]
+    readonly_fields = [
+        "handler", "payload", "created_at", "dispatched_at", "claimed_at", "processed_at", "attempts", "last_error",
+    ]  # fmt: skip
+    actions = ["retry"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Run the selected messages again (those not yet processed)")
+    def retry(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        waiting = queryset.filter(processed_at__isnull=True)
+        waiting.update(attempts=0, claimed_at=None, dispatched_at=None)
+        handed = outbox_dispatch(message_ids=waiting.values_list("pk", flat=True))
+        self.message_user(request, f"{handed} message(s) handed to the workers.")

@@ -156,6 +156,8 @@ RULES: dict[str, Rule] = {
     "incidents.idempotencyrecord": Rule(skip=True),
     # The audit trail is this instance's own history, and it names people: a copy starts its own.
     "incidents.auditentry": Rule(skip=True),
+    # Follow-up work belongs to the instance that queued it.
+    "incidents.outboxmessage": Rule(skip=True),
 }
 
 

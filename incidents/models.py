@@ -842,3 +842,29 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Transactional outbox: follow-up work written in the same transaction as the change that calls for it, and
+# handed to Celery after commit (or later, by the relay, if the broker was down). incidents/outbox.py runs it.
+
+
+class OutboxMessage(models.Model):
+    handler = models.CharField(max_length=60, help_text="The name of the follow-up work (incidents/outbox.py).")
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="Last handed to the broker.")
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="A worker started it.")
+    processed_at = models.DateTimeField(null=True, blank=True, help_text="Done; never run again.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The relay: messages not yet processed, oldest first.
+            models.Index(fields=["created_at"], condition=Q(processed_at__isnull=True), name="outbox_pending_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handler} #{self.pk} ({'done' if self.processed_at else 'pending'})"

@@ -17,8 +17,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from incidents.audit import audit_record, diff, snapshot
@@ -43,6 +46,7 @@ from incidents.models import (
     TimelineEntry,
     validate_gates,
 )
+from incidents.outbox import outbox_enqueue
 from incidents.redaction import redact_fields
 
 
@@ -255,7 +259,27 @@ def incident_create(
         _merge_redactions(redacted, created.redacted)
     incident.redacted = redacted
     audit_record(obj=incident, action="created", changes={"status": [None, incident.status]})
+    if incident.status != Incident.Status.TRIAGE:
+        outbox_enqueue(handler="incident_filed", incident_id=incident.pk)
     return incident
+
+
+def incident_notify_leads(*, incident_id: int) -> int:
+    """Outbox handler: tell the team's leads that an incident or near-miss was filed. Returns mails sent."""
+    incident = Incident.objects.select_related("team", "environment").filter(pk=incident_id).first()
+    if incident is None:
+        return 0
+    leads = list(
+        Membership.objects.filter(team_id=incident.team_id, role=Membership.Role.LEAD)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if not leads:
+        return 0
+    path = reverse("incidents:incident_detail", args=[incident.reference])
+    body = render_to_string("emails/incident_filed.txt", {"incident": incident, "url": settings.SITE_URL + path})
+    subject = f"[Hindsight] {incident.reference} filed for {incident.team.name}: {incident.title}"
+    return send_mail(subject[:200], body, None, leads)
 
 
 def _redacted_cause(item: CauseInput, *, into: Redactions) -> CauseInput:
@@ -894,4 +918,5 @@ def triage_promote(
         action="promoted",
         changes=diff(before, {"reference": incident.reference, "status": incident.status}),
     )
+    outbox_enqueue(handler="incident_filed", incident_id=incident.pk)
     return incident

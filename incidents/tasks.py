@@ -19,6 +19,22 @@ def healthcheck(nonce: str) -> dict[str, str]:
     return {"nonce": nonce, "database": connection.vendor, "select": str(one)}
 
 
+@shared_task(name="incidents.outbox_process", acks_late=True, ignore_result=True)
+def outbox_process_task(message_id: int) -> bool:
+    """Run one outbox message; a message already run (or being run) is left alone."""
+    from incidents.outbox import outbox_process
+
+    return outbox_process(message_id=message_id)
+
+
+@shared_task(name="incidents.outbox_relay", ignore_result=True)
+def outbox_relay_task() -> int:
+    """Beat: hand the broker every outbox message still waiting (after an outage, or a lost message)."""
+    from incidents.outbox import outbox_relay
+
+    return outbox_relay()
+
+
 @shared_task(name="incidents.confidential_reporters_purge", acks_late=True)
 def confidential_reporters_purge() -> int:
     """Daily: forget the identity of confidential reporters whose retention has passed."""

@@ -89,8 +89,8 @@ def can_request_report(user: AbstractBaseUser, team: Team | None) -> bool:
 
 
 def report_request(*, week: Week, team: Team | None, user: AbstractBaseUser) -> TrendReport:
-    """ "Generate now": mark the report pending and enqueue its generation once the transaction commits."""
-    from incidents.tasks import report_generate_task
+    """ "Generate now": mark the report pending and queue its generation through the outbox."""
+    from incidents.outbox import outbox_enqueue
 
     if not can_request_report(user, team):
         raise ValidationError({"scope": "Only a lead of this team (or an admin) can generate this report."})
@@ -98,9 +98,17 @@ def report_request(*, week: Week, team: Team | None, user: AbstractBaseUser) -> 
         raise ValidationError({"week": f"{week.label} has not started yet."})
     with transaction.atomic():
         report = _report_claim(week=week, team=team, status=TrendReport.Status.PENDING)
-        team_id = team.pk if team else None
-        transaction.on_commit(lambda: report_generate_task.delay(week.monday.isoformat(), team_id))
+        outbox_enqueue(
+            handler="report_generate", week_start=week.monday.isoformat(), team_id=team.pk if team else None
+        )
     return report
+
+
+def report_generate_enqueue(*, week_start: str, team_id: int | None) -> None:
+    """Outbox handler: queue the generation of one report (retries and time limits are the task's)."""
+    from incidents.tasks import report_generate_task
+
+    report_generate_task.delay(week_start, team_id)
 
 
 def report_scopes() -> list[Team | None]:

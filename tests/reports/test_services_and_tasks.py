@@ -22,6 +22,7 @@ from django.utils import timezone
 from config.celery import app
 from incidents import tasks
 from incidents.models import DigestDelivery, TrendReport
+from incidents.outbox import outbox_process
 from incidents.reports.selectors import report_data
 from incidents.reports.services import report_generate, report_request
 from incidents.reports.weeks import Week
@@ -55,12 +56,16 @@ def test_generate_now_enqueues_once_the_transaction_commits(
     golden, lead, team, django_capture_on_commit_callbacks
 ):
     week = Week.parse(REPORT_WEEK)
-    with mock.patch.object(tasks.report_generate_task, "delay") as delay:
+    with mock.patch.object(tasks.outbox_process_task, "apply_async") as publish:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             report = report_request(week=week, team=team, user=lead)
-        assert report.status == TrendReport.Status.PENDING and not delay.called
+        assert report.status == TrendReport.Status.PENDING and not publish.called
         for callback in callbacks:
             callback()
+    (message_id,) = publish.call_args.kwargs["args"]
+    with mock.patch.object(tasks.report_generate_task, "delay") as delay:
+        assert outbox_process(message_id=message_id) is True
+        assert outbox_process(message_id=message_id) is False  # dispatched twice, run once
     delay.assert_called_once_with("2025-12-29", team.pk)
 
 
