@@ -101,7 +101,6 @@ SYMPTOMS = [
     "rollback script failed", "alert fired but nobody looked", "schema change broke consumers",
 ]  # fmt: skip
 GATES = ["unit-tests", "integration-tests", "security-scan", "canary"]
-BODY_VARIANTS = 6
 
 
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
@@ -258,11 +257,12 @@ def _deployment(rng: random.Random, release: Release, environment: Environment, 
     )  # fmt: skip
 
 
-def _bodies() -> list[tuple[str, str]]:
-    bodies = []
-    for variant in range(BODY_VARIANTS):
+def _bodies() -> dict[str, tuple[str, str]]:
+    """One postmortem text per symptom, rendered once (Markdown and its HTML)."""
+    bodies = {}
+    for symptom in SYMPTOMS:
         body = (
-            f"## Summary\n\n{SYMPTOMS[variant].capitalize()}, noticed by an alert and mitigated by rolling back.\n\n"
+            f"## Summary\n\n{symptom.capitalize()}, noticed by an alert and mitigated by rolling back.\n\n"
             "## Impact\n\nSome requests failed for part of the window; no data was lost.\n\n"
             "## Timeline\n\nSee the timeline entries.\n\n"
             "## Contributing factors\n\nThe check that would have caught this did not exist, "
@@ -270,7 +270,7 @@ def _bodies() -> list[tuple[str, str]]:
             "## What went well\n\n- The rollback was quick.\n- The alert reached the right team.\n\n"
             "## Action items\n\nSee the action items.\n"
         )
-        bodies.append((body, render_markdown(body)))
+        bodies[symptom] = (body, render_markdown(body))
     return bodies
 
 
@@ -343,7 +343,7 @@ def _incident(world, rng, pk, kind, number, started_at, now, bodies, links: _Lin
         resolved = None
     confidential = kind == "near_miss" and rng.random() < 0.03
     reporter = rng.choice(world.members[team.pk])
-    body, body_html = bodies[number % len(bodies)] if kind == "incident" else ("", "")
+    body, body_html = bodies[symptom] if kind == "incident" else ("", "")
     potential_impact = "Customers would have seen errors at checkout." if kind == "near_miss" else ""
     summary = f"{symptom.capitalize()} on {service.name} in {environment.name.lower()}."
     causes = sorted(
