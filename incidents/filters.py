@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -25,6 +27,25 @@ class SlugsFilter(django_filters.ModelMultipleChoiceFilter):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("to_field_name", "slug")
         super().__init__(*args, **kwargs)
+
+
+# Dates outside these years bound nothing (and would overflow once moved to UTC).
+EARLIEST, LATEST = dt.date(1000, 1, 1), dt.date(9998, 12, 31)
+BIGGEST_ID = 2**63 - 1
+
+
+class _ReleaseIdField(django_filters.fields.ModelChoiceField):
+    def to_python(self, value):
+        if value not in self.empty_values and (not str(value).isdigit() or int(value) > BIGGEST_ID):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class ReleaseIdFilter(django_filters.ModelChoiceFilter):
+    """A release by id (a release page links here), typed in rather than picked: there can be thousands."""
+
+    field_class = _ReleaseIdField
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -49,7 +70,9 @@ class IncidentFilter(django_filters.FilterSet):
         choices=IncidentCause.Gate.choices, method="filter_cause", label="Gate that should have caught a cause"
     )
     service = SlugsFilter(to_field_name="slug", queryset=Service.objects.all(), method="filter_service")
-    release = django_filters.ModelChoiceFilter(queryset=Release.objects.all(), method="filter_release")
+    release = ReleaseIdFilter(
+        queryset=Release.objects.select_related("service"), method="filter_release", widget=forms.NumberInput
+    )
     started_from = django_filters.DateFilter(method="filter_started_from", label="Started on or after")
     started_to = django_filters.DateFilter(method="filter_started_to", label="Started on or before")
     ordering = django_filters.OrderingFilter(
@@ -102,9 +125,11 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset.filter(Exists(links))
 
     def filter_started_from(self, queryset: QuerySet, name: str, value: dt.date | None) -> QuerySet:
-        return queryset.filter(started_at__gte=_local_midnight(value)) if value else queryset
+        if not value or value < EARLIEST:
+            return queryset
+        return queryset.filter(started_at__gte=_local_midnight(min(value, LATEST)))
 
     def filter_started_to(self, queryset: QuerySet, name: str, value: dt.date | None) -> QuerySet:
-        if not value or value >= dt.date.max:  # the last representable day bounds nothing
+        if not value or value >= LATEST:
             return queryset
-        return queryset.filter(started_at__lt=_local_midnight(value + dt.timedelta(days=1)))
+        return queryset.filter(started_at__lt=_local_midnight(max(value, EARLIEST) + dt.timedelta(days=1)))

@@ -128,3 +128,24 @@ def test_suspect_releases_are_live_deployments_of_the_services_in_the_window(pro
     assert suspects[0].last_deployed_at == start - dt.timedelta(hours=2)
     settings.SUSPECT_RELEASE_WINDOW_HOURS = 3
     assert list(suspect_releases(incident=incident)) == [recent]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"started_from": "0001-01-01"},
+        {"started_to": "0001-01-01"},
+        {"started_from": "9999-12-31", "started_to": "9999-12-31"},
+        {"release": "99999999999999999999999"},
+        {"release": "1.5"},
+    ],
+)
+def test_extreme_values_filter_without_failing(params, settings):
+    settings.TIME_ZONE = "Pacific/Kiritimati"  # UTC+14: the far ends of the calendar move past the limits
+    with timezone.override("Pacific/Kiritimati"):
+        IncidentFactory()
+        filterset = IncidentFilter(params, queryset=Incident.objects.all())
+        if filterset.is_valid():
+            assert filterset.qs.count() in (0, 1)
+        else:
+            assert set(filterset.errors) <= set(params)
