@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import ActionItem, Incident, TimelineEntry
-from incidents.services import ApiToken, api_token_create
+from incidents.models import ActionItem, ApiToken, Incident, TimelineEntry
+from incidents.services import api_token_create
 from tests.api.conftest import Tool, payload
 from tests.factories import IncidentFactory, cause
 from tests.test_redaction import NEGATIVES, POSITIVES

@@ -1,14 +1,13 @@
-"""Every write to the domain. The web forms, the API and the webhooks all come through here.
+"""Writes of incidents and near-misses, their causes, timelines, action items, revisions and triage.
 
-Each service validates its input and raises django.core.exceptions.ValidationError, keyed by field where
-there is one, so that every door can show the person or tool which field to fix.
+Every door (the web forms, the API, the webhooks) files and edits through here: redaction on ingest, the
+status workflow, version checks, the audit trail and the follow-up work all happen once, in these functions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,8 +17,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -28,13 +27,9 @@ from incidents.audit import audit_record, diff, snapshot
 from incidents.markdown import POSTMORTEM_TEMPLATE, render_markdown
 from incidents.models import (
     ActionItem,
-    ApiToken,
     Cause,
     ConfidentialReporter,
-    Deployment,
     Environment,
-    GitHubHook,
-    IdempotencyRecord,
     Incident,
     IncidentCause,
     IncidentCounter,
@@ -44,7 +39,6 @@ from incidents.models import (
     Service,
     Team,
     TimelineEntry,
-    validate_gates,
 )
 from incidents.outbox import outbox_enqueue
 from incidents.redaction import redact_fields
@@ -497,214 +491,6 @@ def action_item_complete(
     return action_item
 
 
-def release_record(
-    *,
-    service: Service,
-    version: str,
-    artifact_digest: str = "",
-    commit_sha: str = "",
-    url: str = "",
-    created_at: dt.datetime | None = None,
-) -> Release:
-    """Return the release of `service` at `version`, creating it when new.
-
-    A release is a known artifact: recording the same version with a different digest or commit is refused.
-    """
-    url = _redact({"url": url}, into={}, policy_prefix="release.")["url"]
-    candidate = Release(
-        service=service, version=version, artifact_digest=artifact_digest, commit_sha=commit_sha, url=url,
-        created_at=created_at or timezone.now(),
-    )  # fmt: skip
-    candidate.full_clean(validate_unique=False, validate_constraints=False)
-    release, created = Release.objects.get_or_create(
-        service=service, version=version, defaults={field: getattr(candidate, field) for field in (
-            "artifact_digest", "commit_sha", "url", "created_at")}
-    )  # fmt: skip
-    if created:
-        return release
-    filled = []
-    for field in ("artifact_digest", "commit_sha", "url"):
-        given, stored = getattr(candidate, field), getattr(release, field)
-        if given and stored and given != stored:
-            raise ValidationError(
-                {field: f"{service.slug} {version} was recorded with {field} {stored}, not {given}."}
-            )
-        if given and not stored:
-            setattr(release, field, given)
-            filled.append(field)
-    if filled:
-        release.save(update_fields=filled)
-    return release
-
-
-@transaction.atomic
-def deployment_record(
-    *,
-    service: Service,
-    version: str,
-    environment: Environment,
-    status: str,
-    deployed_at: dt.datetime | None = None,
-    gates: Mapping[str, str] | None = None,
-    rollback_rehearsed: bool = False,
-    artifact_digest: str = "",
-    commit_sha: str = "",
-    url: str = "",
-    source: str = "",
-    external_id: str = "",
-) -> Deployment:
-    """Record one promotion of a release into an environment, creating the release when it is new.
-
-    With an external_id, the deployment is recorded once per (source, external_id); later calls update its
-    status and gates (a deployment that starts, then succeeds or rolls back).
-    """
-    gates = dict(gates or {})
-    try:
-        validate_gates(gates)
-    except ValidationError as error:
-        raise ValidationError({"gates": error.messages}) from None
-    release = release_record(
-        service=service, version=version, artifact_digest=artifact_digest, commit_sha=commit_sha, url=url
-    )
-    values = {
-        "release": release, "environment": environment, "status": status, "gates": gates,
-        "rollback_rehearsed": rollback_rehearsed, "deployed_at": deployed_at or timezone.now(),
-    }  # fmt: skip
-    if external_id:
-        existing = Deployment.objects.select_for_update().filter(source=source, external_id=external_id).first()
-        if existing is not None:
-            for name, value in values.items():
-                setattr(existing, name, value)
-            existing.full_clean(validate_unique=False, validate_constraints=False)
-            existing.save()
-            return existing
-    deployment = Deployment(source=source, external_id=external_id, **values)
-    deployment.full_clean()
-    deployment.save()
-    return deployment
-
-
-# --- The API for tools: tokens, safe retries, items posted by tools, webhook events ---------------------
-
-
-API_TOKEN_PREFIX = "hs_"  # noqa: S105 - a marker, not a secret
-TOOL_STATUSES = (
-    Incident.Status.TRIAGE,
-    Incident.Status.DRAFT,
-    Incident.Status.IN_REVIEW,
-    Incident.Status.PUBLISHED,
-)
-# Sources that Hindsight's own doors write; a tool posting through the API cannot claim them.
-RESERVED_SOURCES = ("web", "alertmanager", "github")
-ABANDONED_CLAIM_AFTER = dt.timedelta(minutes=5)
-LAST_USED_PRECISION = dt.timedelta(minutes=1)
-
-
-def api_token_hash(raw: str) -> str:
-    # Tokens carry 256 random bits, so a plain SHA-256 is as strong as a slow hash here.
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def api_token_create(*, name: str, team: Team, scope: str) -> tuple[ApiToken, str]:
-    """Create a token for `team` and return it with its secret, which is not stored and cannot be shown again."""
-    raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(
-        name=name, team=team, scope=scope, prefix=raw[: ApiToken.PREFIX_LENGTH], token_hash=api_token_hash(raw)
-    )
-    token.full_clean()
-    with transaction.atomic():
-        token.save()
-        audit_record(obj=token, action="created", changes={"scope": [None, scope], "team": [None, team.slug]})
-    return token, raw
-
-
-def api_token_revoke(*, token: ApiToken) -> ApiToken:
-    with transaction.atomic():
-        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-        if revoked:
-            audit_record(obj=token, action="revoked")
-    token.refresh_from_db(fields=["revoked_at"])
-    return token
-
-
-def api_token_touch(*, token: ApiToken) -> None:
-    """Record that the token was used, at most once a minute so reads stay reads."""
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
-
-
-def _idempotency_purge(*, token: ApiToken) -> None:
-    now = timezone.now()
-    expired = Q(created_at__lt=now - dt.timedelta(hours=settings.API_IDEMPOTENCY_TTL_HOURS))
-    abandoned = Q(state=IdempotencyRecord.State.PROCESSING, created_at__lt=now - ABANDONED_CLAIM_AFTER)
-    IdempotencyRecord.objects.filter(expired | abandoned, token=token).delete()
-
-
-def idempotency_claim(*, token: ApiToken, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
-    """Claim `key` for a request; returns the record and whether this request claimed it.
-
-    1. Forget the token's expired records and claims abandoned by a crashed request.
-    2. Insert a "processing" record in its own transaction: the unique constraint lets exactly one of
-       several concurrent requests with the same key through.
-    3. The others read the winner's record (still processing, or done with a response to replay).
-    """
-    _idempotency_purge(token=token)
-    for _ in range(3):
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(token=token, key=key, request_fingerprint=fingerprint)
-            return record, True
-        except IntegrityError:
-            record = IdempotencyRecord.objects.filter(token=token, key=key).first()
-            if record is not None:
-                return record, False
-    raise RuntimeError(f"Could not claim idempotency key {key!r}.")
-
-
-def idempotency_finish(*, record: IdempotencyRecord, status: int, body: Any) -> None:
-    IdempotencyRecord.objects.filter(pk=record.pk).update(
-        state=IdempotencyRecord.State.DONE, response_status=status, response_body=body
-    )
-
-
-def idempotency_release(*, record: IdempotencyRecord) -> None:
-    """Forget a claim whose request failed before doing anything, so the key can be used again."""
-    IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.PROCESSING).delete()
-
-
-def _recorded_for_team(*, team: Team, source: str, external_id: str) -> Incident | None:
-    existing = Incident.objects.filter(source=source, external_id=external_id).first()
-    if existing is not None and existing.team_id != team.pk:
-        raise ValidationError({"external_id": f"{source}/{external_id} is already used by another team."})
-    return existing
-
-
-def incident_record_for_tool(
-    *, team: Team, source: str, external_id: str = "", **fields: Any
-) -> tuple[Incident, bool]:
-    """Create an item posted by a tool, or return the one already recorded under source + external_id.
-
-    Returns (incident, created).
-    1. An item already recorded under the same source + external_id is returned as it is.
-    2. Otherwise create it. Two concurrent requests can both get here; the unique constraint on
-       (source, external_id) refuses the second insert (or its validation sees the first row), and that
-       request returns the first one's item.
-    """
-    if external_id:
-        existing = _recorded_for_team(team=team, source=source, external_id=external_id)
-        if existing is not None:
-            return existing, False
-    try:
-        return incident_create(team=team, source=source, external_id=external_id, **fields), True
-    except (IntegrityError, ValidationError):
-        existing = _recorded_for_team(team=team, source=source, external_id=external_id) if external_id else None
-        if existing is None:
-            raise
-        return existing, False
-
-
 def action_item_update(*, action_item: ActionItem, changes: Mapping[str, Any]) -> ActionItem:
     """Change an action item's details; closing goes through action_item_complete."""
     allowed = {"title", "owner", "team", "due_date", "cause", "ticket_url"}
@@ -727,122 +513,6 @@ def action_item_update(*, action_item: ActionItem, changes: Mapping[str, Any]) -
 
 
 # Alertmanager severity label values, lower-cased, and the severity each means.
-ALERT_SEVERITIES = {
-    "critical": Incident.Severity.SEV1, "page": Incident.Severity.SEV1, "sev1": Incident.Severity.SEV1,
-    "p1": Incident.Severity.SEV1, "high": Incident.Severity.SEV2, "major": Incident.Severity.SEV2,
-    "error": Incident.Severity.SEV2, "sev2": Incident.Severity.SEV2, "p2": Incident.Severity.SEV2,
-    "warning": Incident.Severity.SEV3, "warn": Incident.Severity.SEV3, "minor": Incident.Severity.SEV3,
-    "medium": Incident.Severity.SEV3, "sev3": Incident.Severity.SEV3, "p3": Incident.Severity.SEV3,
-    "info": Incident.Severity.SEV4, "low": Incident.Severity.SEV4, "sev4": Incident.Severity.SEV4,
-    "p4": Incident.Severity.SEV4,
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AlertInput:
-    fingerprint: str
-    starts_at: dt.datetime
-    ends_at: dt.datetime | None  # None when Alertmanager sent the zero time ("not given")
-    resolved: bool
-    title: str
-    summary: str
-    environment: Environment | None
-    service: Service | None
-    severity: str
-
-
-def alert_record(*, team: Team, alert: AlertInput) -> tuple[Incident, str]:
-    """One triage item per alert fingerprint and firing period; a resolved notification sets its resolved time.
-
-    Returns the item and what happened: "created", "resolved" or "unchanged" (a notification sent again).
-    """
-    resolved_at = alert.ends_at if alert.resolved and alert.ends_at and alert.ends_at >= alert.starts_at else None
-    external_id = f"team{team.pk}/{alert.fingerprint}/{alert.starts_at.isoformat()}"
-    incident, created = incident_record_for_tool(
-        team=team, source="alertmanager", external_id=external_id,
-        kind=Incident.Kind.INCIDENT, status=Incident.Status.TRIAGE, title=alert.title, summary=alert.summary,
-        severity=alert.severity, environment=alert.environment, caught_by=Incident.CaughtBy.MONITORING_ALERT,
-        started_at=alert.starts_at, detected_at=alert.starts_at, resolved_at=resolved_at,
-        services=[alert.service] if alert.service else [],
-    )  # fmt: skip
-    if created:
-        return incident, "created"
-    if resolved_at is None or incident.resolved_at is not None:
-        return incident, "unchanged"
-    for _ in range(3):  # someone may be editing the item at the same moment
-        try:
-            return incident_update(
-                incident=incident, expected_version=incident.version, changes={"resolved_at": resolved_at}
-            ), "resolved"
-        except VersionConflict as conflict:
-            incident = conflict.current
-            if incident.resolved_at is not None:
-                return incident, "unchanged"
-    raise VersionConflict(incident)
-
-
-# GitHub deployment_status states that end a deployment, and what Hindsight records for them.
-GITHUB_FINAL_STATES = {"success": Deployment.Status.SUCCEEDED, "failure": Deployment.Status.FAILED,
-                       "error": Deployment.Status.FAILED}  # fmt: skip
-VERSION_REF = re.compile(r"(?:refs/tags/)?(v?\d+(?:\.\d+)+(?:[-+][0-9A-Za-z.+-]+)?)")
-
-
-@dataclass(frozen=True)
-class GitHubDeploymentOutcome:
-    release: Release | None
-    deployment: Deployment | None
-    ignored: str = ""  # why nothing (or only the release) was recorded
-
-
-def _github_version(*, service: Service, sha: str, ref: str) -> str:
-    """A release is named by its commit when one is known, else by the ref's version, else the short sha."""
-    known = Release.objects.filter(service=service, commit_sha=sha).order_by("created_at").first()
-    if known is not None:
-        return known.version
-    match = VERSION_REF.fullmatch(ref or "")
-    return match.group(1) if match else sha[:12]
-
-
-def _github_environment(*, hook: GitHubHook, name: str) -> Environment | None:
-    slug = (hook.environment_map or {}).get(name, name)
-    return Environment.objects.filter(slug=slug).first()
-
-
-@transaction.atomic
-def github_deployment_record(
-    *,
-    hook: GitHubHook,
-    repository: str,
-    deployment_id: int,
-    sha: str,
-    ref: str,
-    environment_name: str,
-    state: str | None,
-    at: dt.datetime,
-    url: str = "",
-) -> GitHubDeploymentOutcome:
-    """Record the release a GitHub deployment carries and, once its status is final, the deployment."""
-    service = hook.service or Service.objects.filter(slug=repository).first()
-    if service is None:
-        return GitHubDeploymentOutcome(
-            None, None, f"No service for repository {repository!r}; set the hook's service."
-        )
-    version = _github_version(service=service, sha=sha, ref=ref)
-    release = release_record(service=service, version=version, commit_sha=sha, url=url)
-    environment = _github_environment(hook=hook, name=environment_name)
-    if environment is None:
-        return GitHubDeploymentOutcome(release, None, f"GitHub environment {environment_name!r} is not mapped.")
-    if state not in GITHUB_FINAL_STATES:
-        return GitHubDeploymentOutcome(release, None, f"Deployment state {state or 'created'!r} is not final yet.")
-    deployment = deployment_record(
-        service=service, version=version, environment=environment, status=GITHUB_FINAL_STATES[state],
-        deployed_at=at, commit_sha=sha, source="github", external_id=f"hook{hook.pk}/{deployment_id}",
-    )  # fmt: skip
-    return GitHubDeploymentOutcome(release, deployment)
-
-
-def github_hook_touch(*, hook: GitHubHook) -> None:
-    GitHubHook.objects.filter(pk=hook.pk).update(last_delivery_at=timezone.now())
 
 
 # --- Web app for people: postmortem revisions, status changes, triage -----------------------------------

@@ -1,0 +1,203 @@
+"""What the API needs beyond the shared writes: tokens, safe retries, items posted by tools, alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from incidents.audit import audit_record
+from incidents.models import (
+    ApiToken,
+    Environment,
+    IdempotencyRecord,
+    Incident,
+    Service,
+    Team,
+)
+from incidents.services.incidents import VersionConflict, incident_create, incident_update
+
+# --- The API for tools: tokens, safe retries, items posted by tools, webhook events ---------------------
+
+
+API_TOKEN_PREFIX = "hs_"  # noqa: S105 - a marker, not a secret
+TOOL_STATUSES = (
+    Incident.Status.TRIAGE,
+    Incident.Status.DRAFT,
+    Incident.Status.IN_REVIEW,
+    Incident.Status.PUBLISHED,
+)
+# Sources that Hindsight's own doors write; a tool posting through the API cannot claim them.
+RESERVED_SOURCES = ("web", "alertmanager", "github")
+ABANDONED_CLAIM_AFTER = dt.timedelta(minutes=5)
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
+
+
+def api_token_hash(raw: str) -> str:
+    # Tokens carry 256 random bits, so a plain SHA-256 is as strong as a slow hash here.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def api_token_create(*, name: str, team: Team, scope: str) -> tuple[ApiToken, str]:
+    """Create a token for `team` and return it with its secret, which is not stored and cannot be shown again."""
+    raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name, team=team, scope=scope, prefix=raw[: ApiToken.PREFIX_LENGTH], token_hash=api_token_hash(raw)
+    )
+    token.full_clean()
+    with transaction.atomic():
+        token.save()
+        audit_record(obj=token, action="created", changes={"scope": [None, scope], "team": [None, team.slug]})
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if revoked:
+            audit_record(obj=token, action="revoked")
+    token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+def api_token_touch(*, token: ApiToken) -> None:
+    """Record that the token was used, at most once a minute so reads stay reads."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
+def _idempotency_purge(*, token: ApiToken) -> None:
+    now = timezone.now()
+    expired = Q(created_at__lt=now - dt.timedelta(hours=settings.API_IDEMPOTENCY_TTL_HOURS))
+    abandoned = Q(state=IdempotencyRecord.State.PROCESSING, created_at__lt=now - ABANDONED_CLAIM_AFTER)
+    IdempotencyRecord.objects.filter(expired | abandoned, token=token).delete()
+
+
+def idempotency_claim(*, token: ApiToken, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
+    """Claim `key` for a request; returns the record and whether this request claimed it.
+
+    1. Forget the token's expired records and claims abandoned by a crashed request.
+    2. Insert a "processing" record in its own transaction: the unique constraint lets exactly one of
+       several concurrent requests with the same key through.
+    3. The others read the winner's record (still processing, or done with a response to replay).
+    """
+    _idempotency_purge(token=token)
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(token=token, key=key, request_fingerprint=fingerprint)
+            return record, True
+        except IntegrityError:
+            record = IdempotencyRecord.objects.filter(token=token, key=key).first()
+            if record is not None:
+                return record, False
+    raise RuntimeError(f"Could not claim idempotency key {key!r}.")
+
+
+def idempotency_finish(*, record: IdempotencyRecord, status: int, body: Any) -> None:
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        state=IdempotencyRecord.State.DONE, response_status=status, response_body=body
+    )
+
+
+def idempotency_release(*, record: IdempotencyRecord) -> None:
+    """Forget a claim whose request failed before doing anything, so the key can be used again."""
+    IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.PROCESSING).delete()
+
+
+def _recorded_for_team(*, team: Team, source: str, external_id: str) -> Incident | None:
+    existing = Incident.objects.filter(source=source, external_id=external_id).first()
+    if existing is not None and existing.team_id != team.pk:
+        raise ValidationError({"external_id": f"{source}/{external_id} is already used by another team."})
+    return existing
+
+
+def incident_record_for_tool(
+    *, team: Team, source: str, external_id: str = "", **fields: Any
+) -> tuple[Incident, bool]:
+    """Create an item posted by a tool, or return the one already recorded under source + external_id.
+
+    Returns (incident, created).
+    1. An item already recorded under the same source + external_id is returned as it is.
+    2. Otherwise create it. Two concurrent requests can both get here; the unique constraint on
+       (source, external_id) refuses the second insert (or its validation sees the first row), and that
+       request returns the first one's item.
+    """
+    if external_id:
+        existing = _recorded_for_team(team=team, source=source, external_id=external_id)
+        if existing is not None:
+            return existing, False
+    try:
+        return incident_create(team=team, source=source, external_id=external_id, **fields), True
+    except (IntegrityError, ValidationError):
+        existing = _recorded_for_team(team=team, source=source, external_id=external_id) if external_id else None
+        if existing is None:
+            raise
+        return existing, False
+
+
+ALERT_SEVERITIES = {
+    "critical": Incident.Severity.SEV1, "page": Incident.Severity.SEV1, "sev1": Incident.Severity.SEV1,
+    "p1": Incident.Severity.SEV1, "high": Incident.Severity.SEV2, "major": Incident.Severity.SEV2,
+    "error": Incident.Severity.SEV2, "sev2": Incident.Severity.SEV2, "p2": Incident.Severity.SEV2,
+    "warning": Incident.Severity.SEV3, "warn": Incident.Severity.SEV3, "minor": Incident.Severity.SEV3,
+    "medium": Incident.Severity.SEV3, "sev3": Incident.Severity.SEV3, "p3": Incident.Severity.SEV3,
+    "info": Incident.Severity.SEV4, "low": Incident.Severity.SEV4, "sev4": Incident.Severity.SEV4,
+    "p4": Incident.Severity.SEV4,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AlertInput:
+    fingerprint: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None  # None when Alertmanager sent the zero time ("not given")
+    resolved: bool
+    title: str
+    summary: str
+    environment: Environment | None
+    service: Service | None
+    severity: str
+
+
+def alert_record(*, team: Team, alert: AlertInput) -> tuple[Incident, str]:
+    """One triage item per alert fingerprint and firing period; a resolved notification sets its resolved time.
+
+    Returns the item and what happened: "created", "resolved" or "unchanged" (a notification sent again).
+    """
+    resolved_at = alert.ends_at if alert.resolved and alert.ends_at and alert.ends_at >= alert.starts_at else None
+    external_id = f"team{team.pk}/{alert.fingerprint}/{alert.starts_at.isoformat()}"
+    incident, created = incident_record_for_tool(
+        team=team, source="alertmanager", external_id=external_id,
+        kind=Incident.Kind.INCIDENT, status=Incident.Status.TRIAGE, title=alert.title, summary=alert.summary,
+        severity=alert.severity, environment=alert.environment, caught_by=Incident.CaughtBy.MONITORING_ALERT,
+        started_at=alert.starts_at, detected_at=alert.starts_at, resolved_at=resolved_at,
+        services=[alert.service] if alert.service else [],
+    )  # fmt: skip
+    if created:
+        return incident, "created"
+    if resolved_at is None or incident.resolved_at is not None:
+        return incident, "unchanged"
+    for _ in range(3):  # someone may be editing the item at the same moment
+        try:
+            return incident_update(
+                incident=incident, expected_version=incident.version, changes={"resolved_at": resolved_at}
+            ), "resolved"
+        except VersionConflict as conflict:
+            incident = conflict.current
+            if incident.resolved_at is not None:
+                return incident, "unchanged"
+    raise VersionConflict(incident)
+
+
+# GitHub deployment_status states that end a deployment, and what Hindsight records for them.
