@@ -31,7 +31,7 @@ MAX_ATTEMPTS = 200
 
 def _back_off(attempt: int) -> None:
     """Wait a random while, longer after each conflict, as a client retrying politely does."""
-    time.sleep(random.uniform(0, 0.25 * min(attempt, 8)))  # noqa: S311 - jitter, not security
+    time.sleep(random.uniform(0, 0.25 * min(attempt, 8)))
 
 
 def _api_writer(tool, reference: str, line: str) -> int:

@@ -1,4 +1,4 @@
-"""R9 authorization matrix: every route × (anonymous, reporter, lead, outsider, admin, read token, write token,
+"""R9 authorization matrix: every route x (anonymous, reporter, lead, outsider, admin, read token, write token,
 another team's token) gets its expected status, and protected fields cannot be mass-assigned.
 
 Routes are enumerated from the URL resolver, so a route added without an expectation here fails the test.
@@ -12,33 +12,20 @@ import datetime as dt
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from incidents.models import (
-    ActionItem,
     ApiToken,
-    AuditEntry,
-    Cause,
     ConfidentialReporter,
-    Deployment,
     DigestDelivery,
     DigestSubscription,
     Environment,
     GitHubHook,
     IdempotencyRecord,
     Incident,
-    IncidentCause,
-    IncidentRevision,
-    Membership,
-    Release,
-    Service,
-    Team,
-    TimelineEntry,
-    TrendReport,
 )
 from incidents.reports.services import report_generate, unsubscribe_token
 from incidents.reports.weeks import Week
@@ -107,7 +94,6 @@ class World:
         DigestDelivery.objects.create(user=lead, week_start=self.week.monday)
         GitHubHook.objects.create(name="acme/checkout", team=team, service=service, secret="s" * 32)
         self.unsubscribe = unsubscribe_token(reporter)
-        AuditEntry.objects.filter().exists() or pytest.fail("the services should have audited the creations")
 
     def admin_object_id(self, model: str) -> int:
         from django.apps import apps
