@@ -12,33 +12,20 @@ import datetime as dt
 import re
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from incidents.models import (
-    ApiToken,
     ConfidentialReporter,
-    DigestDelivery,
-    DigestSubscription,
     Environment,
-    GitHubHook,
-    IdempotencyRecord,
     Incident,
 )
-from incidents.reports.services import report_generate, unsubscribe_token
-from incidents.reports.weeks import Week
-from incidents.services import api_token_create, incident_revision_record, near_miss_report
 from tests.factories import (
     ActionItemFactory,
-    DeploymentFactory,
     IncidentFactory,
-    ReleaseFactory,
-    TimelineEntryFactory,
-    cause,
 )
-from tests.reliability.conftest import all_routes
+from tests.reliability.conftest import World, all_routes, fill, route_id
 
 pytestmark = pytest.mark.django_db
 
@@ -67,83 +54,6 @@ INCIDENT_ROUTES = {
 }  # fmt: skip
 
 
-class World:
-    """One row of everything a route can name, owned by the payments team."""
-
-    def __init__(self, *, reporter, lead, outsider, admin_user, team, other_team, service, prod) -> None:
-        self.users = {"reporter": reporter, "lead": lead, "outsider": outsider, "admin": admin_user}
-        self.incident = IncidentFactory(team=team, status=Incident.Status.TRIAGE, services=[service],
-                                        causes=["missing-check"], reporter=reporter)  # fmt: skip
-        incident_revision_record(incident=self.incident, author=reporter)
-        filing = near_miss_report(
-            reporter=reporter, team=team, title="Token nearly pushed", summary="A hook stopped it.",
-            environment=prod, caught_by=Incident.CaughtBy.AUTOMATED_CHECK, confidential=True,
-            causes=[cause("secret-handling")],
-        )  # fmt: skip
-        self.confidential, self.receipt_code = filing.incident, filing.receipt_code
-        incident_revision_record(incident=self.confidential, author=None)
-        self.action_item = ActionItemFactory(incident=self.incident, team=team)
-        TimelineEntryFactory(incident=self.incident)
-        self.release = ReleaseFactory(service=service, version="1.0.0")
-        self.deployment = DeploymentFactory(release=self.release)
-        self.week = Week.last()
-        report_generate(week=self.week, team=None)
-        token, _ = api_token_create(name="ci", team=team, scope=ApiToken.Scope.WRITE)
-        IdempotencyRecord.objects.create(token=token, key="k-1", request_fingerprint="0" * 64)
-        DigestSubscription.objects.create(user=lead, subscribed=True)
-        DigestDelivery.objects.create(user=lead, week_start=self.week.monday)
-        GitHubHook.objects.create(name="acme/checkout", team=team, service=service, secret="s" * 32)
-        self.unsubscribe = unsubscribe_token(reporter)
-
-    def admin_object_id(self, model: str) -> int:
-        from django.apps import apps
-
-        app_label = "auth" if model in {"user", "group"} else "incidents"
-        if model == "group":
-            from django.contrib.auth.models import Group
-
-            return Group.objects.get_or_create(name="responders")[0].pk
-        return apps.get_model(app_label, model).objects.order_by("pk").values_list("pk", flat=True).first()
-
-
-def route_id(route) -> str:
-    return route.name or route.pattern
-
-
-def fill(route, world: World, *, confidential: bool) -> str:
-    """The route's URL with real values for its parameters."""
-    incident = world.confidential if confidential else world.incident
-    model = re.match(r"admin/(?:auth|incidents)/(\w+)/", route.pattern)
-    values = {
-        "reference": incident.reference, "version": "1", "code": world.receipt_code, "token": world.unsubscribe,
-        "week": world.week.label, "scope": "organisation", "name": "counts", "slug": "prod",
-        "uidb64": "MQ", "app_label": "incidents", "url": "nowhere/",
-        "content_type_id": str(ContentType.objects.get_for_model(Incident).pk), "id": str(world.users["reporter"].pk),
-        "object_id": str(world.incident.pk),
-    }  # fmt: skip
-    if model:
-        values["object_id"] = str(world.admin_object_id(model.group(1)))
-    if route.name == "api:cause-detail":
-        values["slug"] = "missing-check"
-    elif route.name == "api:service-detail":
-        values["slug"] = "checkout-api"
-    elif route.name == "api:team-detail":
-        values["slug"] = "payments"
-    if route.name in {"incidents:action_item_complete", "api:action-item-detail"}:
-        values["pk"] = str(world.action_item.pk)
-    elif route.name in {"incidents:release_detail", "api:release-detail"}:
-        values["pk"] = str(world.release.pk)
-    elif route.name == "api:deployment-detail":
-        values["pk"] = str(world.deployment.pk)
-    if route.name == "incidents:revision_diff":
-        values["version"] = str(incident.version)
-    if route.name == "password_reset_confirm":
-        values["token"] = "set-password"
-    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], route.pattern)
-    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], path)
-    return "/" + path.replace("^", "").replace("$", "")
-
-
 def methods(route) -> list[str]:
     if route.name in POST_ONLY or route.name in {"logout", "admin:logout"}:
         return ["POST"]
@@ -168,12 +78,6 @@ def send(client, method: str, url: str, *, api: bool) -> int:
     if api:
         return getattr(client, method.lower())(url, {}, format="json").status_code
     return getattr(client, method.lower())(url).status_code
-
-
-@pytest.fixture
-def world(reporter, lead, outsider, admin_user, team, other_team, service, prod) -> World:
-    return World(reporter=reporter, lead=lead, outsider=outsider, admin_user=admin_user, team=team,
-                 other_team=other_team, service=service, prod=prod)  # fmt: skip
 
 
 def matrix(world: World, tools: dict) -> dict[str, str]:
@@ -317,6 +221,7 @@ def expected(key: str, route) -> str | None:
     return f"302 302 302 302 {admin} 302 302 302"
 
 
+@pytest.mark.reliability  # about 1,600 requests: run by the reliability step, not by every `make test`
 def test_every_route_answers_every_persona_as_expected(world, reader, writer, other_writer, settings):
     settings.API_WRITE_THROTTLE_RATE = "100000/min"
     answers = matrix(world, {"read_token": reader, "write_token": writer, "other_token": other_writer})
