@@ -110,7 +110,7 @@ def test_every_response_carries_the_security_headers(production, world, reader):
                 problems = _problems(response)
                 if problems:
                     failures.append(f"{name} {method.upper()} {url} {response.status_code}: {problems}")
-    assert failures == []
+    assert failures == [], "\n".join(failures)
     assert {200, 302, 403, 404, 405} <= seen  # pages, redirects and errors were all checked
     assert len(urls) > 150  # every route of the resolver
 

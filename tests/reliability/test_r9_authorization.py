@@ -235,7 +235,7 @@ def test_every_route_answers_every_persona_as_expected(world, reader, writer, ot
         elif got != want:
             wrong.append(f"{key}: expected {want}, got {got}")
     assert missing == [], "routes without an expected status; add them to EXPECTED"
-    assert wrong == []
+    assert wrong == [], "\n".join(wrong)
     assert set(EXPECTED) <= set(answers), "expectations for routes that no longer exist"
     assert all(not status.startswith("5") for got in answers.values() for status in got.split())
 
