@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings as django_settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, connections
@@ -164,11 +165,18 @@ class World:
         DigestDelivery.objects.create(user=lead, week_start=self.week.monday)
         GitHubHook.objects.create(name="acme/checkout", team=team, service=service, secret="s" * 32)
         self.unsubscribe = unsubscribe_token(reporter)
+        seen = {"user_agent": "curl", "ip_address": "198.51.100.7", "username": "otto", "http_accept": "*/*",
+                "path_info": "/accounts/login/"}  # fmt: skip
+        AccessAttempt.objects.create(**seen, get_data="", post_data="", failures_since_start=1)
+        AccessLog.objects.create(**seen)
+        AccessFailureLog.objects.create(**seen)
 
     def admin_object_id(self, model: str) -> int:
         from django.apps import apps
 
-        app_label = "auth" if model in {"user", "group"} else "incidents"
+        app_label = {"user": "auth", "group": "auth"}.get(
+            model, "axes" if model.startswith("access") else "incidents"
+        )
         if model == "group":
             from django.contrib.auth.models import Group
 
@@ -183,7 +191,7 @@ def route_id(route) -> str:
 def fill(route, world: World, *, confidential: bool) -> str:
     """The route's URL with real values for its parameters."""
     incident = world.confidential if confidential else world.incident
-    model = re.match(r"admin/(?:auth|incidents)/(\w+)/", route.pattern)
+    model = re.match(r"admin/(?:auth|incidents|axes)/(\w+)/", route.pattern)
     values = {
         "reference": incident.reference, "version": "1", "code": world.receipt_code, "token": world.unsubscribe,
         "week": world.week.label, "scope": "organisation", "name": "counts", "slug": "prod",

@@ -204,8 +204,10 @@ ADMIN_MODELS = {
     "incidents.digestsubscription": {}, "incidents.digestdelivery": {"add": 403}, "incidents.apitoken": {},
     "incidents.githubhook": {}, "incidents.idempotencyrecord": {"add": 403},
     "incidents.incidentrevision": {"add": 403}, "incidents.auditentry": {"add": 403, "delete": 403},
+    # Login lockouts (django-axes): attempts are recorded by the login, never added by hand.
+    "axes.accessattempt": {"add": 403}, "axes.accesslog": {"add": 403}, "axes.accessfailurelog": {"add": 403},
 }  # fmt: skip
-ADMIN_MODEL_ROUTE = re.compile(r"admin/(auth|incidents)/(\w+)/.*")
+ADMIN_MODEL_ROUTE = re.compile(r"admin/(auth|incidents|axes)/(\w+)/.*")
 
 
 def expected(key: str, route) -> str | None:
