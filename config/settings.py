@@ -356,3 +356,31 @@ BLAME_PHRASES = env_list(
 )
 # How many items a page of the incident list, the triage inbox and the action items shows.
 WEB_PAGE_SIZE = env_int("WEB_PAGE_SIZE", 25, minimum=5, maximum=200)
+
+# --- Reliability and security (issue: reliability) --------------------------------------------------------
+# Login brute force: django-axes counts failed log-ins per username and address (the web login and the admin's)
+# and locks that pair out for AXES_COOLOFF_MINUTES after AXES_FAILURE_LIMIT failures, answering 429 with a page
+# that says so and a Retry-After header. A successful log-in resets the count.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1, maximum=7 * 24 * 60)
+AXES_COOLOFF_TIME = AXES_COOLOFF_MINUTES / 60  # axes reads a number as hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "incidents.views.lockout.locked_out"
+
+# Redis redelivers a task whose worker died before acknowledging it (tasks are acks_late) once this many seconds
+# have passed since it was handed out. It must be longer than the longest task (REPORT_TASK_TIME_LIMIT + 30 s),
+# or a task still running would be handed to a second worker as well.
+CELERY_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_VISIBILITY_TIMEOUT", max(3600, 2 * (REPORT_TASK_TIME_LIMIT + 30)), minimum=1, maximum=7 * 24 * 3600
+)
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    }
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}

@@ -30,7 +30,7 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
             return [row[0] for row in cursor.fetchall()]
         if not transaction.get_connection().in_atomic_block:
             raise RuntimeError("reserve_ids needs a transaction on SQLite.")
-        cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # noqa: S608 - table name from the model
+        cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # noqa: S608 - table name from the model  # nosec B608
         (last,) = cursor.fetchone()
     return list(range(last + 1, last + 1 + count))
 
@@ -69,7 +69,7 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
                     count += 1
             return count
         placeholders = ", ".join(["%s"] * len(fields))
-        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608 - names from the model
+        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608 - names from the model  # nosec B608
         chunk: list[list[Any]] = []
         for values in prepared():
             chunk.append(values)

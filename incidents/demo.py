@@ -135,7 +135,7 @@ def seed_demo(*, incidents: int, weeks: int, seed: int, now: dt.datetime | None 
     if incidents < 0 or weeks < 1:
         raise ValueError("incidents must be ≥ 0 and weeks ≥ 1")
     now = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # deterministic demo data, not security  # nosec B311
     result = DemoResult()
     with transaction.atomic():
         world = _base_data(result)

@@ -11,6 +11,7 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count, Q
+from django.test import RequestFactory
 
 from incidents.models import (
     ActionItem,
@@ -107,7 +108,7 @@ def test_if_empty_skips_a_loaded_database_and_prints_the_login():
 
 def test_demo_login_works_and_demo_is_a_lead():
     assert "Demo login: demo / demo" in seed()
-    user = authenticate(username="demo", password="demo")
+    user = authenticate(RequestFactory().post("/accounts/login/"), username="demo", password="demo")
     assert user is not None and user.is_superuser
     assert user.memberships.get().role == "lead"
 

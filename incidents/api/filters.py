@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 
 from incidents.filters import SlugsFilter
 from incidents.models import ActionItem, Deployment, Environment, Release, Service, Team
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, in UTC before it reaches the database: PostgreSQL refuses UTC offsets beyond 15:59,
+    which ISO 8601 allows, and a time whose UTC equivalent leaves the representable years is a 400."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationError("This time is out of range.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class ReleaseFilter(django_filters.FilterSet):
     service = SlugsFilter(field_name="service__slug", to_field_name="slug", queryset=Service.objects.all())
     version = django_filters.CharFilter(max_length=100)
     commit_sha = django_filters.CharFilter(max_length=64)
-    created_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_from = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     ordering = django_filters.OrderingFilter(fields=(("created_at", "created"), ("version", "version")))
 
     class Meta:
@@ -29,8 +51,8 @@ class DeploymentFilter(django_filters.FilterSet):
         field_name="environment__slug", to_field_name="slug", queryset=Environment.objects.all()
     )
     status = django_filters.MultipleChoiceFilter(choices=Deployment.Status.choices)
-    deployed_from = django_filters.IsoDateTimeFilter(field_name="deployed_at", lookup_expr="gte")
-    deployed_to = django_filters.IsoDateTimeFilter(field_name="deployed_at", lookup_expr="lt")
+    deployed_from = UtcIsoDateTimeFilter(field_name="deployed_at", lookup_expr="gte")
+    deployed_to = UtcIsoDateTimeFilter(field_name="deployed_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(fields=(("deployed_at", "deployed"),))
 
     class Meta:
