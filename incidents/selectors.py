@@ -42,7 +42,6 @@ from incidents.models import (
     Release,
     Service,
     Team,
-    TrendReport,
 )
 from incidents.search import search_terms
 
@@ -231,14 +230,6 @@ def environments_all() -> QuerySet[Environment]:
 
 def services_all() -> QuerySet[Service]:
     return Service.objects.select_related("owner_team").order_by("slug")
-
-
-def reports_visible(*, viewer: Viewer) -> QuerySet[TrendReport]:
-    """Ready reports the viewer may read: the organisation's, and those of the viewer's teams."""
-    reports = TrendReport.objects.filter(status=TrendReport.Status.READY).select_related("team")
-    if viewer.is_admin:
-        return reports
-    return reports.filter(Q(scope=TrendReport.ORGANISATION) | Q(team_id__in=viewer.team_ids))
 
 
 # --- Web app for people: permissions, home, similar incidents, triage, releases, environments ------------

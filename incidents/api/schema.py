@@ -38,11 +38,11 @@ DESCRIPTIONS = {
 }
 
 IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False, pattern=r"^[!-~]([ -~]{0,253}[!-~])?$",
     description="Retries with the same key get the first response again (same status and body).",
 )  # fmt: skip
 IF_MATCH = OpenApiParameter(
-    "If-Match", str, OpenApiParameter.HEADER, required=False,
+    "If-Match", str, OpenApiParameter.HEADER, required=False, pattern=r'^(W/)?"?[0-9]{1,9}"?$',
     description='The version you last read, e.g. "3" (or send a version field).',
 )  # fmt: skip
 

@@ -28,6 +28,7 @@ from incidents.api.parsers import check_content_length
 from incidents.api.permissions import acting_team, request_viewer
 from incidents.filters import IncidentFilter
 from incidents.models import ActionItem, Cause, Incident, Release, Team, TrendReport
+from incidents.reports import selectors as report_selectors
 
 # Lookups take any path segment, so a malformed one is a JSON 404 rather than an unmatched URL.
 SLUG_REGEX = r"[^/]+"
@@ -347,17 +348,19 @@ class DeploymentViewSet(
 
 # --- Reports ---------------------------------------------------------------------------------------------
 
-WEEK_PATTERN = re.compile(r"(\d{4})-W(\d{2})")
+WEEK_PATTERN = r"^\d{4}-W\d{2}$"
+SCOPE_PATTERN = r"^(organisation|team:[-a-zA-Z0-9_]{1,50})$"
 
 
-def week_start(label: str) -> dt.date:
-    match = WEEK_PATTERN.fullmatch(label)
+def week_start(label: str) -> dt.date | None:
+    """The Monday of an ISO week label; None for a well-formed label that names no week (2026-W60)."""
+    if not re.fullmatch(WEEK_PATTERN, label):
+        raise ValidationError({"week": ["Give an ISO week such as 2026-W47."]})
+    year, week = label.split("-W")
     try:
-        if not match:
-            raise ValueError(label)
-        return dt.date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+        return dt.date.fromisocalendar(int(year), int(week), 1)
     except ValueError:
-        raise ValidationError({"week": ["Give an ISO week such as 2026-W47."]}) from None
+        return None
 
 
 class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -365,21 +368,30 @@ class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet
     lookup_field, lookup_value_regex = "week", r"[^/]+"
 
     def get_queryset(self) -> QuerySet[TrendReport]:
-        return selectors.reports_visible(viewer=self.viewer)
+        # The same reports as on the web: aggregates only, so every team's (see incidents/reports/selectors.py).
+        return report_selectors.reports_visible(self.viewer).filter(status=TrendReport.Status.READY)
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("week", str, OpenApiParameter.PATH, description="ISO week, e.g. 2026-W47."),
-            OpenApiParameter("scope", str, description='"organisation" (default) or "team:<slug>".'),
+            OpenApiParameter(
+                "week",
+                str,
+                OpenApiParameter.PATH,
+                pattern=WEEK_PATTERN,
+                description="ISO week, e.g. 2026-W47; a week that does not exist answers 404.",
+            ),
+            OpenApiParameter(
+                "scope", str, pattern=SCOPE_PATTERN, description='"organisation" (default) or "team:<slug>".'
+            ),
         ],
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "The report's data (see DESIGN.md).")},
     )
     def retrieve(self, request: Request, week: str) -> Response:
         start = week_start(week)
         scope = request.query_params.get("scope", TrendReport.ORGANISATION)
-        if scope != TrendReport.ORGANISATION and not re.fullmatch(r"team:[-a-zA-Z0-9_]{1,50}", scope):
+        if not re.fullmatch(SCOPE_PATTERN, scope):
             raise ValidationError({"scope": ['Use "organisation" or "team:<slug>".']})
-        report = self.get_queryset().filter(week_start=start, scope=scope).first()
+        report = self.get_queryset().filter(week_start=start, scope=scope).first() if start else None
         if report is None:
             raise Http404("No ready report for that week and scope.")
         return Response(report.data)
