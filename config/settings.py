@@ -371,6 +371,7 @@ AXES_COOLOFF_TIME = AXES_COOLOFF_MINUTES / 60  # axes reads a number as hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "incidents.views.lockout.locked_out"
+AXES_USERNAME_CALLABLE = "incidents.views.lockout.attempt_username"  # storable on PostgreSQL
 
 # Redis redelivers a task whose worker died before acknowledging it (tasks are acks_late) once this many seconds
 # have passed since it was handed out. It must be longer than the longest task (REPORT_TASK_TIME_LIMIT + 30 s),

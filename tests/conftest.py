@@ -6,10 +6,30 @@ superuser. Environments and causes come from the seeding migration.
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.apps import apps
 
 from incidents.models import Environment, Membership
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def seeded_after_flush(request):
+    """Environments, causes and number counters, as the data migration seeds them, for transactional tests.
+
+    Tests with a live server, threads or a real worker commit for real, and the flush after each of them empties
+    every table, including what the migrations seeded; the next one puts it back (the seeding is idempotent).
+    Serialized rollback would do the same but not for the browser tests, whose Playwright greenlet sees a
+    connection object of its own, without the serialized copy, and the two kinds of flush do not mix.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction"))
+    if not (transactional or {"transactional_db", "live_server"} & set(request.fixturenames)):
+        return
+    request.getfixturevalue("transactional_db")
+    importlib.import_module("incidents.migrations.0002_seed_taxonomy").seed(apps, None)
 
 
 @pytest.fixture

@@ -14,3 +14,16 @@ def locked_out(request: HttpRequest, credentials: dict | None = None, *args, **k
     response = render(request, "registration/locked_out.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response
+
+
+# django-axes stores the username of every failed attempt; PostgreSQL refuses NUL characters and values longer than
+# the column, so a hostile login form must not reach it as typed (it would be a server error, not a failed log-in).
+ATTEMPT_USERNAME_LENGTH = 150  # auth.User.username's length; axes' column holds 255
+
+
+def attempt_username(request: HttpRequest, credentials: dict | None = None) -> str:
+    """The username axes counts an attempt against: as typed, without NUL characters, cut to a storable length."""
+    username = (credentials or {}).get("username")
+    if username is None:
+        username = request.POST.get("username", "")
+    return str(username).replace("\x00", "")[:ATTEMPT_USERNAME_LENGTH]

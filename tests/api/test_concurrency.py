@@ -10,11 +10,13 @@ from django.db import connection, connections
 
 from incidents import services
 from incidents.models import ApiToken, IdempotencyRecord, Incident
+from incidents.services import incidents as incident_services
+from incidents.services import tools as tool_services
 from tests.api.conftest import Tool
 from tests.factories import TeamFactory
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),  # keeps the seeded counters
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql",
         reason="concurrent writers need PostgreSQL: SQLite serialises whole-database writes",
@@ -58,7 +60,9 @@ def tool():
 
 def test_concurrent_same_external_id_creates_one_item(tool):
     body = {"kind": "incident", "title": "Checkout 500s", "source": "pagerduty", "external_id": "PD-42"}
-    responses = run_together(4, lambda: tool.post(URL, body), barrier_in="_check_external_id", target=services)
+    responses = run_together(
+        4, lambda: tool.post(URL, body), barrier_in="_check_external_id", target=incident_services
+    )
     assert Incident.objects.count() == 1
     assert sorted(response.status_code for response in responses) == [200, 200, 200, 201]
     assert {response.json()["reference"] for response in responses} == {Incident.objects.get().reference}
@@ -68,7 +72,7 @@ def test_concurrent_same_idempotency_key_runs_once(tool):
     body = {"kind": "incident", "title": "Checkout 500s"}
     responses = run_together(
         3, lambda: tool.post(URL, body, HTTP_IDEMPOTENCY_KEY="retry-1"), barrier_in="_idempotency_purge",
-        target=services,
+        target=tool_services,
     )  # fmt: skip
     statuses = sorted(response.status_code for response in responses)
     assert Incident.objects.count() == 1

@@ -6,11 +6,9 @@ lifted for these tests only. Without /usr/bin/chromium the tests are skipped wit
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,16 +28,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} is missing: apt-get install -y chromium"))
-
-
-@pytest.fixture(autouse=True)
-def seeded_taxonomy(transactional_db):
-    """Environments, causes and number counters, as the data migration seeds them.
-
-    The live server needs committed rows, so these tests run in transactional mode, whose flush after each
-    test also removes what the migrations seeded; put it back (the seeding is idempotent).
-    """
-    importlib.import_module("incidents.migrations.0002_seed_taxonomy").seed(apps, None)
 
 
 @pytest.fixture(scope="module")

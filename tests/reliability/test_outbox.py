@@ -150,7 +150,7 @@ def _mails(folder: Path) -> list[str]:
     not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
     reason="DATABASE_URL is not PostgreSQL: the worker must share the test database with this process",
 )
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_r6_filing_survives_redis_being_down_and_the_follow_up_runs_once_it_returns(
     client, reporter, lead, team, staging, tmp_path, settings
 ):

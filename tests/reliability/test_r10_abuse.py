@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt
 from django.test import Client
 
 from tests.api.conftest import Tool
@@ -93,3 +94,5 @@ def test_unknown_tokens_and_malformed_logins_never_get_a_server_error(anonymous)
     client.raise_request_exception = False
     for data in ({"username": "x" * 10_000, "password": "y"}, {"username": "\x00", "password": "\x00"}, {}):
         assert client.post("/accounts/login/", data).status_code in (200, 400, 429)
+    # The hostile usernames are still counted, stored as far as a database can hold them.
+    assert AccessAttempt.objects.filter(username="x" * 150).exists()

@@ -25,7 +25,7 @@ EXCLUDED = os.environ.get("R3_EXCLUDE_CHECKS", "positive_data_acceptance,negativ
 
 @pytest.mark.reliability
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="R3 runs against PostgreSQL (set DATABASE_URL)")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_api_answers_every_generated_request_as_its_schema_says(live_server, settings, tmp_path):
     settings.API_WRITE_THROTTLE_RATE = "100000000/min"
     seed_demo(incidents=40, weeks=4, seed=7)

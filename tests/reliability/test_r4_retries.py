@@ -10,7 +10,7 @@ from tests.reliability.conftest import requires_postgresql, run_together
 pytestmark = [
     pytest.mark.reliability,
     requires_postgresql,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),  # keeps the seeded taxonomy and counters
+    pytest.mark.django_db(transaction=True),
 ]
 
 COUNT = 20

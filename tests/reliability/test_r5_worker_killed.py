@@ -75,7 +75,7 @@ def _status(week: Week) -> str | None:
     )
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_report_survives_its_worker_being_killed(tmp_path):
     from incidents.tasks import report_generate_task
 

@@ -22,7 +22,7 @@ from tests.reliability.conftest import requires_postgresql, run_together
 pytestmark = [
     pytest.mark.reliability,
     requires_postgresql,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 WRITERS = 50

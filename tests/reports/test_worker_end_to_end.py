@@ -36,7 +36,7 @@ def _test_database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{connection.settings_dict['NAME']}"
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the seeded taxonomy for later tests
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_generates_a_report_end_to_end(tmp_path):
     from incidents.tasks import report_generate_task
 
