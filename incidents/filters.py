@@ -7,25 +7,52 @@ values (`?environment=dev&environment=staging`). Dates are local calendar days i
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from incidents.models import Cause, Environment, Incident, IncidentCause, Release, Service, Team
+from incidents.models import Cause, Environment, Incident, IncidentCause, Service, Team
 from incidents.search import search_incidents
 
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]{1,100}$"
 
-@extend_schema_field(OpenApiTypes.STR)
-class SlugsFilter(django_filters.ModelMultipleChoiceFilter):
-    """Rows chosen by slug, repeatable: `?team=payments&team=platform`. Documented as strings in the API schema."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("to_field_name", "slug")
+class ChoicesField(forms.MultipleChoiceField):
+    """Several choices; an empty value (`?status=`, what a form sends for "any") selects nothing, like no value."""
+
+    def to_python(self, value) -> list[str]:
+        return [choice for choice in super().to_python(value) if choice]
+
+
+class ChoicesFilter(django_filters.MultipleChoiceFilter):
+    field_class = ChoicesField
+
+
+class SlugListField(ChoicesField):
+    """Slugs as typed. A value that is not shaped like a slug is an error naming the parameter; a slug that names
+    nothing matches nothing, as a search would (a link to a renamed team shows an empty list, not an error)."""
+
+    default_error_messages = {"invalid_choice": "“%(value)s” is not a slug (letters, digits, - and _)."}
+
+    def valid_value(self, value: str) -> bool:
+        return re.fullmatch(SLUG_PATTERN, value) is not None
+
+
+@extend_schema_field({"type": "string", "pattern": SLUG_PATTERN})
+class SlugsFilter(ChoicesFilter):
+    """Rows chosen by slug, repeatable: `?team=payments&team=platform`. The form lists the existing slugs as its
+    choices (the web list's pickers); any slug-shaped value is accepted."""
+
+    field_class = SlugListField
+
+    def __init__(self, *args, queryset: QuerySet, **kwargs) -> None:
+        kwargs.pop("to_field_name", None)
+        kwargs.setdefault("choices", lambda: [(row.slug, str(row)) for row in queryset.all()])
         super().__init__(*args, **kwargs)
 
 
@@ -34,18 +61,22 @@ EARLIEST, LATEST = dt.date(1000, 1, 1), dt.date(9998, 12, 31)
 BIGGEST_ID = 2**63 - 1
 
 
-class _ReleaseIdField(django_filters.fields.ModelChoiceField):
-    def to_python(self, value):
-        if value not in self.empty_values and (not str(value).isdigit() or int(value) > BIGGEST_ID):
-            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return super().to_python(value)
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": BIGGEST_ID})
+class ReleaseIdFilter(django_filters.NumberFilter):
+    """A release by id (a release page links here), typed in rather than picked: there can be thousands. An id
+    that names no release matches nothing."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", BIGGEST_ID)
+        super().__init__(*args, **kwargs)
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class ReleaseIdFilter(django_filters.ModelChoiceFilter):
-    """A release by id (a release page links here), typed in rather than picked: there can be thousands."""
-
-    field_class = _ReleaseIdField
+@extend_schema_field(OpenApiTypes.DATE)
+class DayFilter(django_filters.DateFilter):
+    """A calendar day (YYYY-MM-DD), documented as a date in the API schema."""
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -53,14 +84,14 @@ def _local_midnight(day: dt.date) -> dt.datetime:
 
 
 class IncidentFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_search", label="Search", max_length=200)
+    q = django_filters.CharFilter(method="filter_search", label="Search")  # words past 200 characters are ignored
     kind = django_filters.ChoiceFilter(choices=Incident.Kind.choices)
-    status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices)
+    status = ChoicesFilter(choices=Incident.Status.choices)
     counted = django_filters.BooleanFilter(
         method="filter_counted", label="Counted in reports (not in triage, not dismissed)"
     )
-    severity = django_filters.MultipleChoiceFilter(choices=Incident.Severity.choices)
-    caught_by = django_filters.MultipleChoiceFilter(choices=Incident.CaughtBy.choices)
+    severity = ChoicesFilter(choices=Incident.Severity.choices)
+    caught_by = ChoicesFilter(choices=Incident.CaughtBy.choices)
     environment = SlugsFilter(
         field_name="environment__slug", to_field_name="slug", queryset=Environment.objects.all(), label="Caught in"
     )
@@ -70,11 +101,9 @@ class IncidentFilter(django_filters.FilterSet):
         choices=IncidentCause.Gate.choices, method="filter_cause", label="Gate that should have caught a cause"
     )
     service = SlugsFilter(to_field_name="slug", queryset=Service.objects.all(), method="filter_service")
-    release = ReleaseIdFilter(
-        queryset=Release.objects.select_related("service"), method="filter_release", widget=forms.NumberInput
-    )
-    started_from = django_filters.DateFilter(method="filter_started_from", label="Started on or after")
-    started_to = django_filters.DateFilter(method="filter_started_to", label="Started on or before")
+    release = ReleaseIdFilter(method="filter_release")
+    started_from = DayFilter(method="filter_started_from", label="Started on or after")
+    started_to = DayFilter(method="filter_started_to", label="Started on or before")
     ordering = django_filters.OrderingFilter(
         fields=(
             ("started_at", "started"),
@@ -107,7 +136,7 @@ class IncidentFilter(django_filters.FilterSet):
             return queryset
         tags = IncidentCause.objects.filter(incident=OuterRef("pk"))
         if causes:
-            tags = tags.filter(cause__in=causes)
+            tags = tags.filter(cause__slug__in=causes)
         if gate:
             tags = tags.filter(gate=gate)
         return queryset.filter(Exists(tags))
@@ -115,13 +144,13 @@ class IncidentFilter(django_filters.FilterSet):
     def filter_service(self, queryset: QuerySet, name: str, value) -> QuerySet:
         if not value:
             return queryset
-        links = Incident.services.through.objects.filter(incident=OuterRef("pk"), service__in=value)
+        links = Incident.services.through.objects.filter(incident=OuterRef("pk"), service__slug__in=value)
         return queryset.filter(Exists(links))
 
-    def filter_release(self, queryset: QuerySet, name: str, value: Release | None) -> QuerySet:
+    def filter_release(self, queryset: QuerySet, name: str, value: int | None) -> QuerySet:
         if value is None:
             return queryset
-        links = Incident.releases.through.objects.filter(incident=OuterRef("pk"), release=value)
+        links = Incident.releases.through.objects.filter(incident=OuterRef("pk"), release_id=value)
         return queryset.filter(Exists(links))
 
     def filter_started_from(self, queryset: QuerySet, name: str, value: dt.date | None) -> QuerySet:

@@ -412,6 +412,11 @@ def release_get(*, pk: int) -> Release:
     )
 
 
+def release_find(*, pk: int) -> Release | None:
+    """The release a filter names, or None when there is none with this id."""
+    return Release.objects.select_related("service").filter(pk=pk).first()
+
+
 def release_incidents(*, viewer: Viewer, release: Release) -> QuerySet[Incident]:
     return incidents_visible(viewer).filter(releases=release).select_related("team", "environment")
 

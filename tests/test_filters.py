@@ -97,13 +97,31 @@ def test_date_range_is_inclusive_local_days(settings):
         assert refs({"started_from": "2026-11-23"}) == {monday.reference}
 
 
-def test_unknown_values_are_errors_naming_the_field():
+def test_malformed_values_are_errors_naming_the_field():
     filterset = IncidentFilter(
-        {"environment": ["moon"], "severity": ["sev9"], "started_from": "yesterday"},
+        {"environment": ["the moon"], "severity": ["sev9"], "started_from": "yesterday", "release": "x"},
         queryset=Incident.objects.all(),
     )
     assert not filterset.is_valid()
-    assert set(filterset.errors) == {"environment", "severity", "started_from"}
+    assert set(filterset.errors) == {"environment", "severity", "started_from", "release"}
+
+
+def test_slugs_that_name_nothing_match_nothing_and_the_rest_still_match(prod):
+    incident = IncidentFactory(environment=prod)
+
+    def refs(data):
+        filterset = IncidentFilter(data, queryset=Incident.objects.all())
+        assert filterset.is_valid(), filterset.errors
+        return {row.reference for row in filterset.qs}
+
+    assert refs({"environment": ["moon"]}) == set()
+    assert refs({"environment": ["moon", "prod"]}) == {incident.reference}
+    assert refs({"release": "123456"}) == set()
+    assert refs({"environment": ["", "prod"]}) == {incident.reference}
+    assert refs({"cause": ["no-such-cause"]}) == set()
+    # The web list's pickers still offer the existing values.
+    choices = dict(IncidentFilter({}, queryset=Incident.objects.all()).form.fields["environment"].choices)
+    assert {"dev", "staging", "prod"} <= set(choices)
 
 
 def test_suspect_releases_are_live_deployments_of_the_services_in_the_window(prod, staging, service, settings):

@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters
-from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 
-from incidents.filters import SlugsFilter
+from incidents.filters import ChoicesFilter, SlugsFilter
 from incidents.models import ActionItem, Deployment, Environment, Release, Service, Team
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 time, in UTC before it reaches the database: PostgreSQL refuses UTC offsets beyond 15:59,
-    which ISO 8601 allows, and a time whose UTC equivalent leaves the representable years is a 400."""
+    which ISO 8601 allows. A time whose UTC equivalent leaves the representable years (0001-01-01T00:00+23:59)
+    bounds nothing, so it becomes the first or last representable moment."""
 
     def to_python(self, value):
         parsed = super().to_python(value)
@@ -23,7 +23,7 @@ class UtcIsoDateTimeField(IsoDateTimeField):
         try:
             return parsed.astimezone(dt.UTC)
         except OverflowError:
-            raise ValidationError("This time is out of range.", code="invalid") from None
+            return (dt.datetime.min if parsed.year == dt.MINYEAR else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -32,8 +32,8 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class ReleaseFilter(django_filters.FilterSet):
     service = SlugsFilter(field_name="service__slug", to_field_name="slug", queryset=Service.objects.all())
-    version = django_filters.CharFilter(max_length=100)
-    commit_sha = django_filters.CharFilter(max_length=64)
+    version = django_filters.CharFilter()
+    commit_sha = django_filters.CharFilter()
     created_from = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     ordering = django_filters.OrderingFilter(fields=(("created_at", "created"), ("version", "version")))
 
@@ -46,11 +46,11 @@ class DeploymentFilter(django_filters.FilterSet):
     service = SlugsFilter(
         field_name="release__service__slug", to_field_name="slug", queryset=Service.objects.all()
     )
-    version = django_filters.CharFilter(field_name="release__version", max_length=100)
+    version = django_filters.CharFilter(field_name="release__version")
     environment = SlugsFilter(
         field_name="environment__slug", to_field_name="slug", queryset=Environment.objects.all()
     )
-    status = django_filters.MultipleChoiceFilter(choices=Deployment.Status.choices)
+    status = ChoicesFilter(choices=Deployment.Status.choices)
     deployed_from = UtcIsoDateTimeFilter(field_name="deployed_at", lookup_expr="gte")
     deployed_to = UtcIsoDateTimeFilter(field_name="deployed_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(fields=(("deployed_at", "deployed"),))
@@ -61,7 +61,7 @@ class DeploymentFilter(django_filters.FilterSet):
 
 
 class ActionItemFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=ActionItem.Status.choices)
+    status = ChoicesFilter(choices=ActionItem.Status.choices)
     team = SlugsFilter(field_name="team__slug", to_field_name="slug", queryset=Team.objects.all())
     incident_team = SlugsFilter(
         field_name="incident__team__slug", to_field_name="slug", queryset=Team.objects.all(),

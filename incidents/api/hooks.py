@@ -22,6 +22,7 @@ from incidents.api.authentication import GitHubSignatureAuthentication
 from incidents.api.exceptions import validation_error
 from incidents.api.parsers import LimitedJSONParser
 from incidents.api.permissions import SignedByGitHub, acting_team
+from incidents.api.strict import StrictJsonMixin
 from incidents.api.views import ApiViewMixin
 from incidents.models import Environment, Service
 
@@ -52,7 +53,7 @@ class AlertSerializer(serializers.Serializer):
         return self._check_names(value)
 
 
-class AlertmanagerPayloadSerializer(serializers.Serializer):
+class AlertmanagerPayloadSerializer(StrictJsonMixin):
     """Alertmanager's webhook_config body (version 4); fields not listed here are accepted and ignored."""
 
     version = serializers.ChoiceField(choices=["4"])

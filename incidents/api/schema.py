@@ -108,3 +108,38 @@ class GitHubSignatureScheme(OpenApiAuthenticationExtension):
             "name": "X-Hub-Signature-256",
             "description": "sha256=<HMAC-SHA256 of the body with the hook's secret>, as GitHub sends it.",
         }
+
+
+# Text the API refuses: NUL characters (PostgreSQL cannot store them; every door answers them with a 400).
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def _refuse_nul(schema: dict) -> None:
+    """Adds NO_NUL_PATTERN to every free-text string of a schema, nested ones included."""
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
+        schema["pattern"] = NO_NUL_PATTERN
+    for key in ("items", "additionalProperties"):
+        _refuse_nul(schema.get(key))
+    for child in schema.get("properties", {}).values():
+        _refuse_nul(child)
+    for key in ("allOf", "oneOf", "anyOf"):
+        for child in schema.get(key, []):
+            _refuse_nul(child)
+
+
+PAGING_PARAMETERS = ("page", "page_size")
+
+
+def postprocess_text_patterns(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: the schema says which text is refused, so clients and schema checks know it."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                _refuse_nul(parameter.get("schema"))
+                if parameter["in"] == "query" and parameter["name"] not in PAGING_PARAMETERS:
+                    parameter["allowEmptyValue"] = True  # a filter left empty is a filter not set
+    for component in result.get("components", {}).get("schemas", {}).values():
+        _refuse_nul(component)
+    return result

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents import services
+from incidents.api.strict import StrictJsonMixin
 from incidents.models import (
     ActionItem,
     Cause,
@@ -114,7 +115,7 @@ def _check_service_owner(service: Service, team: Team) -> None:
         )
 
 
-class ReleaseCreateSerializer(serializers.Serializer):
+class ReleaseCreateSerializer(StrictJsonMixin):
     service = SlugField(queryset=Service.objects.all())
     version = serializers.CharField(max_length=100)
     artifact_digest = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
@@ -140,7 +141,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class DeploymentCreateSerializer(serializers.Serializer):
+class DeploymentCreateSerializer(StrictJsonMixin):
     service = SlugField(queryset=Service.objects.all())
     version = serializers.CharField(max_length=100)
     environment = SlugField(queryset=Environment.objects.all())
@@ -292,7 +293,7 @@ class IncidentDetailSerializer(RedactedMixin, IncidentSerializer):
         read_only_fields = fields
 
 
-class IncidentWriteMixin(serializers.Serializer):
+class IncidentWriteMixin(StrictJsonMixin):
     title = serializers.CharField(max_length=200)
     summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     potential_impact = serializers.CharField(required=False, allow_blank=True, max_length=20000)
@@ -359,7 +360,7 @@ class ActionItemSerializer(RedactedMixin, IncidentActionItemSerializer):
         read_only_fields = fields
 
 
-class ActionItemWriteSerializer(serializers.Serializer):
+class ActionItemWriteSerializer(StrictJsonMixin):
     title = serializers.CharField(max_length=200)
     owner = UsernameField(required=False, allow_null=True, help_text="Username of a member of your team.")
     team = SlugField(queryset=Team.objects.all(), required=False, allow_null=True)

@@ -388,7 +388,7 @@ class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet
     )
     def retrieve(self, request: Request, week: str) -> Response:
         start = week_start(week)
-        scope = request.query_params.get("scope", TrendReport.ORGANISATION)
+        scope = request.query_params.get("scope") or TrendReport.ORGANISATION  # `?scope=` too
         if not re.fullmatch(SCOPE_PATTERN, scope):
             raise ValidationError({"scope": ['Use "organisation" or "team:<slug>".']})
         report = self.get_queryset().filter(week_start=start, scope=scope).first() if start else None

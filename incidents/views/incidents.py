@@ -58,13 +58,14 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     filterset = IncidentFilter(request.GET, queryset=selectors.incident_list(viewer=viewer))
     style_filter_form(filterset.form)
     valid = filterset.is_valid()
-    release = filterset.form.cleaned_data.get("release") if valid else None
+    release_id = filterset.form.cleaned_data.get("release") if valid else None
     context = {
         "filter": filterset,
         "page": page_of(request, filterset.qs if valid else Incident.objects.none()),
         "query": query_without(request, "page"),
         "without_release": query_without(request, "page", "release"),
-        "release": release,
+        "release_id": release_id,
+        "release": selectors.release_find(pk=release_id) if release_id else None,
         "filtered": not valid
         or any(
             value not in ("", "unknown")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 from incidents.models import ApiToken
@@ -67,3 +69,11 @@ def other_writer(other_team) -> Tool:
 @pytest.fixture
 def anonymous() -> Tool:
     return Tool(None, None)
+
+
+@pytest.fixture(scope="module")
+def schema():
+    """The OpenAPI document as /api/schema/ serves it, checked against the OpenAPI specification."""
+    generated = SchemaGenerator().get_schema(request=None, public=True)
+    validate_schema(generated)  # raises on an invalid OpenAPI document
+    return generated

@@ -54,9 +54,27 @@ def test_list_orders_by_the_requested_field(reader, team):
 
 
 def test_invalid_filter_value_is_a_400_naming_the_parameter(reader):
-    response = reader.get(URL, {"environment": "moon"})
+    response = reader.get(URL, {"environment": "the moon"})
     assert response.status_code == 400
     assert "environment" in response.json()
+    for value in ("a b", "a" * 101, "pro\x00d"):
+        assert reader.get(URL, {"team": value}).status_code == 400, value
+
+
+def test_a_slug_or_release_that_names_nothing_matches_nothing(reader, team):
+    IncidentFactory(team=team)
+    for params in ({"environment": "moon"}, {"team": ["moon", "mars"]}, {"cause": "x"}, {"release": 999999}):
+        response = reader.get(URL, params)
+        assert response.status_code == 200, params
+        assert response.json()["count"] == 0, params
+    assert reader.get(URL, {"team": [team.slug, "moon"]}).json()["count"] == 1
+
+
+@pytest.mark.parametrize("page_size", ["null", "0", "-3", "201", "2.5", ""])
+def test_a_page_size_outside_1_to_200_is_a_400_naming_it(reader, page_size):
+    response = reader.get(URL, {"page_size": page_size})
+    assert response.status_code == 400
+    assert list(response.json()) == ["page_size"]
 
 
 def test_list_is_paginated(reader, team):

@@ -10,20 +10,11 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from drf_spectacular.generators import SchemaGenerator
-from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 from config.env import env_rate
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def schema():
-    generated = SchemaGenerator().get_schema(request=None, public=True)
-    validate_schema(generated)  # raises on an invalid OpenAPI document
-    return generated
 
 
 def _operation(schema, path: str, method: str) -> dict:

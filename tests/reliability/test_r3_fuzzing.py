@@ -18,9 +18,11 @@ from incidents.services import api_token_create
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("R3_EXAMPLES", "200"))
-# Checks run: all of schemathesis' checks (see RELIABILITY.md for the ones left out and why).
+# Checks run: all of schemathesis' checks; schemathesis.toml beside this file lists the statuses a write may
+# answer to a well-formed body (see RELIABILITY.md).
 CHECKS = os.environ.get("R3_CHECKS", "all")
-EXCLUDED = os.environ.get("R3_EXCLUDE_CHECKS", "positive_data_acceptance,negative_data_rejection")
+EXCLUDED = os.environ.get("R3_EXCLUDE_CHECKS", "")
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 @pytest.mark.reliability
@@ -33,7 +35,7 @@ def test_the_api_answers_every_generated_request_as_its_schema_says(live_server,
         name="schemathesis", team=Team.objects.get(slug="payments"), scope=ApiToken.Scope.WRITE
     )
     command = [
-        str(Path(sys.executable).with_name("st")), "run", f"{live_server.url}/api/schema/",
+        str(Path(sys.executable).with_name("st")), "--config-file", str(CONFIG), "run", f"{live_server.url}/api/schema/",
         "--header", f"Authorization: Bearer {token}", "--checks", CHECKS, "--max-examples", str(EXAMPLES),
         "--workers", "2", "--seed", "1", "--no-color", "--request-timeout", "30",
         *(["--exclude-checks", EXCLUDED] if EXCLUDED else []),
@@ -48,12 +50,13 @@ def test_the_api_answers_every_generated_request_as_its_schema_says(live_server,
 @pytest.mark.parametrize(
     "moment", ["3400-01-06T04:11:40-16:12", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00+23:59"]
 )
-def test_times_with_any_utc_offset_filter_or_are_refused(reader, moment):
-    """Found by R3: PostgreSQL refuses UTC offsets beyond 15:59, which ISO 8601 allows (it was a 500)."""
+def test_times_with_any_utc_offset_filter(reader, moment):
+    """Found by R3: PostgreSQL refuses UTC offsets beyond 15:59, which ISO 8601 allows (it was a 500); a time
+    past the representable years bounds nothing (it was a 400 for a time the schema calls valid)."""
     reader.client.raise_request_exception = False
     for url in (
         "/api/v1/deployments/?deployed_from=",
         "/api/v1/deployments/?deployed_to=",
         "/api/v1/releases/?created_from=",
     ):
-        assert reader.get(url + moment.replace("+", "%2B")).status_code in (200, 400), url
+        assert reader.get(url + moment.replace("+", "%2B")).status_code == 200, url

@@ -81,11 +81,19 @@ def test_release_filter_and_ordering(login, reporter, service):
 
 
 def test_bad_filters_are_explained_not_crashed(login, reporter):
-    response = login(reporter).get(LIST, {"kind": "bogus", "started_from": "not a date", "release": "999999"})
+    response = login(reporter).get(LIST, {"kind": "bogus", "started_from": "not a date", "release": "r12"})
     assert response.status_code == 200
     errors = response.context["filter"].form.errors
     assert {"kind", "started_from", "release"} <= set(errors)
     assert "Some filters are not valid" in response.content.decode()
+
+
+def test_a_release_that_does_not_exist_shows_an_empty_list_that_says_so(login, reporter):
+    NearMissFactory()
+    response = login(reporter).get(LIST, {"release": "999999"})
+    assert response.status_code == 200
+    assert list(response.context["page"]) == []
+    assert "No release has the id 999999" in response.content.decode()
 
 
 def test_pagination_keeps_the_filters(login, reporter, settings):

@@ -1,0 +1,60 @@
+"""Write bodies are checked against their JSON types before DRF coerces anything, and the schema says which text
+and which paging values are refused (found by R3's positive- and negative-data checks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from incidents.api.schema import NO_NUL_PATTERN
+from incidents.models import Incident
+from tests.api.conftest import payload
+
+pytestmark = pytest.mark.django_db
+
+INCIDENTS = "/api/v1/incidents/"
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"kind": "incident", "title": 0}, {"title": ["Must be a string."]}),
+        ({"kind": "incident", "title": "Slow", "started_at": 1700000000}, {"started_at": ["Must be a string."]}),
+        ({"kind": 1, "title": "Slow"}, {"kind": ["Must be a string."]}),
+        ({"kind": "incident", "title": "Slow", "services": "checkout"}, {"services": ["Must be a list."]}),
+        (
+            {"kind": "incident", "title": "Slow", "timeline": [{"at": "2026-11-20T10:00:00Z", "text": 5}]},
+            {"timeline": {"0": {"text": ["Must be a string."]}}},
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_a_400_naming_it_and_nothing_is_saved(writer, body, errors):
+    response = writer.post(INCIDENTS, body)
+    assert response.status_code == 400
+    assert response.json() == errors
+    assert not Incident.objects.exists()
+
+
+def test_a_body_that_is_not_an_object_is_a_400_not_a_server_error(writer):
+    writer.client.raise_request_exception = False
+    response = writer.post(INCIDENTS, [None, None])
+    assert response.status_code == 400
+    assert "non_field_errors" in response.json()
+    assert writer.post("/api/v1/hooks/alertmanager/", [None, None]).status_code == 400
+
+
+def test_an_alert_fingerprint_must_be_text(writer):
+    body = payload("alertmanager_firing.json")
+    body["alerts"][0]["fingerprint"] = 0
+    response = writer.post("/api/v1/hooks/alertmanager/", body)
+    assert response.status_code == 400
+    assert response.json() == {"alerts": {"0": {"fingerprint": ["Must be a string."]}}}
+
+
+def test_the_schema_refuses_nul_in_free_text_and_bounds_the_page_size(schema):
+    create = schema["components"]["schemas"]["IncidentCreateRequest"]["properties"]
+    assert create["title"]["pattern"] == NO_NUL_PATTERN
+    assert "pattern" not in create["started_at"]  # a date-time has its format instead
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/incidents/"]["get"]["parameters"]}
+    assert parameters["q"]["schema"]["pattern"] == NO_NUL_PATTERN
+    assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200}
+    assert parameters["team"]["allowEmptyValue"] is True and "allowEmptyValue" not in parameters["page"]
