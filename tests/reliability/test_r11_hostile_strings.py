@@ -67,12 +67,17 @@ def problems(value: str, outcomes: list[d.Outcome], *, expected: Callable[[str],
     return found
 
 
-def test_hostile_strings_through_every_door(hostile_doors, team, settings):
+SHARDS = 4  # the strings in four tests, which CI runs side by side
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_hostile_strings_through_every_door(hostile_doors, team, settings, shard):
     settings.REDACTION_DEFAULT_POLICY = "off"
     target = IncidentFactory(team=team, status=Incident.Status.DRAFT)
     item = ActionItemFactory(incident=target)
     failures, accepted, refused = [], 0, 0
-    for value in [*blns(), *NUL, *LINE_BREAKS, *HUGE]:
+    values = [*blns(), *NUL, *LINE_BREAKS, *HUGE][shard::SHARDS]
+    for value in values:
         outcomes = through_every_door(hostile_doors, value, team, target, item)
         failures += problems(value, outcomes, expected=str)
         accepted += sum(outcome.stored is not None for outcome in outcomes)
@@ -82,7 +87,8 @@ def test_hostile_strings_through_every_door(hostile_doors, team, settings):
             failures += [f"{o.door} {o.field}: NUL got {o.status}" for o in stored_doors
                          if o.status != 400 and o.door not in ("web similar", "api alertmanager")]  # fmt: skip
     assert failures == [], "\n".join(failures)
-    assert accepted > 5000 and refused > 0  # the doors really stored most values and refused some
+    assert accepted > 5000 // SHARDS  # the doors really stored most values
+    assert refused > 0 or not any("\x00" in value for value in values)  # and refused the NULs
 
 
 def test_hostile_strings_with_redaction_on_store_the_redacted_text(hostile_doors, team, settings):
