@@ -30,7 +30,17 @@ def absolute(context: dict, path: str) -> str:
     return request.build_absolute_uri(path) if request is not None else path
 
 
-class SlugField(serializers.SlugRelatedField):
+class NoBlankMixin:
+    """DRF reads "" as null for a relation; the schema says a name has at least one character, so "" is refused
+    (send null, where the field allows it, to leave it empty)."""
+
+    def run_validation(self, data=serializers.empty):
+        if data == "":
+            self.fail("invalid")
+        return super().run_validation(data)
+
+
+class SlugField(NoBlankMixin, serializers.SlugRelatedField):
     """A related object named by its slug; a value that cannot be a slug is refused before any query."""
 
     def __init__(self, **kwargs):
@@ -342,7 +352,7 @@ class IncidentUpdateSerializer(IncidentWriteMixin):
 # --- Action items ----------------------------------------------------------------------------------------
 
 
-class UsernameField(serializers.SlugRelatedField):
+class UsernameField(NoBlankMixin, serializers.SlugRelatedField):
     def __init__(self, **kwargs):
         super().__init__(slug_field="username", queryset=get_user_model().objects.all(), **kwargs)
 

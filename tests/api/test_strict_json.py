@@ -58,3 +58,10 @@ def test_the_schema_refuses_nul_in_free_text_and_bounds_the_page_size(schema):
     assert parameters["q"]["schema"]["pattern"] == NO_NUL_PATTERN
     assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200}
     assert parameters["team"]["allowEmptyValue"] is True and "allowEmptyValue" not in parameters["page"]
+
+
+def test_an_empty_name_is_refused_rather_than_read_as_none(writer):
+    response = writer.post(INCIDENTS, {"kind": "incident", "title": "Slow", "environment": ""})
+    assert response.status_code == 400
+    assert list(response.json()) == ["environment"]
+    assert writer.post(INCIDENTS, {"kind": "incident", "title": "Slow", "environment": None}).status_code == 201
