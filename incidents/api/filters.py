@@ -31,7 +31,7 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class ReleaseFilter(django_filters.FilterSet):
-    service = SlugsFilter(field_name="service__slug", to_field_name="slug", queryset=Service.objects.all())
+    service = SlugsFilter(field_name="service", queryset=Service.objects.all())
     version = django_filters.CharFilter()
     commit_sha = django_filters.CharFilter()
     created_from = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
@@ -43,13 +43,9 @@ class ReleaseFilter(django_filters.FilterSet):
 
 
 class DeploymentFilter(django_filters.FilterSet):
-    service = SlugsFilter(
-        field_name="release__service__slug", to_field_name="slug", queryset=Service.objects.all()
-    )
+    service = SlugsFilter(field_name="release__service", queryset=Service.objects.all())
     version = django_filters.CharFilter(field_name="release__version")
-    environment = SlugsFilter(
-        field_name="environment__slug", to_field_name="slug", queryset=Environment.objects.all()
-    )
+    environment = SlugsFilter(field_name="environment", queryset=Environment.objects.all())
     status = ChoicesFilter(choices=Deployment.Status.choices)
     deployed_from = UtcIsoDateTimeFilter(field_name="deployed_at", lookup_expr="gte")
     deployed_to = UtcIsoDateTimeFilter(field_name="deployed_at", lookup_expr="lt")
@@ -62,11 +58,10 @@ class DeploymentFilter(django_filters.FilterSet):
 
 class ActionItemFilter(django_filters.FilterSet):
     status = ChoicesFilter(choices=ActionItem.Status.choices)
-    team = SlugsFilter(field_name="team__slug", to_field_name="slug", queryset=Team.objects.all())
+    team = SlugsFilter(field_name="team", queryset=Team.objects.all())
     incident_team = SlugsFilter(
-        field_name="incident__team__slug", to_field_name="slug", queryset=Team.objects.all(),
-        label="Team of the incident",
-    )  # fmt: skip
+        field_name="incident__team", queryset=Team.objects.all(), label="Team of the incident"
+    )
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(fields=(("due_date", "due"), ("created_at", "created")))
 
