@@ -204,6 +204,7 @@ ADMIN_MODELS = {
     "incidents.digestsubscription": {}, "incidents.digestdelivery": {"add": 403}, "incidents.apitoken": {},
     "incidents.githubhook": {}, "incidents.idempotencyrecord": {"add": 403},
     "incidents.incidentrevision": {"add": 403}, "incidents.auditentry": {"add": 403, "delete": 403},
+    "incidents.outboxmessage": {"add": 403},  # follow-up work is enqueued by the writes that need it
     # Login lockouts (django-axes): attempts are recorded by the login, never added by hand.
     "axes.accessattempt": {"add": 403}, "axes.accesslog": {"add": 403}, "axes.accessfailurelog": {"add": 403},
 }  # fmt: skip
