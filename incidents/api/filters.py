@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import django_filters
 from django_filters.fields import IsoDateTimeField
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
 
 from incidents.filters import ChoicesFilter, SlugsFilter
 from incidents.models import ActionItem, Deployment, Environment, Release, Service, Team
@@ -68,3 +71,36 @@ class ActionItemFilter(django_filters.FilterSet):
     class Meta:
         model = ActionItem
         fields: list[str] = []
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """`?ordering=name,-slug` over the view's `ordering_fields`. Unlike DRF's, which ignores what it does not know,
+    an unknown field or a repeated parameter is a 400 naming `ordering`, and the schema lists the accepted values."""
+
+    def get_ordering(self, request, queryset, view):
+        values = request.query_params.getlist(self.ordering_param)
+        if not values or values == [""]:
+            return self.get_default_ordering(view)
+        allowed = self._allowed(view)
+        fields = [field.strip() for field in values[0].split(",")]
+        if len(values) > 1 or not fields or any(field not in allowed for field in fields):
+            raise ValidationError(
+                {self.ordering_param: [f"Use one or more of {', '.join(allowed)}, comma-separated."]}
+            )
+        return fields
+
+    @staticmethod
+    def _allowed(view) -> list[str]:
+        return [prefix + field for field in view.ordering_fields for prefix in ("", "-")]
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        allowed = "|".join(re.escape(field) for field in view.ordering_fields)
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": f"Sort by {', '.join(view.ordering_fields)}; prefix - to reverse, comma-separate several.",
+                "schema": {"type": "string", "pattern": rf"^(-?({allowed})(,-?({allowed}))*)?$"},
+            }
+        ]

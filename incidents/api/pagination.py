@@ -6,11 +6,21 @@ from rest_framework.pagination import PageNumberPagination
 
 class Pagination(PageNumberPagination):
     """`?page=2&page_size=100`; 50 a page by default, 200 at most. A page size that is not a whole number from 1
-    to 200 is a 400 naming `page_size` (rather than silently the default); a page past the last is a 404."""
+        to 200 is a 400 naming `page_size` (rather than silently the default), a page that is not a whole number from 1
+    a 400 naming `page`; a page past the last is a 404."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    last_page_strings = ()  # `?page=last` is not a number
+
+    def get_page_number(self, request, paginator) -> int:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return 1
+        if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            raise ValidationError({self.page_query_param: ["A whole number from 1."]})
+        return int(raw)
 
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)

@@ -60,7 +60,7 @@ class HindsightAutoSchema(AutoSchema):
             codes += ["413", "415", "429"]
         if action == "create":
             codes += ["409", "422"]
-        if action == "partial_update":
+        if action == "partial_update" and getattr(self.view, "versioned", False):
             codes += ["409", "412", "428"]
         return sorted(set(codes) | set(getattr(self.view, "extra_error_codes", ())))
 
@@ -80,7 +80,7 @@ class HindsightAutoSchema(AutoSchema):
         action = getattr(self.view, "action", None)
         if action == "create":
             parameters.append(IDEMPOTENCY_KEY)
-        if action == "partial_update":
+        if action == "partial_update" and getattr(self.view, "versioned", False):
             parameters.append(IF_MATCH)
         return parameters
 
@@ -138,7 +138,12 @@ def postprocess_text_patterns(result: dict, generator, request, public) -> dict:
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 _refuse_nul(parameter.get("schema"))
-                if parameter["in"] == "query" and parameter["name"] not in PAGING_PARAMETERS:
+                schema = parameter.get("schema", {})
+                if parameter["in"] != "query" or parameter["name"] in PAGING_PARAMETERS:
+                    continue
+                if parameter.get("explode") is False and "enum" in schema.get("items", {}):
+                    schema["items"]["enum"].insert(0, "")  # `?ordering=` and `?ordering=,number`: empty is nothing
+                else:
                     parameter["allowEmptyValue"] = True  # a filter left empty is a filter not set
     for component in result.get("components", {}).get("schemas", {}).values():
         _refuse_nul(component)

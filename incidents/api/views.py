@@ -14,7 +14,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +21,7 @@ from rest_framework.response import Response
 from incidents import selectors, services
 from incidents.api import serializers as s
 from incidents.api.exceptions import Conflict, PreconditionFailed, PreconditionRequired, validation_error
-from incidents.api.filters import ActionItemFilter, DeploymentFilter, ReleaseFilter
+from incidents.api.filters import ActionItemFilter, DeploymentFilter, ReleaseFilter, StrictOrderingFilter
 from incidents.api.idempotency import idempotent
 from incidents.api.parsers import check_content_length
 from incidents.api.permissions import acting_team, request_viewer
@@ -74,7 +73,7 @@ class TeamViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.TeamSerializer
     queryset = Team.objects.order_by("slug")
     lookup_field, lookup_value_regex = "slug", SLUG_REGEX
-    filter_backends = [OrderingFilter]
+    filter_backends = [StrictOrderingFilter]
     ordering_fields = ["slug", "name"]
 
 
@@ -82,7 +81,7 @@ class ServiceViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.ServiceSerializer
     queryset = selectors.services_all()
     lookup_field, lookup_value_regex = "slug", SLUG_REGEX
-    filter_backends = [OrderingFilter]
+    filter_backends = [StrictOrderingFilter]
     ordering_fields = ["slug", "name"]
 
 
@@ -90,7 +89,7 @@ class EnvironmentViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.EnvironmentSerializer
     queryset = selectors.environments_all()
     lookup_field, lookup_value_regex = "slug", SLUG_REGEX
-    filter_backends = [OrderingFilter]
+    filter_backends = [StrictOrderingFilter]
     ordering_fields = ["slug", "promotion_order"]
 
 
@@ -98,7 +97,7 @@ class CauseViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.CauseSerializer
     queryset = Cause.objects.order_by("slug")
     lookup_field, lookup_value_regex = "slug", SLUG_REGEX
-    filter_backends = [OrderingFilter]
+    filter_backends = [StrictOrderingFilter]
     ordering_fields = ["slug", "name", "category"]
 
 
@@ -134,6 +133,7 @@ class IncidentViewSet(
     lookup_field, lookup_value_regex = "reference", r"[^/]+"
     filter_backends = [DjangoFilterBackend]
     filterset_class = IncidentFilter
+    versioned = True  # updates carry the version read (If-Match or a version field)
 
     def get_serializer_class(self):
         return {

@@ -65,3 +65,34 @@ def test_an_empty_name_is_refused_rather_than_read_as_none(writer):
     assert response.status_code == 400
     assert list(response.json()) == ["environment"]
     assert writer.post(INCIDENTS, {"kind": "incident", "title": "Slow", "environment": None}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"ordering": "name,-slug"}, 200),
+        ({"ordering": ""}, 200),
+        ({"ordering": "bogus"}, 400),
+        ({"ordering": ["name", "slug"]}, 400),
+        ({"page": "1"}, 200),
+        ({"page": ""}, 400),
+        ({"page": "last"}, 400),
+        ({"page": "0"}, 400),
+        ({"page": "9"}, 404),
+    ],
+)
+def test_reference_lists_take_only_the_orderings_and_pages_they_document(reader, query, status):
+    response = reader.get("/api/v1/teams/", query)
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert list(response.json()) == list(query)
+
+
+def test_the_schema_documents_versions_only_where_updates_carry_them(schema):
+    incident_update = {p["name"] for p in schema["paths"]["/api/v1/incidents/{reference}/"]["patch"]["parameters"]}
+    action_item_update = schema["paths"]["/api/v1/action-items/{id}/"]["patch"]
+    assert "If-Match" in incident_update
+    assert "If-Match" not in {p["name"] for p in action_item_update["parameters"]}
+    assert "428" not in action_item_update["responses"]
+    ordering = {p["name"]: p for p in schema["paths"]["/api/v1/incidents/"]["get"]["parameters"]}["ordering"]
+    assert "" in ordering["schema"]["items"]["enum"]  # `?ordering=` orders by the default
