@@ -20,6 +20,7 @@ from incidents.models import Cause, Environment, Incident, IncidentCause, Servic
 from incidents.search import search_incidents
 
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]{1,100}$"
+SLUG_OR_NOTHING_PATTERN = r"^[-a-zA-Z0-9_]{0,100}$"  # in a list of slugs, an empty entry is no slug
 
 
 class ChoicesField(forms.MultipleChoiceField):
@@ -49,7 +50,7 @@ class SlugListField(ChoicesField):
         return re.fullmatch(SLUG_PATTERN, value) is not None
 
 
-@extend_schema_field({"type": "string", "pattern": SLUG_PATTERN})
+@extend_schema_field({"type": "string", "pattern": SLUG_OR_NOTHING_PATTERN})
 class SlugsFilter(ChoicesFilter):
     """Rows whose relation `field_name` (a foreign key path such as `team` or `release__service`) is one of the
     rows named by slug, repeatable: `?team=payments&team=platform`. The form offers the existing slugs as choices
@@ -67,6 +68,14 @@ class SlugsFilter(ChoicesFilter):
         if not value:
             return qs
         return qs.filter(**{f"{self.field_name}__in": self.queryset.filter(slug__in=value).values("pk")})
+
+
+class SortFilter(django_filters.OrderingFilter):
+    """`?ordering=-started,number`. Empty entries (`?ordering=`, what a form sends for "default") are dropped, so
+    they keep the default order rather than clearing it."""
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        return super().filter(qs, [field for field in value or [] if field])
 
 
 # Dates outside these years bound nothing (and would overflow once moved to UTC).
@@ -115,7 +124,7 @@ class IncidentFilter(django_filters.FilterSet):
     release = ReleaseIdFilter(method="filter_release")
     started_from = DayFilter(method="filter_started_from", label="Started on or after")
     started_to = DayFilter(method="filter_started_to", label="Started on or before")
-    ordering = django_filters.OrderingFilter(
+    ordering = SortFilter(
         fields=(
             ("started_at", "started"),
             ("severity", "severity"),

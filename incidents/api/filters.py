@@ -10,7 +10,7 @@ from django_filters.fields import IsoDateTimeField
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
-from incidents.filters import ChoicesFilter, SlugsFilter
+from incidents.filters import ChoicesFilter, SlugsFilter, SortFilter
 from incidents.models import ActionItem, Deployment, Environment, Release, Service, Team
 
 
@@ -38,7 +38,7 @@ class ReleaseFilter(django_filters.FilterSet):
     version = django_filters.CharFilter()
     commit_sha = django_filters.CharFilter()
     created_from = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    ordering = django_filters.OrderingFilter(fields=(("created_at", "created"), ("version", "version")))
+    ordering = SortFilter(fields=(("created_at", "created"), ("version", "version")))
 
     class Meta:
         model = Release
@@ -52,7 +52,7 @@ class DeploymentFilter(django_filters.FilterSet):
     status = ChoicesFilter(choices=Deployment.Status.choices)
     deployed_from = UtcIsoDateTimeFilter(field_name="deployed_at", lookup_expr="gte")
     deployed_to = UtcIsoDateTimeFilter(field_name="deployed_at", lookup_expr="lt")
-    ordering = django_filters.OrderingFilter(fields=(("deployed_at", "deployed"),))
+    ordering = SortFilter(fields=(("deployed_at", "deployed"),))
 
     class Meta:
         model = Deployment
@@ -66,7 +66,7 @@ class ActionItemFilter(django_filters.FilterSet):
         field_name="incident__team", queryset=Team.objects.all(), label="Team of the incident"
     )
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
-    ordering = django_filters.OrderingFilter(fields=(("due_date", "due"), ("created_at", "created")))
+    ordering = SortFilter(fields=(("due_date", "due"), ("created_at", "created")))
 
     class Meta:
         model = ActionItem

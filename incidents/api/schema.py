@@ -141,10 +141,14 @@ def postprocess_text_patterns(result: dict, generator, request, public) -> dict:
                 schema = parameter.get("schema", {})
                 if parameter["in"] != "query" or parameter["name"] in PAGING_PARAMETERS:
                     continue
-                if parameter.get("explode") is False and "enum" in schema.get("items", {}):
-                    schema["items"]["enum"].insert(0, "")  # `?ordering=` and `?ordering=,number`: empty is nothing
-                else:
-                    parameter["allowEmptyValue"] = True  # a filter left empty is a filter not set
+                # A filter left empty is a filter not set. In a list the empty entry is one of the items' values
+                # (`?status=`, `?ordering=,number`; slug lists say so in their pattern); other parameters allow
+                # an empty value.
+                if "enum" in schema.get("items", {}):
+                    if "" not in schema["items"]["enum"]:
+                        schema["items"]["enum"] = ["", *schema["items"]["enum"]]
+                elif schema.get("type") != "array":
+                    parameter["allowEmptyValue"] = True
     for component in result.get("components", {}).get("schemas", {}).values():
         _refuse_nul(component)
     return result

@@ -57,7 +57,8 @@ def test_the_schema_refuses_nul_in_free_text_and_bounds_the_page_size(schema):
     parameters = {p["name"]: p for p in schema["paths"]["/api/v1/incidents/"]["get"]["parameters"]}
     assert parameters["q"]["schema"]["pattern"] == NO_NUL_PATTERN
     assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200}
-    assert parameters["team"]["allowEmptyValue"] is True and "allowEmptyValue" not in parameters["page"]
+    assert parameters["q"]["allowEmptyValue"] is True and "allowEmptyValue" not in parameters["page"]
+    assert parameters["team"]["schema"]["items"]["pattern"] == r"^[-a-zA-Z0-9_]{0,100}$"  # `?team=` is no team
 
 
 def test_an_empty_name_is_refused_rather_than_read_as_none(writer):
@@ -72,6 +73,7 @@ def test_an_empty_name_is_refused_rather_than_read_as_none(writer):
     [
         ({"ordering": "name,-slug"}, 200),
         ({"ordering": ""}, 200),
+        ({"ordering": "-name"}, 200),
         ({"ordering": "bogus"}, 400),
         ({"ordering": ["name", "slug"]}, 400),
         ({"page": "1"}, 200),
@@ -96,3 +98,12 @@ def test_the_schema_documents_versions_only_where_updates_carry_them(schema):
     assert "428" not in action_item_update["responses"]
     ordering = {p["name"]: p for p in schema["paths"]["/api/v1/incidents/"]["get"]["parameters"]}["ordering"]
     assert "" in ordering["schema"]["items"]["enum"]  # `?ordering=` orders by the default
+
+
+def test_an_empty_ordering_keeps_the_default_order(reader, team):
+    from tests.factories import IncidentFactory
+
+    first, second = IncidentFactory(team=team), IncidentFactory(team=team)
+    for ordering in ("", ","):
+        body = reader.get(INCIDENTS, {"ordering": ordering}).json()
+        assert [row["reference"] for row in body["results"]] == [second.reference, first.reference], ordering
