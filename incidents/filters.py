@@ -11,7 +11,8 @@ import re
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -54,8 +55,11 @@ class SlugListField(ChoicesField):
 class SlugsFilter(ChoicesFilter):
     """Rows whose relation `field_name` (a foreign key path such as `team` or `release__service`) is one of the
     rows named by slug, repeatable: `?team=payments&team=platform`. The form offers the existing slugs as choices
-    (the web list's pickers); any slug-shaped value is accepted. The slugs are matched in a subquery
-    (`team_id IN (SELECT id ... WHERE slug IN ...)`), so the list query gains no join."""
+    (the web list's pickers); any slug-shaped value is accepted, and one that names nothing matches nothing.
+
+    The slugs become keys first (one small query), so the list query compares its own column with constants and
+    gains no join: `team_id = 3::bigint OR team_id = 5::bigint`, typed like the column because the list's GIN
+    index (btree_gin) takes only same-type comparisons, and a bare 3 is an integer."""
 
     field_class = SlugListField
 
@@ -64,10 +68,22 @@ class SlugsFilter(ChoicesFilter):
         kwargs.setdefault("choices", lambda: [(row.slug, str(row)) for row in queryset.all()])
         super().__init__(*args, **kwargs)
 
+    def keys(self, slugs: list[str]) -> list[int]:
+        return list(self.queryset.filter(slug__in=slugs).values_list("pk", flat=True))
+
     def filter(self, qs: QuerySet, value: list[str]) -> QuerySet:
         if not value:
             return qs
-        return qs.filter(**{f"{self.field_name}__in": self.queryset.filter(slug__in=value).values("pk")})
+        keys = self.keys(value)
+        if not keys:
+            return qs.none()
+        if "__" in self.field_name:
+            return qs.filter(**{f"{self.field_name}__in": keys})
+        column = self.model._meta.get_field(self.field_name).target_field
+        matches = Q()
+        for key in keys:
+            matches |= Q(**{self.field_name: Cast(Value(key), output_field=column)})
+        return qs.filter(matches)
 
 
 class SortFilter(django_filters.OrderingFilter):
