@@ -183,28 +183,36 @@ def durations(week: dict[str, Any]) -> dict[str, Any]:
 
 
 def action_items(week: dict[str, Any]) -> dict[str, Any]:
-    conditions = {
+    """Items of counted incidents: those created or completed since the week began, then those never completed."""
+    counted = (
+        f"NOT EXISTS (SELECT 1 FROM incidents_incident u WHERE u.id = a.incident_id AND u.status IN {UNCOUNTED})"
+    )
+    of_confidential = "a.incident_id IN (SELECT c.id FROM incidents_incident c WHERE c.confidential)"
+    overdue, unowned = "a.due_date < %(next_monday)s", "a.owner_id IS NULL AND a.team_id IS NULL"
+    later = "a.created_at < %(end)s AND a.completed_at >= %(end)s"
+    recent = {
         "opened": "a.created_at >= %(start)s AND a.created_at < %(end)s",
         "closed": "a.completed_at >= %(start)s AND a.completed_at < %(end)s",
-        "overdue": "a.due_date < %(next_monday)s",
-        "unowned": "a.owner_id IS NULL AND a.team_id IS NULL",
+        "overdue": f"{later} AND {overdue}",
+        "unowned": f"{later} AND {unowned}",
     }
-    open_at_end = "a.created_at < %(end)s AND (a.completed_at IS NULL OR a.completed_at >= %(end)s)"
-    conditions["overdue"] = f"{open_at_end} AND {conditions['overdue']}"
-    conditions["unowned"] = f"{open_at_end} AND {conditions['unowned']}"
-    columns = ", ".join(
-        f"count(*) FILTER (WHERE {sql}), count(*) FILTER (WHERE {sql} AND i.confidential)"
-        for sql in conditions.values()
-    )
-    # Every condition needs an item created before the week's end and not completed before its start.
-    ((*totals,),) = _rows(
-        f"""
-        SELECT {columns} FROM incidents_actionitem a JOIN incidents_incident i ON i.id = a.incident_id
-        WHERE i.status NOT IN {UNCOUNTED} AND a.created_at < %(end)s
-          AND (a.completed_at IS NULL OR a.completed_at >= %(start)s)""",
-        week,
-    )
-    return {name: _shown(totals[2 * n], totals[2 * n + 1]) for n, name in enumerate(conditions)}
+
+    def totals(conditions: dict[str, str], where: str) -> dict[str, int]:
+        columns = ", ".join(
+            f"count(*) FILTER (WHERE {sql}), count(*) FILTER (WHERE {sql} AND {of_confidential})"
+            for sql in conditions.values()
+        )
+        ((*values,),) = _rows(f"SELECT {columns} FROM incidents_actionitem a WHERE {counted} AND {where}", week)
+        return {
+            f"{name}{suffix}": values[2 * n + k]
+            for n, name in enumerate(conditions)
+            for k, suffix in enumerate(("", "_confidential"))
+        }
+
+    first = totals(recent, "(a.created_at >= %(start)s AND a.created_at < %(end)s OR a.completed_at >= %(start)s)")
+    second = totals({"overdue": overdue, "unowned": unowned}, "a.completed_at IS NULL AND a.created_at < %(end)s")
+    summed = {key: value + second.get(key, 0) for key, value in first.items()}
+    return {name: _shown(summed[name], summed[f"{name}_confidential"]) for name in recent}
 
 
 def caught_by(week: dict[str, Any]) -> dict[str, Any]:
@@ -281,27 +289,38 @@ def gate_gaps(week: dict[str, Any]) -> dict[str, Any]:
 
 def archive_pick(week: dict[str, Any]) -> dict[str, str] | None:
     archive = "p.kind = 'incident' AND p.status = 'published' AND NOT p.confidential"
+    causes = [
+        cause
+        for (cause,) in _rows(
+            f"""SELECT DISTINCT ic.cause_id FROM incidents_incidentcause ic
+                JOIN incidents_incident i ON i.id = ic.incident_id WHERE {ITEMS}""",
+            week,
+        )
+    ]
     rows = _rows(
         f"""
-        SELECT p.kind, p.number, p.title FROM incidents_incident p
-        JOIN incidents_incidentcause pc ON pc.incident_id = p.id
-        WHERE {archive} AND p.started_at < %(window_start)s
-          AND pc.cause_id IN (SELECT ic.cause_id FROM incidents_incidentcause ic
-                              JOIN incidents_incident i ON i.id = ic.incident_id WHERE {ITEMS})
-        GROUP BY p.id ORDER BY count(*) DESC, p.started_at DESC, p.id DESC LIMIT 1""",
-        week,
+        SELECT p.id, coalesce(shared.n, 0) AS n FROM incidents_incident p
+        LEFT JOIN LATERAL (
+            SELECT count(*) AS n FROM incidents_incidentcause pc
+            WHERE pc.incident_id = p.id AND pc.cause_id = ANY(%(causes)s)) shared ON true
+        WHERE {archive} AND p.started_at < %(window_start)s AND p.started_at >= %(archive_start)s
+        ORDER BY n DESC, p.started_at DESC, p.id DESC LIMIT 1""",
+        {**week, "causes": causes},
     )
+    rows = [row for row in rows if row[1]]
     if not rows:
         rows = _rows(
             f"""
-            SELECT p.kind, p.number, p.title FROM incidents_incident p
+            SELECT p.id FROM incidents_incident p
             WHERE {archive} AND p.started_at >= %(year_start)s AND p.started_at < %(year_end)s
             ORDER BY CASE WHEN p.severity = '' THEN 'sev9' ELSE p.severity END, p.started_at, p.id LIMIT 1""",
             week,
         )
     if not rows:
         return None
-    kind, number, title = rows[0]
+    ((kind, number, title),) = _rows(
+        "SELECT kind, number, title FROM incidents_incident WHERE id = %(id)s", {"id": rows[0][0]}
+    )
     reference = f"{PREFIX[kind]}-{number}"
     path = reverse("incidents:incident_detail", args=[reference])
     return {"number": reference, "title": title, "url": f"{settings.SITE_URL}{path}"}
@@ -316,6 +335,7 @@ def report_numbers(*, week: Week) -> dict[str, Any]:
         "start": week.start,
         "end": week.end,
         "window_start": weeks[0].start,
+        "archive_start": weeks[0].shifted(-52).start,
         "next_monday": week.monday + dt.timedelta(days=7),
         "year_start": year_ago.start,
         "year_end": year_ago.end,

@@ -65,7 +65,9 @@ def main() -> int:
         suite.report.command = " ".join(["python -m bench.run", *sys.argv[1:]])
         suite.report.machine = _machine()
         suite.report.seconds = time.monotonic() - began
-        Path(args.results).write_text(suite.report.markdown())
+        results = Path(args.results)
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(suite.report.markdown())
         print(f"\nResults written to {args.results}")
     if suite.report.broken:
         print("\nBROKEN:\n  " + "\n  ".join(suite.report.broken))
