@@ -28,6 +28,12 @@ class SlugsFilter(django_filters.ModelMultipleChoiceFilter):
         kwargs.setdefault("to_field_name", "slug")
         super().__init__(*args, **kwargs)
 
+    def get_filter_predicate(self, v) -> dict:
+        # On a foreign key (field_name without "__") compare the column with the chosen row: team_id = 3, no join.
+        if "__" not in self.field_name:
+            return {self.field_name: v}
+        return super().get_filter_predicate(v)
+
 
 # Dates outside these years bound nothing (and would overflow once moved to UTC).
 EARLIEST, LATEST = dt.date(1000, 1, 1), dt.date(9998, 12, 31)
@@ -55,16 +61,17 @@ def _local_midnight(day: dt.date) -> dt.datetime:
 class IncidentFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search", max_length=200)
     kind = django_filters.ChoiceFilter(choices=Incident.Kind.choices)
-    status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices)
+    # Columns of the incident row itself cannot repeat a row: no SELECT DISTINCT (it would sort every match).
+    status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices, distinct=False)
     counted = django_filters.BooleanFilter(
         method="filter_counted", label="Counted in reports (not in triage, not dismissed)"
     )
-    severity = django_filters.MultipleChoiceFilter(choices=Incident.Severity.choices)
-    caught_by = django_filters.MultipleChoiceFilter(choices=Incident.CaughtBy.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Incident.Severity.choices, distinct=False)
+    caught_by = django_filters.MultipleChoiceFilter(choices=Incident.CaughtBy.choices, distinct=False)
     environment = SlugsFilter(
-        field_name="environment__slug", to_field_name="slug", queryset=Environment.objects.all(), label="Caught in"
+        field_name="environment", queryset=Environment.objects.all(), label="Caught in", distinct=False
     )
-    team = SlugsFilter(field_name="team__slug", to_field_name="slug", queryset=Team.objects.all())
+    team = SlugsFilter(field_name="team", queryset=Team.objects.all(), distinct=False)
     cause = SlugsFilter(to_field_name="slug", queryset=Cause.objects.all(), method="filter_cause")
     gate = django_filters.ChoiceFilter(
         choices=IncidentCause.Gate.choices, method="filter_cause", label="Gate that should have caught a cause"
