@@ -79,8 +79,10 @@ def _machine() -> str:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT version(), current_setting('shared_buffers'), current_setting('work_mem')")
-        version, buffers, work_mem = cursor.fetchone()
+        cursor.execute(
+            "SELECT version(), current_setting('shared_buffers'), current_setting('work_mem'), current_setting('jit')"
+        )
+        version, buffers, work_mem, jit = cursor.fetchone()
     memory = ""
     try:
         kilobytes = int(Path("/proc/meminfo").read_text().split()[1])
@@ -90,7 +92,8 @@ def _machine() -> str:
     cpu = platform.processor() or platform.machine()
     return (
         f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs ({cpu}){memory}; Python "
-        f"{platform.python_version()}; {version.split(' on ')[0]} (shared_buffers {buffers}, work_mem {work_mem})"
+        f"{platform.python_version()}; {version.split(' on ')[0]} (shared_buffers {buffers}; Hindsight's sessions:"
+        f" work_mem {work_mem}, jit {jit})"
     )
 
 

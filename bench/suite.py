@@ -125,8 +125,8 @@ class Suite:
     def __init__(self, *, total: int, smoke: bool, port: int) -> None:
         self.total, self.smoke, self.port = total, smoke, port
         self.report = Report(total=total, smoke=smoke)
-        self.repeats = 3 if smoke else 7
-        self.requests = 10 if smoke else 40
+        self.repeats = 3 if smoke else 9
+        self.requests = 10 if smoke else 60
         self.week = load.report_week()
         self.small: dict[str, Any] = {}
 

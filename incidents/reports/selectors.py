@@ -306,24 +306,31 @@ def trend_action_items(*, week: Week, team: Team | None) -> dict[str, int]:
         "unowned": Q(owner__isnull=True, team__isnull=True),
     }
     confidential = Q(incident_id__in=Incident.objects.filter(confidential=True).values("pk"))
-    # 1. Opened or closed in the week, and (overdue, unowned) open at its end but completed since.
+
+    def counts(queryset: QuerySet[ActionItem], wanted: dict[str, Q]) -> dict[str, int]:
+        return queryset.aggregate(
+            **{name: Count("id", filter=condition) for name, condition in wanted.items()},
+            **{
+                f"{name}_confidential": Count("id", filter=condition & confidential)
+                for name, condition in wanted.items()
+            },
+        )
+
+    # 1. Opened or closed in the week, and overdue or unowned at its end but completed since.
     completed_later = Q(created_at__lt=week.end, completed_at__gte=week.end)
-    recent = items.filter(conditions["opened"] | Q(completed_at__gte=week.start)).aggregate(
-        **{
-            f"{name}{suffix}": Count(
-                "id", filter=(condition if name in ("opened", "closed") else condition & completed_later) & extra
-            )
-            for name, condition in conditions.items()
-            for suffix, extra in (("", Q()), ("_confidential", confidential))
-        }
+    recent = counts(
+        items.filter(conditions["opened"] | Q(completed_at__gte=week.start)),
+        {
+            "opened": conditions["opened"],
+            "closed": conditions["closed"],
+            "overdue": conditions["overdue"] & completed_later,
+            "unowned": conditions["unowned"] & completed_later,
+        },
     )
     # 2. Never completed, created before the week's end: overdue and unowned.
-    never_completed = items.filter(created_at__lt=week.end, completed_at__isnull=True).aggregate(
-        **{
-            f"{name}{suffix}": Count("id", filter=conditions[name] & extra)
-            for name in ("overdue", "unowned")
-            for suffix, extra in (("", Q()), ("_confidential", confidential))
-        }
+    never_completed = counts(
+        items.filter(created_at__lt=week.end, completed_at__isnull=True),
+        {"overdue": conditions["overdue"], "unowned": conditions["unowned"]},
     )
     totals = {key: value + never_completed.get(key, 0) for key, value in recent.items()}
     return {name: _shown(totals[name], totals[f"{name}_confidential"]) for name in conditions}
