@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import time
@@ -221,6 +222,18 @@ class Suite:
         return counts
 
     def p5(self) -> None:
+        """Measured in this process with the web server's garbage-collection settings (config/wsgi.py)."""
+        saved = gc.get_threshold()
+        from config.wsgi import tune_garbage_collection  # importing it tunes this process, as in the server
+
+        tune_garbage_collection()
+        try:
+            self._p5()
+        finally:
+            gc.unfreeze()
+            gc.set_threshold(*saved)
+
+    def _p5(self) -> None:
         client = self._client()
         api = {"HTTP_AUTHORIZATION": f"Bearer {self.token}"}
         counts = self._query_counts()
