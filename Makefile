@@ -6,11 +6,15 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# `make bench`: a PostgreSQL database whose name starts with "bench" (dropped and re-created by each run).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+BENCH_INCIDENTS ?= 1000000
+BENCH_ARGS ?=
 
 # A fresh checkout runs in development mode; production sets DEBUG=false and a SECRET_KEY itself.
 run test: export DEBUG ?= true
 
-.PHONY: run test lint format ci clean
+.PHONY: run test bench lint format ci clean
 
 $(VENV)/.python-ok:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -40,6 +44,9 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.run --incidents $(BENCH_INCIDENTS) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

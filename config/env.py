@@ -163,3 +163,13 @@ def env_rate(name: str, default: str, *, environ: Mapping[str, str] | None = Non
     if not match or int(match.group(1)) < 1 or match.group(2) not in _RATE_PERIODS:
         raise _fail(name, value, "a rate such as 120/min, 10/second, 1000/hour or 5000/day")
     return value
+
+
+def env_pg_memory(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str | None:
+    """A PostgreSQL memory size such as 16MB (kB, MB or GB), or `server` (None): keep the server's setting."""
+    value = _raw(name, environ) or default
+    if value.lower() == "server":
+        return None
+    if not re.fullmatch(r"[1-9]\d*(kB|MB|GB)", value):
+        raise _fail(name, value, "a PostgreSQL memory size such as 16MB (kB, MB or GB), or server")
+    return value

@@ -15,6 +15,7 @@ from config.env import (
     env_field_policies,
     env_int,
     env_list,
+    env_pg_memory,
     env_rate,
     env_redis_url,
     env_str,
@@ -129,6 +130,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+else:
+    # Per-connection PostgreSQL settings (bench/RESULTS.md). JIT compilation pays off on long analytical scans,
+    # not on Hindsight's short queries: a report query whose cost estimate crossed jit_above_cost spent more
+    # time compiling than running. work_mem: at PostgreSQL's default 4MB the list's search ANDed with a
+    # filter's bitmap of 200,000 rows went lossy, and every row of those pages was searched again.
+    _session = [] if env_bool("DATABASE_JIT", False) else ["-c jit=off"]
+    if (_work_mem := env_pg_memory("DATABASE_WORK_MEM", "16MB")) is not None:
+        _session.append(f"-c work_mem={_work_mem}")
+    if _session:
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options["options"] = " ".join([_options.get("options", ""), *_session]).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -388,7 +388,14 @@ class Incident(models.Model):
             models.Index(fields=["severity", "-started_at"], name="incident_severity_started_idx"),
             # Unfiltered web list: newest first.
             models.Index(fields=["-started_at", "-id"], name="incident_started_desc_idx"),
+            # Weekly report, action items: the few uncounted and confidential items, joined to open action items.
+            models.Index(
+                fields=["id"], condition=Q(status__in=["triage", "dismissed"]), name="incident_uncounted_idx"
+            ),
+            models.Index(fields=["id"], condition=Q(confidential=True), name="incident_confidential_idx"),
         ]
+        # PostgreSQL only (migration 0009): the report's archive pick reads its candidates, published
+        # non-confidential incidents of a year, from a covering index (started_at, id).
 
     def __str__(self) -> str:
         return f"{self.reference} {self.title}"
@@ -546,6 +553,10 @@ class ActionItem(models.Model):
             # Weekly report: items opened and closed in a week.
             models.Index(fields=["created_at"], name="actionitem_created_idx"),
             models.Index(fields=["completed_at"], name="actionitem_completed_idx"),
+            # Weekly report, fixes that did not stick: the latest done item for a cause completed before a time.
+            models.Index(
+                fields=["cause", "-completed_at"], condition=Q(status="done"), name="actionitem_done_cause_idx"
+            ),
         ]
 
     def __str__(self) -> str:

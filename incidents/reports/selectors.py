@@ -170,25 +170,28 @@ def trend_causes(*, weeks: list[Week], team: Team | None) -> dict[str, Any]:
 
 
 def trend_environments(*, week: Week, team: Team | None) -> dict[str, Any]:
-    """Where the week's items were caught (every environment, in promotion order) and the prod escape rate."""
-    in_week = _items_q("incidents__", team=team, start=week.start, end=week.end)
-    rows = (
-        Environment.objects.annotate(
-            count=Count("incidents", filter=in_week),
-            confidential=Count("incidents", filter=in_week & Q(incidents__confidential=True)),
-        )
-        .order_by("promotion_order")
-        .values_list("slug", "count", "confidential")
-    )
-    caught_in = {slug: _shown(count, confidential) for slug, count, confidential in rows}
-    totals = _items(team=team, start=week.start, end=week.end).aggregate(
-        escaped=Count("id", filter=Q(environment__kind=Environment.Kind.PRODUCTION)),
-        known=Count("id", filter=Q(environment__isnull=False)),
-        confidential=Count("id", filter=Q(environment__isnull=False) & CONFIDENTIAL),
-    )
-    escape_rate = None
-    if _shown(totals["known"], totals["confidential"]) is not None:
-        escape_rate = _ratio(totals["escaped"], totals["known"])
+    """Where the week's items were caught (every environment, in promotion order) and the prod escape rate.
+
+    The week's items are grouped by environment in one query bounded to the week (a join from every
+    environment would read the whole history); the few groups are then laid out per environment.
+    """
+    environments = list(Environment.objects.order_by("promotion_order").values_list("id", "slug", "kind"))
+    grouped = {
+        row["environment_id"]: row
+        for row in _items(team=team, start=week.start, end=week.end)
+        .values("environment_id")
+        .annotate(count=Count("id"), confidential=Count("id", filter=CONFIDENTIAL))
+    }
+    empty = {"count": 0, "confidential": 0}
+    caught_in = {
+        slug: _shown(grouped.get(pk, empty)["count"], grouped.get(pk, empty)["confidential"])
+        for pk, slug, _ in environments
+    }
+    production = {pk for pk, _, kind in environments if kind == Environment.Kind.PRODUCTION}
+    known = sum(row["count"] for pk, row in grouped.items() if pk is not None)
+    confidential = sum(row["confidential"] for pk, row in grouped.items() if pk is not None)
+    escaped = sum(row["count"] for pk, row in grouped.items() if pk in production)
+    escape_rate = _ratio(escaped, known) if _shown(known, confidential) is not None else None
     return {"caught_in": caught_in, "escape_rate": escape_rate}
 
 
@@ -197,17 +200,17 @@ def trend_deployments(*, week: Week, team: Team | None) -> dict[str, Any]:
 
     A team's deployments are those of releases of the services it owns.
     """
-    in_week = Q(deployments__deployed_at__gte=week.start, deployments__deployed_at__lt=week.end)
-    if team is not None:
-        in_week &= Q(deployments__release__service__owner_team=team)
-    per_environment = dict(
-        Environment.objects.annotate(count=Count("deployments", filter=in_week))
-        .order_by("promotion_order")
-        .values_list("slug", "count")
-    )
     deployments = Deployment.objects.filter(deployed_at__gte=week.start, deployed_at__lt=week.end).order_by()
     if team is not None:
         deployments = deployments.filter(release__service__owner_team=team)
+    # Grouped within the week, then laid out per environment (a join from every environment reads all history).
+    counts = dict(
+        deployments.values("environment_id").annotate(count=Count("id")).values_list("environment_id", "count")
+    )
+    per_environment = {
+        slug: counts.get(pk, 0)
+        for pk, slug in Environment.objects.order_by("promotion_order").values_list("id", "slug")
+    }
     named_by_incident = (
         Incident.releases.through.objects.filter(release_id=OuterRef("release_id"), incident__kind="incident")
         .exclude(incident__status__in=Incident.UNCOUNTED_STATUSES)
@@ -228,22 +231,31 @@ def trend_deployments(*, week: Week, team: Team | None) -> dict[str, Any]:
     }
 
 
-def _percentile_by_severity(items: QuerySet[Incident], duration, fraction: Fraction) -> dict[str, dt.timedelta]:
-    """The nearest-rank percentile of `duration` per severity: the row whose rank r satisfies
-    den·r ≥ num·N and den·r < num·N + den, i.e. r = ceil(num/den · N)."""
-    num, den = fraction.numerator, fraction.denominator
+def _percentiles_by_severity(
+    items: QuerySet[Incident], duration, fractions: tuple[Fraction, ...]
+) -> list[dict[str, dt.timedelta]]:
+    """Nearest-rank percentiles of `duration` per severity, one dict per fraction, in one query: for each
+    fraction num/den, the row whose rank r satisfies den·r ≥ num·N and den·r < num·N + den, i.e.
+    r = ceil(num/den · N)."""
     partition = [F("severity")]
-    rows = (
-        items.annotate(duration=ExpressionWrapper(duration, output_field=DurationField()))
-        .annotate(
-            rank=Window(RowNumber(), partition_by=partition, order_by=[F("duration").asc(), F("id").asc()]),
-            total=Window(Count("id"), partition_by=partition),
-        )
-        .annotate(overshoot=F("rank") * den - F("total") * num)
-        .filter(overshoot__gte=0, overshoot__lt=den)
-        .values_list("severity", "duration")
+    ranked = items.annotate(duration=ExpressionWrapper(duration, output_field=DurationField())).annotate(
+        rank=Window(RowNumber(), partition_by=partition, order_by=[F("duration").asc(), F("id").asc()]),
+        total=Window(Count("id"), partition_by=partition),
     )
-    return dict(rows)
+    picked = Q()
+    for index, fraction in enumerate(fractions):
+        num, den = fraction.numerator, fraction.denominator
+        ranked = ranked.annotate(**{f"overshoot{index}": F("rank") * den - F("total") * num})
+        picked |= Q(**{f"overshoot{index}__gte": 0, f"overshoot{index}__lt": den})
+    rows = ranked.filter(picked).values_list(
+        "severity", "duration", *(f"overshoot{n}" for n in range(len(fractions)))
+    )
+    result: list[dict[str, dt.timedelta]] = [{} for _ in fractions]
+    for severity, value, *overshoots in rows:
+        for index, (fraction, overshoot) in enumerate(zip(fractions, overshoots, strict=True)):
+            if 0 <= overshoot < fraction.denominator:
+                result[index][severity] = value
+    return result
 
 
 def _seconds(value: dt.timedelta | None) -> int | None:
@@ -263,8 +275,7 @@ def trend_durations(*, week: Week, team: Team | None) -> dict[str, Any]:
     }
     result = {}
     for name, (subset, duration) in measures.items():
-        medians = _percentile_by_severity(subset, duration, MEDIAN)
-        p90s = _percentile_by_severity(subset, duration, P90)
+        medians, p90s = _percentiles_by_severity(subset, duration, (MEDIAN, P90))
         result[name] = {
             severity: {"median": _seconds(medians.get(severity)), "p90": _seconds(p90s.get(severity))}
             for severity in SEVERITIES
@@ -278,26 +289,50 @@ def trend_action_items(*, week: Week, team: Team | None) -> dict[str, int]:
     Items of uncounted incidents (triage, dismissed) are left out. A team's items are those it owns or that
     belong to its incidents. "Open" is judged at the week's end (created before it, not completed before it),
     so that regenerating an old week gives the numbers it had then.
+
+    Items never completed pile up with history, so they are counted apart (the second query) from an index
+    that holds only them and the columns counted, and the incident's status and confidentiality come from
+    joins to the few uncounted and confidential incidents rather than a lookup of every item's incident.
     """
-    items = ActionItem.objects.exclude(incident__status__in=Incident.UNCOUNTED_STATUSES).order_by()
+    uncounted = Incident.objects.filter(pk=OuterRef("incident_id"), status__in=Incident.UNCOUNTED_STATUSES)
+    items = ActionItem.objects.filter(~Exists(uncounted)).order_by()
     if team is not None:
         items = items.filter(Q(team=team) | Q(incident__team=team))
-    open_at_end = Q(created_at__lt=week.end) & (Q(completed_at__isnull=True) | Q(completed_at__gte=week.end))
     next_monday = week.monday + dt.timedelta(days=7)
     conditions = {
         "opened": Q(created_at__gte=week.start, created_at__lt=week.end),
         "closed": Q(completed_at__gte=week.start, completed_at__lt=week.end),
-        "overdue": open_at_end & Q(due_date__lt=next_monday),
-        "unowned": open_at_end & Q(owner__isnull=True, team__isnull=True),
+        "overdue": Q(due_date__lt=next_monday),
+        "unowned": Q(owner__isnull=True, team__isnull=True),
     }
-    confidential = Q(incident__confidential=True)
-    totals = items.aggregate(
-        **{name: Count("id", filter=condition) for name, condition in conditions.items()},
-        **{
-            f"{name}_confidential": Count("id", filter=condition & confidential)
-            for name, condition in conditions.items()
+    confidential = Q(incident_id__in=Incident.objects.filter(confidential=True).values("pk"))
+
+    def counts(queryset: QuerySet[ActionItem], wanted: dict[str, Q]) -> dict[str, int]:
+        return queryset.aggregate(
+            **{name: Count("id", filter=condition) for name, condition in wanted.items()},
+            **{
+                f"{name}_confidential": Count("id", filter=condition & confidential)
+                for name, condition in wanted.items()
+            },
+        )
+
+    # 1. Opened or closed in the week, and overdue or unowned at its end but completed since.
+    completed_later = Q(created_at__lt=week.end, completed_at__gte=week.end)
+    recent = counts(
+        items.filter(conditions["opened"] | Q(completed_at__gte=week.start)),
+        {
+            "opened": conditions["opened"],
+            "closed": conditions["closed"],
+            "overdue": conditions["overdue"] & completed_later,
+            "unowned": conditions["unowned"] & completed_later,
         },
     )
+    # 2. Never completed, created before the week's end: overdue and unowned.
+    never_completed = counts(
+        items.filter(created_at__lt=week.end, completed_at__isnull=True),
+        {"overdue": conditions["overdue"], "unowned": conditions["unowned"]},
+    )
+    totals = {key: value + never_completed.get(key, 0) for key, value in recent.items()}
     return {name: _shown(totals[name], totals[f"{name}_confidential"]) for name in conditions}
 
 
@@ -367,10 +402,10 @@ def trend_fixes_not_sticking(*, week: Week, team: Team | None) -> list[dict[str,
     rows = (
         IncidentServices.objects.filter(_items_q("incident__", team=team, start=week.start, end=week.end))
         .exclude(incident__confidential=True)  # the list names items: a confidential one never appears
-        .annotate(cause_id=F("incident__incident_causes__cause_id"))
-        .filter(cause_id__isnull=False)
-        .annotate(action_item=Subquery(earlier_fix))
-        .filter(action_item__isnull=False)
+        # An inner join to the causes (a filter, not a nullable annotation) lets the database start from the
+        # week's items instead of joining every item's services to every item's causes.
+        .filter(incident__incident_causes__cause_id__isnull=False)
+        .annotate(cause_id=F("incident__incident_causes__cause_id"), action_item=Subquery(earlier_fix))
         .values(
             "incident__kind",
             "incident__number",
@@ -388,6 +423,7 @@ def trend_fixes_not_sticking(*, week: Week, team: Team | None) -> list[dict[str,
             "action_item": row["action_item"],
         }
         for row in rows
+        if row["action_item"] is not None  # no earlier fix; kept out here so the subquery runs once a row
     ]
 
 
@@ -409,20 +445,35 @@ def trend_gate_gaps(*, week: Week, team: Team | None) -> dict[str, dict[str, int
 def archive_pick(*, week: Week, team: Team | None) -> dict[str, str] | None:
     """A published postmortem worth re-reading, from any team (learning travels).
 
-    1. Similar to this week's: started before the report's 13-week window and sharing the most causes with
-       the scope's items of the week (the most recent first on a tie).
+    1. Similar to this week's: started in the year (ARCHIVE_YEAR_WEEKS) before the report's 13-week window
+       and sharing the most causes with the scope's items of the week (the most recent first on a tie). The
+       year bounds the work: ranking every older postmortem would make the report slower as history grows.
     2. Otherwise a year old today: started in the same week 52 weeks earlier, the most severe first.
     """
     archive = Incident.objects.filter(
         kind=Incident.Kind.INCIDENT, status=Incident.Status.PUBLISHED, confidential=False
     )
-    week_causes = IncidentCause.objects.filter(
-        _items_q("incident__", team=team, start=week.start, end=week.end)
-    ).values("cause_id")
+    week_causes = list(
+        IncidentCause.objects.filter(_items_q("incident__", team=team, start=week.start, end=week.end))
+        .order_by()
+        .values_list("cause_id", flat=True)
+        .distinct()
+    )
+    # Each candidate's shared causes are counted from the (incident, cause) index, and only ids are ranked:
+    # the candidates' rows are not read, the pick's alone is.
+    shared = (
+        IncidentCause.objects.filter(incident_id=OuterRef("pk"), cause_id__in=week_causes)
+        .order_by()
+        .values("incident_id")
+        .annotate(count=Count("*"))
+        .values("count")
+    )
+    first_week = week.window()[0]
     similar = (
-        archive.filter(started_at__lt=week.window()[0].start)
-        .annotate(shared=Count("incident_causes", filter=Q(incident_causes__cause_id__in=week_causes)))
-        .filter(shared__gt=0)
+        archive.filter(
+            started_at__lt=first_week.start, started_at__gte=first_week.shifted(-ARCHIVE_YEAR_WEEKS).start
+        )
+        .annotate(shared=Coalesce(Subquery(shared), 0))
         .order_by("-shared", "-started_at", "-id")
     )
     year_ago = week.shifted(-ARCHIVE_YEAR_WEEKS)
@@ -431,7 +482,10 @@ def archive_pick(*, week: Week, team: Team | None) -> dict[str, str] | None:
         .annotate(severity_rank=Case(When(severity="", then=Value("sev9")), default=F("severity")))
         .order_by("severity_rank", "started_at", "id")
     )
-    pick = similar.only("kind", "number", "title").first() or anniversary.only("kind", "number", "title").first()
+    # The best candidate; it is similar only if it shares a cause (filtering on `shared` would count twice).
+    best = similar.values_list("pk", "shared").first() if week_causes else None
+    pick_id = best[0] if best and best[1] else anniversary.values_list("pk", flat=True).first()
+    pick = Incident.objects.only("kind", "number", "title").filter(pk=pick_id).first()
     if pick is None:
         return None
     path = reverse("incidents:incident_detail", args=[pick.reference])

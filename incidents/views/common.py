@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
 from incidents import selectors
 from incidents.blame import blame_hints, names_of, parse_phrases
 from incidents.models import Cause, Incident, Team
+from incidents.paginators import CappedPaginator
 from incidents.redaction import describe_redactions
 
 
@@ -36,7 +37,7 @@ def announce_redactions(request: HttpRequest, saved: object) -> None:
 
 
 def page_of(request: HttpRequest, items: QuerySet, *, size: int | None = None) -> Page:
-    return Paginator(items, size or settings.WEB_PAGE_SIZE).get_page(request.GET.get("page"))
+    return CappedPaginator(items, size or settings.WEB_PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def query_without(request: HttpRequest, *names: str) -> str:
