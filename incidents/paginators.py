@@ -9,11 +9,14 @@ because each page reads ahead from itself.
 
 from __future__ import annotations
 
-from django.core.paginator import Page, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 CAP = 1000
+# How deep a list can be paged: each page reads ahead from its own start, so a page past this many rows would
+# read (and a page number past the database's integers would overflow) for nothing a person pages to.
+MAX_DEPTH = 1_000_000
 
 
 class CappedPaginator(Paginator):
@@ -30,6 +33,8 @@ class CappedPaginator(Paginator):
             wanted = int(number)
         except (TypeError, ValueError):
             raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if (wanted - 1) * self.per_page >= MAX_DEPTH:
+            raise EmptyPage(f"Pages go {MAX_DEPTH:,} items deep at most; narrow the list with filters.")
         if "count" not in self.__dict__ and wanted > 1:
             self._from_page = wanted
         return super().validate_number(wanted)

@@ -107,3 +107,15 @@ def test_an_empty_ordering_keeps_the_default_order(reader, team):
     for ordering in ("", ","):
         body = reader.get(INCIDENTS, {"ordering": ordering}).json()
         assert [row["reference"] for row in body["results"]] == [second.reference, first.reference], ordering
+
+
+@pytest.mark.parametrize("url", ["/api/v1/teams/", INCIDENTS])
+def test_a_page_number_past_any_list_is_a_404_not_a_server_error(reader, url):
+    for page in ("86795194554921747931295907840", "7678241052439222272", "20001"):
+        assert reader.get(url, {"page": page}).status_code == 404, page
+
+
+def test_the_web_list_shows_its_last_page_for_a_page_number_past_it(client, reporter):
+    client.force_login(reporter)
+    response = client.get("/incidents/", {"page": "7678241052439222272"})
+    assert response.status_code == 200
