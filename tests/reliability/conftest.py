@@ -29,7 +29,7 @@ from incidents.models import (
 from incidents.reports.services import report_generate, unsubscribe_token
 from incidents.reports.weeks import Week
 from incidents.services import api_token_create, incident_revision_record, near_miss_report
-from tests.api.conftest import Tool
+from tests.api.conftest import Tool, other_writer, reader, writer  # noqa: F401 - the API tests' token personas
 from tests.factories import (
     ActionItemFactory,
     DeploymentFactory,
@@ -121,21 +121,6 @@ def _fresh_throttle_counts(settings):
     for config in caches.values():
         config["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
     settings.CACHES = caches
-
-
-@pytest.fixture
-def writer(team) -> Tool:
-    return Tool(*api_token_create(name="deploy pipeline", team=team, scope=ApiToken.Scope.WRITE))
-
-
-@pytest.fixture
-def reader(team) -> Tool:
-    return Tool(*api_token_create(name="dashboard", team=team, scope=ApiToken.Scope.READ))
-
-
-@pytest.fixture
-def other_writer(other_team) -> Tool:
-    return Tool(*api_token_create(name="platform pipeline", team=other_team, scope=ApiToken.Scope.WRITE))
 
 
 class World:

@@ -19,9 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
-import dj_database_url
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 
 from config.celery import app
@@ -31,6 +30,7 @@ from incidents.outbox import outbox_dispatch, outbox_process, outbox_relay
 from incidents.services import api_token_create, incident_create
 from tests.api.conftest import Tool
 from tests.factories import cause
+from tests.workers import requires_postgresql_url, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 FILING_BUDGET = 2.0  # seconds
@@ -118,13 +118,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _test_database_url() -> str:
-    config = dj_database_url.parse(os.environ["DATABASE_URL"])
-    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
-    name = connection.settings_dict["NAME"]
-    return f"postgres://{config['USER']}{password}@{config['HOST']}:{config['PORT']}/{name}"
-
-
 def _wait(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -146,10 +139,7 @@ def _mails(folder: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
-    reason="DATABASE_URL is not PostgreSQL: the worker must share the test database with this process",
-)
+@requires_postgresql_url
 @pytest.mark.django_db(transaction=True)
 def test_r6_filing_survives_redis_being_down_and_the_follow_up_runs_once_it_returns(
     client, reporter, lead, team, staging, tmp_path, settings
@@ -176,7 +166,7 @@ def test_r6_filing_survives_redis_being_down_and_the_follow_up_runs_once_it_retu
     redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     mail = tmp_path / "var" / "mail"
-    env = {**os.environ, "DEBUG": "true", "DATABASE_URL": _test_database_url(), "REDIS_URL": broker,
+    env = {**os.environ, "DEBUG": "true", "DATABASE_URL": test_database_url(), "REDIS_URL": broker,
            "HINDSIGHT_VAR_DIR": str(tmp_path / "var"), "EMAIL_BACKEND": "file", "OUTBOX_RELAY_SECONDS": "1"}  # fmt: skip
     worker = None
     try:

@@ -16,13 +16,12 @@ import time
 import uuid
 from pathlib import Path
 
-import dj_database_url
 import pytest
-from django.db import connection
 
 from incidents.demo import seed_demo
 from incidents.models import TrendReport
 from incidents.reports.weeks import Week
+from tests.workers import requires_postgresql_url, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 VISIBILITY_TIMEOUT = 3
@@ -32,23 +31,13 @@ pytestmark = [
     pytest.mark.reliability,
     pytest.mark.slow,
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set: no Redis broker to test on"),
-    pytest.mark.skipif(
-        not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
-        reason="DATABASE_URL is not PostgreSQL: the worker must share the test database with this process",
-    ),
+    requires_postgresql_url,
 ]
-
-
-def _test_database_url() -> str:
-    config = dj_database_url.parse(os.environ["DATABASE_URL"])
-    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
-    name = connection.settings_dict["NAME"]
-    return f"postgres://{config['USER']}{password}@{config['HOST']}:{config['PORT']}/{name}"
 
 
 def _start_worker(queue: str, tmp_path: Path, log: Path) -> subprocess.Popen:
     env = {
-        **os.environ, "DEBUG": "true", "DATABASE_URL": _test_database_url(), "HINDSIGHT_VAR_DIR": str(tmp_path),
+        **os.environ, "DEBUG": "true", "DATABASE_URL": test_database_url(), "HINDSIGHT_VAR_DIR": str(tmp_path),
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
     }  # fmt: skip
     return subprocess.Popen(

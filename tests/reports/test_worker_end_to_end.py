@@ -8,32 +8,20 @@ import sys
 import uuid
 from pathlib import Path
 
-import dj_database_url
 import pytest
-from django.db import connection
 
 from incidents.models import TrendReport
 from incidents.reports.weeks import Week
 from tests.factories import IncidentFactory, NearMissFactory, TeamFactory
+from tests.workers import requires_postgresql_url, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set: no Redis broker to test on"),
-    pytest.mark.skipif(
-        not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
-        reason="DATABASE_URL is not PostgreSQL: the worker must share the test database with this process",
-    ),
+    requires_postgresql_url,
 ]
-
-
-def _test_database_url() -> str:
-    """DATABASE_URL with the name of the test database pytest-django created (test_<name>)."""
-    config = dj_database_url.parse(os.environ["DATABASE_URL"])
-    user, host, port = config["USER"], config["HOST"], config["PORT"]
-    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{host}:{port}/{connection.settings_dict['NAME']}"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -45,7 +33,7 @@ def test_a_worker_generates_a_report_end_to_end(tmp_path):
     IncidentFactory(team=team, severity="sev1", started_at=week.start)
     NearMissFactory(team=team, started_at=week.start)
     queue = f"reports-{uuid.uuid4().hex[:8]}"  # a private queue: no other worker can take the task
-    env = {**os.environ, "DEBUG": "true", "DATABASE_URL": _test_database_url(), "HINDSIGHT_VAR_DIR": str(tmp_path)}
+    env = {**os.environ, "DEBUG": "true", "DATABASE_URL": test_database_url(), "HINDSIGHT_VAR_DIR": str(tmp_path)}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
          "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
