@@ -14,9 +14,9 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from incidents.limits import LIST_MAX, YEAR_PATTERN, validate_date_in_range
 from incidents.models import Cause, Environment, Incident, IncidentCause, Service, Team
 from incidents.search import search_incidents
 
@@ -28,7 +28,10 @@ class ChoicesField(forms.MultipleChoiceField):
     """Several choices; an empty value (`?status=`, what a form sends for "any") selects nothing, like no value."""
 
     def to_python(self, value) -> list[str]:
-        return [choice for choice in super().to_python(value) if choice]
+        chosen = [choice for choice in super().to_python(value) if choice]
+        if len(chosen) > LIST_MAX:
+            raise forms.ValidationError(f"Give at most {LIST_MAX} values.", code="max_items")
+        return chosen
 
 
 class ChoicesFilter(django_filters.MultipleChoiceFilter):
@@ -95,7 +98,6 @@ class SortFilter(django_filters.OrderingFilter):
 
 
 # Dates outside these years bound nothing (and would overflow once moved to UTC).
-EARLIEST, LATEST = dt.date(1000, 1, 1), dt.date(9998, 12, 31)
 BIGGEST_ID = 2**63 - 1
 
 
@@ -112,9 +114,13 @@ class ReleaseIdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-@extend_schema_field(OpenApiTypes.DATE)
+@extend_schema_field({"type": "string", "format": "date", "pattern": YEAR_PATTERN})
 class DayFilter(django_filters.DateFilter):
-    """A calendar day (YYYY-MM-DD), documented as a date in the API schema."""
+    """A calendar day (YYYY-MM-DD) in the years every door accepts (incidents/limits.py); another is a 400."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("validators", [validate_date_in_range])
+        super().__init__(*args, **kwargs)
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -191,11 +197,11 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset.filter(Exists(links))
 
     def filter_started_from(self, queryset: QuerySet, name: str, value: dt.date | None) -> QuerySet:
-        if not value or value < EARLIEST:
+        if not value:
             return queryset
-        return queryset.filter(started_at__gte=_local_midnight(min(value, LATEST)))
+        return queryset.filter(started_at__gte=_local_midnight(value))
 
     def filter_started_to(self, queryset: QuerySet, name: str, value: dt.date | None) -> QuerySet:
-        if not value or value >= LATEST:
+        if not value:
             return queryset
-        return queryset.filter(started_at__lt=_local_midnight(max(value, EARLIEST) + dt.timedelta(days=1)))
+        return queryset.filter(started_at__lt=_local_midnight(value + dt.timedelta(days=1)))

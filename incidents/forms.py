@@ -11,6 +11,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents import selectors
+from incidents.limits import (
+    BODY_MAX,
+    LONG_TEXT_MAX,
+    SHORT_TEXT_MAX,
+    TITLE_MAX,
+    validate_date_in_range,
+    validate_single_line,
+)
 from incidents.models import ActionItem, Cause, Environment, Incident, IncidentCause, Release, Service, Team
 from incidents.services import CauseInput
 
@@ -62,12 +70,21 @@ class CauseChoiceField(IdsChoiceField):
 class NearMissForm(forms.Form):
     """One screen, one submit: everything needed to file a near-miss."""
 
-    title = forms.CharField(max_length=200, help_text="One line: what nearly went wrong.")
-    summary = forms.CharField(label="What happened", widget=forms.Textarea(attrs={"rows": 4}))
-    potential_impact = forms.CharField(
-        label="What would have happened", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    title = forms.CharField(
+        max_length=TITLE_MAX, help_text="One line: what nearly went wrong.", validators=[validate_single_line]
     )
-    started_at = forms.DateTimeField(label="When", required=False, widget=LocalDateTimeInput())
+    summary = forms.CharField(
+        label="What happened", max_length=LONG_TEXT_MAX, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    potential_impact = forms.CharField(
+        label="What would have happened",
+        required=False,
+        max_length=LONG_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    started_at = forms.DateTimeField(
+        label="When", required=False, widget=LocalDateTimeInput(), validators=[validate_date_in_range]
+    )
     environment = forms.ModelChoiceField(
         label="Caught in", queryset=Environment.objects.all(), widget=forms.RadioSelect, empty_label=None
     )
@@ -80,7 +97,11 @@ class NearMissForm(forms.Form):
     )
     service = forms.ModelChoiceField(queryset=Service.objects.all(), required=False)
     release_version = forms.CharField(
-        label="Release", required=False, max_length=100, help_text="The version that carried it, if known."
+        label="Release",
+        required=False,
+        max_length=100,
+        help_text="The version that carried it, if known.",
+        validators=[validate_single_line],
     )
     severity = forms.ChoiceField(
         label="Potential severity",
@@ -222,7 +243,10 @@ class IncidentForm(forms.ModelForm):
                 widget=forms.CheckboxInput(attrs={"data-cause-id": cause.pk}),
             )
             self.fields[f"note_{cause.pk}"] = forms.CharField(
-                label=f"Note on {cause.name}", required=False, initial=link.note if link else ""
+                label=f"Note on {cause.name}",
+                required=False,
+                max_length=SHORT_TEXT_MAX,
+                initial=link.note if link else "",
             )
             self.fields[f"gate_{cause.pk}"] = forms.ChoiceField(
                 label=f"Gate that should have caught it ({cause.name})",
@@ -298,12 +322,12 @@ class IncidentForm(forms.ModelForm):
 
 
 class PreviewForm(forms.Form):
-    body = forms.CharField(required=False, max_length=200_000)
-    title = forms.CharField(required=False, max_length=200)
+    body = forms.CharField(required=False, max_length=BODY_MAX)
+    title = forms.CharField(required=False, max_length=TITLE_MAX)
 
 
 class TimelineEntryForm(forms.Form):
-    at = forms.DateTimeField(label="Time", widget=LocalDateTimeInput())
+    at = forms.DateTimeField(label="Time", widget=LocalDateTimeInput(), validators=[validate_date_in_range])
     text = forms.CharField(label="What happened then", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
@@ -314,10 +338,12 @@ class TimelineEntryForm(forms.Form):
 
 
 class ActionItemForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=TITLE_MAX, validators=[validate_single_line])
     owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Nobody yet")
     team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="No team")
-    due_date = forms.DateField(label="Due", required=False, widget=DateInput())
+    due_date = forms.DateField(
+        label="Due", required=False, widget=DateInput(), validators=[validate_date_in_range]
+    )
     cause = forms.ModelChoiceField(
         label="Cause it addresses", queryset=Cause.objects.none(), required=False, empty_label="None"
     )

@@ -14,6 +14,19 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from incidents.limits import (
+    BODY_MAX,
+    LONG_TEXT_MAX,
+    SHORT_TEXT_MAX,
+    TextLimit,
+    gate_name_problem,
+    validate_date_in_range,
+    validate_single_line,
+)
+
+ONE_LINE = [validate_single_line]
+IN_RANGE = [validate_date_in_range]
+
 
 def _in_choices(field: str, choices: type[models.TextChoices], *, blank: bool = False) -> Q:
     allowed = Q(**{f"{field}__in": choices.values})
@@ -21,7 +34,7 @@ def _in_choices(field: str, choices: type[models.TextChoices], *, blank: bool = 
 
 
 class Team(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=ONE_LINE)
     slug = models.SlugField(max_length=50, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -56,7 +69,7 @@ class Membership(models.Model):
 
 
 class Service(models.Model):
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=ONE_LINE)
     slug = models.SlugField(max_length=80, unique=True)
     owner_team = models.ForeignKey(
         Team,
@@ -66,7 +79,7 @@ class Service(models.Model):
         related_name="services",
         help_text="A service without an owner team is itself an unclear-ownership signal.",
     )
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, validators=[TextLimit(LONG_TEXT_MAX)])
 
     class Meta:
         ordering = ["name"]
@@ -85,13 +98,15 @@ class EnvironmentKind(models.TextChoices):
 class Environment(models.Model):
     Kind = EnvironmentKind
 
-    name = models.CharField(max_length=50)
+    name = models.CharField(max_length=50, validators=ONE_LINE)
     slug = models.SlugField(max_length=50, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     promotion_order = models.PositiveSmallIntegerField(
         unique=True, help_text="Position on the path to production: dev 10, staging 20, prod 30."
     )
-    mandate = models.TextField(help_text="What this environment is for and what may break here.")
+    mandate = models.TextField(
+        help_text="What this environment is for and what may break here.", validators=[TextLimit(LONG_TEXT_MAX)]
+    )
 
     class Meta:
         ordering = ["promotion_order"]
@@ -118,8 +133,10 @@ class Cause(models.Model):
     Category = CauseCategory
 
     slug = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=100)
-    description = models.CharField(max_length=300, help_text="One line that helps a reporter choose.")
+    name = models.CharField(max_length=100, validators=ONE_LINE)
+    description = models.CharField(
+        max_length=300, help_text="One line that helps a reporter choose.", validators=ONE_LINE
+    )
     category = models.CharField(max_length=20, choices=Category.choices)
     active = models.BooleanField(default=True)
 
@@ -135,11 +152,11 @@ class Cause(models.Model):
 
 class Release(models.Model):
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="releases")
-    version = models.CharField(max_length=100)
-    artifact_digest = models.CharField(max_length=200, blank=True)
-    commit_sha = models.CharField(max_length=64, blank=True)
+    version = models.CharField(max_length=100, validators=ONE_LINE)
+    artifact_digest = models.CharField(max_length=200, blank=True, validators=ONE_LINE)
+    commit_sha = models.CharField(max_length=64, blank=True, validators=ONE_LINE)
     url = models.URLField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, validators=IN_RANGE)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -168,8 +185,8 @@ def validate_gates(value: object) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Gates must be an object mapping gate names to passed, failed or skipped.")
     for name, result in value.items():
-        if not isinstance(name, str) or not name.strip() or len(name) > 50:
-            raise ValidationError(f"Gate name {name!r} must be a non-empty name of at most 50 characters.")
+        if problem := gate_name_problem(name):
+            raise ValidationError(problem)
         if result not in GateResult.values:
             raise ValidationError(f"Gate {name!r} has result {result!r}; expected passed, failed or skipped.")
 
@@ -188,11 +205,11 @@ class Deployment(models.Model):
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="deployments")
     environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="deployments")
     status = models.CharField(max_length=20, choices=Status.choices)
-    deployed_at = models.DateTimeField(default=timezone.now)
+    deployed_at = models.DateTimeField(default=timezone.now, validators=IN_RANGE)
     gates = models.JSONField(default=dict, blank=True, validators=[validate_gates])
     rollback_rehearsed = models.BooleanField(default=False)
-    source = models.CharField(max_length=50, blank=True)
-    external_id = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=50, blank=True, validators=ONE_LINE)
+    external_id = models.CharField(max_length=200, blank=True, validators=ONE_LINE)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -283,10 +300,14 @@ class Incident(models.Model):
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     number = models.PositiveIntegerField(editable=False)
-    title = models.CharField(max_length=200)
-    summary = models.TextField(blank=True, help_text="What happened.")
-    potential_impact = models.TextField(blank=True, help_text="What would have happened (near-misses).")
-    trigger = models.TextField(blank=True, help_text="The change or event that set it off.")
+    title = models.CharField(max_length=200, validators=ONE_LINE)
+    summary = models.TextField(blank=True, help_text="What happened.", validators=[TextLimit(LONG_TEXT_MAX)])
+    potential_impact = models.TextField(
+        blank=True, help_text="What would have happened (near-misses).", validators=[TextLimit(LONG_TEXT_MAX)]
+    )
+    trigger = models.TextField(
+        blank=True, help_text="The change or event that set it off.", validators=[TextLimit(LONG_TEXT_MAX)]
+    )
     severity = models.CharField(
         max_length=4,
         choices=Severity.choices,
@@ -307,11 +328,11 @@ class Incident(models.Model):
     caught_by = models.CharField(max_length=20, choices=CaughtBy.choices, blank=True)
     releases = models.ManyToManyField(Release, blank=True, related_name="incidents")
     causes = models.ManyToManyField(Cause, through="IncidentCause", blank=True, related_name="incidents")
-    started_at = models.DateTimeField(default=timezone.now)
-    detected_at = models.DateTimeField(null=True, blank=True)
-    mitigated_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    body = models.TextField(blank=True, help_text="The postmortem, in Markdown.")
+    started_at = models.DateTimeField(default=timezone.now, validators=IN_RANGE)
+    detected_at = models.DateTimeField(null=True, blank=True, validators=IN_RANGE)
+    mitigated_at = models.DateTimeField(null=True, blank=True, validators=IN_RANGE)
+    resolved_at = models.DateTimeField(null=True, blank=True, validators=IN_RANGE)
+    body = models.TextField(blank=True, help_text="The postmortem, in Markdown.", validators=[TextLimit(BODY_MAX)])
     body_html = models.TextField(blank=True, editable=False)
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -322,8 +343,8 @@ class Incident(models.Model):
         help_text="Empty for confidential near-misses, whose reporter is kept apart.",
     )
     confidential = models.BooleanField(default=False)
-    source = models.CharField(max_length=50, default="web")
-    external_id = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=50, default="web", validators=ONE_LINE)
+    external_id = models.CharField(max_length=200, blank=True, validators=ONE_LINE)
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -461,7 +482,7 @@ class IncidentCause(models.Model):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="incident_causes")
     cause = models.ForeignKey(Cause, on_delete=models.PROTECT, related_name="incident_causes")
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, validators=[TextLimit(SHORT_TEXT_MAX)])
     gate = models.CharField(
         max_length=20, choices=Gate.choices, blank=True, help_text="The gate that should have caught it."
     )
@@ -485,8 +506,8 @@ class IncidentCause(models.Model):
 
 class TimelineEntry(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
-    at = models.DateTimeField()
-    text = models.TextField()
+    at = models.DateTimeField(validators=IN_RANGE)
+    text = models.TextField(validators=[TextLimit(SHORT_TEXT_MAX)])
 
     class Meta:
         ordering = ["at", "id"]
@@ -510,7 +531,7 @@ class ActionItem(models.Model):
     Status = ActionItemStatus
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="action_items")
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=ONE_LINE)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -519,7 +540,7 @@ class ActionItem(models.Model):
         related_name="action_items",
     )
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="action_items")
-    due_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True, validators=IN_RANGE)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     cause = models.ForeignKey(
         Cause,
@@ -531,7 +552,7 @@ class ActionItem(models.Model):
     )
     ticket_url = models.URLField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True, validators=IN_RANGE)
 
     class Meta:
         ordering = ["due_date", "id"]
@@ -680,7 +701,7 @@ class ApiToken(models.Model):
     Scope = ApiTokenScope
     PREFIX_LENGTH = 10
 
-    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'deploy pipeline'.")
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'deploy pipeline'.", validators=ONE_LINE)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens")
     scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
     prefix = models.CharField(max_length=PREFIX_LENGTH, editable=False, help_text="The token's first characters.")
@@ -752,7 +773,7 @@ class GitHubHook(models.Model):
     sender, so the secret must be stored as given (it cannot be hashed).
     """
 
-    name = models.CharField(max_length=100, help_text="E.g. the repository, 'acme/checkout'.")
+    name = models.CharField(max_length=100, help_text="E.g. the repository, 'acme/checkout'.", validators=ONE_LINE)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="github_hooks")
     service = models.ForeignKey(
         Service,

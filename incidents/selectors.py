@@ -27,6 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from incidents.limits import date_in_range
 from incidents.models import (
     ActionItem,
     ApiToken,
@@ -147,8 +148,8 @@ def suspect_releases(*, incident: Incident) -> QuerySet[Release]:
     The window is SUSPECT_RELEASE_WINDOW_HOURS (24 by default). Failed deployments never went live and do not
     count. Each release carries `last_deployed_at`, its latest deployment in the window; newest first.
     """
-    if incident.environment_id is None or incident.started_at is None:
-        return Release.objects.none()
+    if incident.environment_id is None or incident.started_at is None or not date_in_range(incident.started_at):
+        return Release.objects.none()  # a time stored before dates were bounded has no window to look in
     window_start = incident.started_at - dt.timedelta(hours=settings.SUSPECT_RELEASE_WINDOW_HOURS)
     in_window = Q(
         deployments__environment_id=incident.environment_id,

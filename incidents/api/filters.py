@@ -6,29 +6,33 @@ import datetime as dt
 import re
 
 import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 from incidents.filters import ChoicesFilter, SlugsFilter, SortFilter
+from incidents.limits import DATE_RANGE_TEXT, YEAR_PATTERN, date_in_range, validate_date_in_range
 from incidents.models import ActionItem, Deployment, Environment, Release, Service, Team
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time, in UTC before it reaches the database: PostgreSQL refuses UTC offsets beyond 15:59,
-    which ISO 8601 allows. A time whose UTC equivalent leaves the representable years (0001-01-01T00:00+23:59)
-    bounds nothing, so it becomes the first or last representable moment."""
+    """An ISO 8601 time in the years every door accepts (incidents/limits.py), in UTC before it reaches the
+    database: PostgreSQL refuses UTC offsets beyond 15:59, which ISO 8601 allows."""
+
+    default_validators = [validate_date_in_range]
 
     def to_python(self, value):
         parsed = super().to_python(value)
         if parsed is None or parsed.tzinfo is None:
             return parsed
-        try:
-            return parsed.astimezone(dt.UTC)
-        except OverflowError:
-            return (dt.datetime.min if parsed.year == dt.MINYEAR else dt.datetime.max).replace(tzinfo=dt.UTC)
+        if not date_in_range(parsed.replace(tzinfo=None)):
+            raise DjangoValidationError(f"Give a time {DATE_RANGE_TEXT}.", code="date_out_of_range")
+        return parsed.astimezone(dt.UTC)
 
 
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": YEAR_PATTERN})
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
+from django.db import transaction
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -43,8 +44,8 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
     1. Claim the key (a unique row per token and key).
     2. A key already claimed by the same request: 409 while that request runs, its response once done.
        The same key with another body: 422.
-    3. Run the handler; keep its response for replays, or give the key back when it raised
-       (bad input saves nothing, so the client may fix it and retry with the same key).
+    3. Run the handler and keep its response for replays in one transaction; when anything raised, nothing of
+       it is kept and the key is given back (so the client may fix its input and retry with the same key).
     """
     key, token = _key(request), request_token(request)
     if key is None or token is None:
@@ -58,10 +59,13 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
             raise Conflict(f"A request with this {HEADER} is still being processed; retry shortly.")
         return Response(record.response_body, status=record.response_status, headers={REPLAYED_HEADER: "true"})
     try:
-        response = handler()
+        # The write and the record of its response commit together: if anything fails after the write (building
+        # the response included), neither is kept, so a retry with the same key cannot make a second row.
+        with transaction.atomic():
+            response = handler()
+            body = json.loads(JSONRenderer().render(response.data) or b"null")
+            services.idempotency_finish(record=record, status=response.status_code, body=body)
     except BaseException:
         services.idempotency_release(record=record)
         raise
-    body = json.loads(JSONRenderer().render(response.data) or b"null")
-    services.idempotency_finish(record=record, status=response.status_code, body=body)
     return response

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.validators import MaxLengthValidator
+from django.db.models import Q
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents import services
+from incidents.api.fields import InRangeDateField, InRangeDateTimeField, OneLineField, SlugRefsField
 from incidents.api.strict import StrictJsonMixin
+from incidents.limits import LIST_MAX, LONG_TEXT_MAX, SHORT_TEXT_MAX, TIMELINE_MAX, TITLE_MAX
 from incidents.models import (
     ActionItem,
     Cause,
@@ -127,9 +131,9 @@ def _check_service_owner(service: Service, team: Team) -> None:
 
 class ReleaseCreateSerializer(StrictJsonMixin):
     service = SlugField(queryset=Service.objects.all())
-    version = serializers.CharField(max_length=100)
-    artifact_digest = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
-    commit_sha = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    version = OneLineField(max_length=100)
+    artifact_digest = OneLineField(max_length=200, required=False, default="", allow_blank=True)
+    commit_sha = OneLineField(max_length=64, required=False, default="", allow_blank=True)
     url = serializers.URLField(max_length=200, required=False, default="", allow_blank=True)
 
     def validate(self, attrs):
@@ -153,16 +157,16 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
 class DeploymentCreateSerializer(StrictJsonMixin):
     service = SlugField(queryset=Service.objects.all())
-    version = serializers.CharField(max_length=100)
+    version = OneLineField(max_length=100)
     environment = SlugField(queryset=Environment.objects.all())
     status = serializers.ChoiceField(choices=Deployment.Status.choices)
-    deployed_at = serializers.DateTimeField(required=False)
+    deployed_at = InRangeDateTimeField(required=False)
     gates = GatesField(required=False, default=dict)
     rollback_rehearsed = serializers.BooleanField(required=False, default=False)
-    artifact_digest = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
-    commit = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    artifact_digest = OneLineField(max_length=200, required=False, default="", allow_blank=True)
+    commit = OneLineField(max_length=64, required=False, default="", allow_blank=True)
     url = serializers.URLField(max_length=200, required=False, default="", allow_blank=True)
-    external_id = serializers.CharField(
+    external_id = OneLineField(
         max_length=150,
         required=False,
         default="",
@@ -178,11 +182,45 @@ class DeploymentCreateSerializer(StrictJsonMixin):
 # --- Incidents -------------------------------------------------------------------------------------------
 
 
+class BoundedListSerializer(serializers.ListSerializer):
+    """A list whose length limit (checked before any item) is also published in the schema as maxItems."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.max_length is not None:
+            self.validators.append(MaxLengthValidator(self.max_length))
+
+
+class ReleaseRefListSerializer(BoundedListSerializer):
+    """Releases named by service and version, found in one query; a release named twice counts once."""
+
+    def to_internal_value(self, data):
+        named = list(dict.fromkeys((ref["service"], ref["version"]) for ref in super().to_internal_value(data)))
+        if not named:
+            return []
+        wanted = Q()
+        for service, version in named:
+            wanted |= Q(service__slug=service, version=version)
+        found = {
+            (release.service.slug, release.version): release
+            for release in Release.objects.select_related("service").filter(wanted)
+        }
+        missing = [
+            f"{version} of service {service}" for service, version in named if (service, version) not in found
+        ]
+        if missing:
+            raise serializers.ValidationError(f"No release {'; no release '.join(missing)}.")
+        return [found[pair] for pair in named]
+
+
 class ReleaseRefSerializer(serializers.Serializer):
     """A release named by its service and version."""
 
-    service = serializers.CharField(max_length=80)
-    version = serializers.CharField(max_length=100)
+    service = OneLineField(max_length=80)
+    version = OneLineField(max_length=100)
+
+    class Meta:
+        list_serializer_class = ReleaseRefListSerializer
 
     def to_representation(self, instance: Release):
         return {"service": instance.service.slug, "version": instance.version}
@@ -191,18 +229,26 @@ class ReleaseRefSerializer(serializers.Serializer):
         missing = [name for name in ("service", "version") if name not in attrs]
         if missing:
             raise serializers.ValidationError({name: ["This field is required."] for name in missing})
-        release = Release.objects.select_related("service").filter(
-            service__slug=attrs["service"], version=attrs["version"]
-        )
-        found = release.first()
-        if found is None:
-            raise serializers.ValidationError(f"No release {attrs['version']} of service {attrs['service']}.")
-        return found
+        return attrs
+
+
+class IncidentCauseListSerializer(BoundedListSerializer):
+    """Causes named by slug, found in one query; each unknown slug is an error at its place in the list."""
+
+    def to_internal_value(self, data):
+        tags = super().to_internal_value(data)
+        found = Cause.objects.in_bulk({tag["cause"] for tag in tags}, field_name="slug")
+        errors = [
+            {} if tag["cause"] in found else {"cause": [f"No cause with the slug {tag['cause']}."]} for tag in tags
+        ]
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return [services.CauseInput(cause=found[tag["cause"]], note=tag["note"], gate=tag["gate"]) for tag in tags]
 
 
 class IncidentCauseSerializer(serializers.Serializer):
-    cause = SlugField(queryset=Cause.objects.all())
-    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=5000)
+    cause = serializers.RegexField(r"^[-a-zA-Z0-9_]{1,50}$", max_length=50, help_text="A cause's slug.")
+    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=SHORT_TEXT_MAX)
     gate = serializers.ChoiceField(
         choices=IncidentCause.Gate.choices, required=False, default="", allow_blank=True,
         help_text="The gate that should have caught it.",
@@ -211,15 +257,21 @@ class IncidentCauseSerializer(serializers.Serializer):
     def to_representation(self, instance: IncidentCause):
         return {"cause": instance.cause.slug, "note": instance.note, "gate": instance.gate}
 
+    class Meta:
+        list_serializer_class = IncidentCauseListSerializer
+
     def validate(self, attrs):
         if "cause" not in attrs:
             raise serializers.ValidationError({"cause": ["This field is required."]})
-        return services.CauseInput(cause=attrs["cause"], note=attrs.get("note", ""), gate=attrs.get("gate", ""))
+        return {"cause": attrs["cause"], "note": attrs.get("note", ""), "gate": attrs.get("gate", "")}
 
 
 class TimelineEntrySerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
-    text = serializers.CharField(max_length=5000)
+    class Meta:
+        list_serializer_class = BoundedListSerializer
+
+    at = InRangeDateTimeField()
+    text = serializers.CharField(max_length=SHORT_TEXT_MAX)
 
 
 REDACTED_SCHEMA = {
@@ -304,21 +356,21 @@ class IncidentDetailSerializer(RedactedMixin, IncidentSerializer):
 
 
 class IncidentWriteMixin(StrictJsonMixin):
-    title = serializers.CharField(max_length=200)
-    summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
-    potential_impact = serializers.CharField(required=False, allow_blank=True, max_length=20000)
-    trigger = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    title = OneLineField(max_length=TITLE_MAX)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=LONG_TEXT_MAX)
+    potential_impact = serializers.CharField(required=False, allow_blank=True, max_length=LONG_TEXT_MAX)
+    trigger = serializers.CharField(required=False, allow_blank=True, max_length=LONG_TEXT_MAX)
     body = serializers.CharField(required=False, allow_blank=True, max_length=200000, help_text="Markdown.")
     severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False, allow_blank=True)
     environment = SlugField(queryset=Environment.objects.all(), required=False, allow_null=True)
     caught_by = serializers.ChoiceField(choices=Incident.CaughtBy.choices, required=False, allow_blank=True)
-    services = SlugField(queryset=Service.objects.all(), many=True, required=False)
-    releases = ReleaseRefSerializer(many=True, required=False)
-    causes = IncidentCauseSerializer(many=True, required=False)
-    started_at = serializers.DateTimeField(required=False)
-    detected_at = serializers.DateTimeField(required=False, allow_null=True)
-    mitigated_at = serializers.DateTimeField(required=False, allow_null=True)
-    resolved_at = serializers.DateTimeField(required=False, allow_null=True)
+    services = SlugRefsField(model=Service, required=False, help_text=f"Service slugs, at most {LIST_MAX}.")
+    releases = ReleaseRefSerializer(many=True, required=False, max_length=LIST_MAX)
+    causes = IncidentCauseSerializer(many=True, required=False, max_length=LIST_MAX)
+    started_at = InRangeDateTimeField(required=False)
+    detected_at = InRangeDateTimeField(required=False, allow_null=True)
+    mitigated_at = InRangeDateTimeField(required=False, allow_null=True)
+    resolved_at = InRangeDateTimeField(required=False, allow_null=True)
 
 
 class IncidentCreateSerializer(IncidentWriteMixin):
@@ -328,12 +380,12 @@ class IncidentCreateSerializer(IncidentWriteMixin):
         default=Incident.Status.TRIAGE,
         help_text="Items posted by tools wait in triage unless another status is given.",
     )
-    timeline = TimelineEntrySerializer(many=True, required=False)
+    timeline = TimelineEntrySerializer(many=True, required=False, max_length=TIMELINE_MAX)
     source = serializers.RegexField(
         r"^[a-z0-9][a-z0-9_.-]{0,49}$", max_length=50, default="api",
         help_text="What posted it, e.g. 'pagerduty'; with external_id, names the item for safe retries.",
     )  # fmt: skip
-    external_id = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    external_id = OneLineField(max_length=200, required=False, default="", allow_blank=True)
 
     def validate_source(self, value: str) -> str:
         if value in services.RESERVED_SOURCES:
@@ -371,10 +423,10 @@ class ActionItemSerializer(RedactedMixin, IncidentActionItemSerializer):
 
 
 class ActionItemWriteSerializer(StrictJsonMixin):
-    title = serializers.CharField(max_length=200)
+    title = OneLineField(max_length=TITLE_MAX)
     owner = UsernameField(required=False, allow_null=True, help_text="Username of a member of your team.")
     team = SlugField(queryset=Team.objects.all(), required=False, allow_null=True)
-    due_date = serializers.DateField(required=False, allow_null=True)
+    due_date = InRangeDateField(required=False, allow_null=True)
     cause = SlugField(queryset=Cause.objects.all(), required=False, allow_null=True)
     ticket_url = serializers.URLField(max_length=200, required=False, allow_blank=True)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from incidents.limits import DATE_RANGE_TEXT, FIRST_YEAR, LAST_YEAR
+
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 REPORT_WEEKS = 13  # the report's week and the 12 weeks before it
 
@@ -30,6 +32,8 @@ class Week:
         if not match:
             raise ValidationError({"week": f"{label!r} is not an ISO week such as 2026-W47."})
         year, number = int(match.group(1)), int(match.group(2))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise ValidationError({"week": f"Give a week {DATE_RANGE_TEXT}, such as 2026-W47."})
         try:
             monday = dt.date.fromisocalendar(year, number, 1)
         except ValueError:

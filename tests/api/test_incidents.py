@@ -280,7 +280,16 @@ def test_put_and_delete_are_not_allowed(writer, team):
 
 
 @pytest.mark.parametrize("params", [{"started_to": "9999-12-31"}, {"started_from": "0001-01-01"}])
-def test_extreme_dates_filter_without_error(reader, team, params):
+def test_dates_outside_the_accepted_years_are_a_400_naming_the_filter(reader, team, params):
+    IncidentFactory(team=team)
+    response = reader.get(URL, params)
+    assert response.status_code == 400
+    assert set(response.json()) == set(params)
+    assert "1970" in str(response.json())
+
+
+@pytest.mark.parametrize("params", [{"started_to": "2100-12-31"}, {"started_from": "1970-01-01"}])
+def test_dates_at_the_ends_of_the_accepted_years_filter_without_error(reader, team, params):
     IncidentFactory(team=team)
     response = reader.get(URL, params)
     assert response.status_code == 200

@@ -3,9 +3,12 @@ and which paging values are refused (found by R3's positive- and negative-data c
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from incidents.api.schema import NO_NUL_PATTERN
+from incidents.limits import YEAR_PATTERN
 from incidents.models import Incident
 from tests.api.conftest import payload
 
@@ -52,8 +55,12 @@ def test_an_alert_fingerprint_must_be_text(writer):
 
 def test_the_schema_refuses_nul_in_free_text_and_bounds_the_page_size(schema):
     create = schema["components"]["schemas"]["IncidentCreateRequest"]["properties"]
-    assert create["title"]["pattern"] == NO_NUL_PATTERN
-    assert "pattern" not in create["started_at"]  # a date-time has its format instead
+    # A title is one line: no NUL, nor any other control character (incidents/limits.py).
+    assert re.fullmatch(create["title"]["pattern"], "Checkout down")
+    assert not any(re.search(create["title"]["pattern"], f"a{char}b") for char in "\x00\r\n\t\u2028")
+    assert create["started_at"]["pattern"] == YEAR_PATTERN  # a date-time has its format and its years
+    assert create["summary"]["pattern"] == NO_NUL_PATTERN and create["summary"]["maxLength"] == 20000
+    assert create["services"]["maxItems"] == create["causes"]["maxItems"] == 50
     parameters = {p["name"]: p for p in schema["paths"]["/api/v1/incidents/"]["get"]["parameters"]}
     assert parameters["q"]["schema"]["pattern"] == NO_NUL_PATTERN
     assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200}
