@@ -107,8 +107,8 @@ def test_the_api_refuses_control_characters_in_a_title(writer: Tool, title):
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("version", "1.0\n"),
-        ("external_id", "run-1\r\n"),
+        ("version", "1.0\nrc"),
+        ("external_id", "run-1\r\nBcc"),
         ("artifact_digest", "sha256:ab\tcd"),
         ("commit", "ab\x00"),
     ],
