@@ -13,7 +13,8 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from incidents.models import ActionItem, Incident
+from incidents.limits import is_single_line
+from incidents.models import ActionItem, Deployment, Environment, Incident, Release
 from incidents.redaction import redact_text
 from tests.factories import ActionItemFactory, IncidentFactory
 from tests.reliability import doors as d
@@ -98,3 +99,117 @@ def test_hostile_strings_with_redaction_on_store_the_redacted_text(hostile_doors
         outcomes = [*d.api_incident_create(hostile_doors, value), *d.web_near_miss(hostile_doors, value, team.pk)]
         failures += problems(value, outcomes, expected=lambda text: redact_text(text)[0])
     assert failures == [], "\n".join(failures)
+
+
+# --- Single-line fields and extreme dates ------------------------------------------------------------------
+
+SINGLE_LINE_COLUMNS = [
+    (Incident, "title"), (Incident, "external_id"), (ActionItem, "title"), (Release, "version"),
+    (Release, "artifact_digest"), (Release, "commit_sha"), (Deployment, "external_id"),
+]  # fmt: skip
+
+
+def test_single_line_fields_never_store_a_control_character(hostile_doors, team, settings):
+    """Every door, every string with a control character: titles, versions and ids are refused or kept clean."""
+    settings.REDACTION_DEFAULT_POLICY = "off"
+    target = IncidentFactory(team=team, status=Incident.Status.DRAFT)
+    item = ActionItemFactory(incident=target)
+    values = [*LINE_BREAKS, *(value for value in blns() if not is_single_line(value))]
+    failures = []
+    for value in values:
+        failures += problems(value, through_every_door(hostile_doors, value, team, target, item), expected=str)
+    for model, column in SINGLE_LINE_COLUMNS:
+        dirty = [v for v in model.objects.values_list(column, flat=True) if not is_single_line(v)]
+        failures += [f"{model.__name__}.{column} stored {value[:40]!r}" for value in dirty]
+    assert failures == [], "\n".join(failures)
+    assert len(values) >= 9  # the line breaks above and the strings of the list that hold a control character
+
+
+EXTREME_TIMES = [
+    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "9999-12-31T23:59:59Z",
+    "1969-12-31T23:59:59Z", "2101-01-01T00:00:00Z", "275760-09-13T00:00:00Z", "-0001-01-01T00:00:00Z",
+    "2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "0000-01-01T00:00:00Z",
+]  # fmt: skip
+EXTREME_DAYS = ["0001-01-01", "9999-12-31", "1969-12-31", "2101-01-01", "2026-02-30", "0000-00-00"]
+EXTREME_WEEKS = ["0001-W01", "9999-W52", "1969-W52", "2101-W01", "2026-W54", "0000-W00"]
+
+
+def _extreme_date_requests(doors: d.Doors, incident: Incident, team) -> list[tuple[str, object]]:
+    tool, person, service = doors.tool, doors.person, doors.service_slug
+    sent = []
+    for value in EXTREME_TIMES:
+        sent += [
+            (
+                f"api incident create started_at={value}",
+                tool.post("/api/v1/incidents/", {"kind": "incident", "title": "Old", "started_at": value}),
+            ),
+            (
+                f"api incident create resolved_at={value}",
+                tool.post("/api/v1/incidents/", {"kind": "incident", "title": "Old", "resolved_at": value}),
+            ),
+            (
+                f"api incident timeline at={value}",
+                tool.post(
+                    "/api/v1/incidents/",
+                    {"kind": "incident", "title": "Old", "timeline": [{"at": value, "text": "x"}]},
+                ),
+            ),
+            (
+                f"api deployment deployed_at={value}",
+                tool.post(
+                    "/api/v1/deployments/",
+                    {
+                        "service": service,
+                        "version": "9.9",
+                        "environment": "prod",
+                        "status": "succeeded",
+                        "deployed_at": value,
+                    },
+                ),
+            ),
+            (
+                f"api deployment filter deployed_from={value}",
+                tool.get("/api/v1/deployments/", {"deployed_from": value}),
+            ),
+            (
+                f"web near-miss started_at={value}",
+                person.post(
+                    "/near-misses/new/",
+                    {
+                        "title": "Old",
+                        "summary": "x",
+                        "caught_by": "luck",
+                        "team": team.pk,
+                        "environment": Environment.objects.get(slug="staging").pk,
+                        "started_at": value[:16],
+                    },
+                ),
+            ),
+        ]
+    for value in EXTREME_DAYS:
+        sent += [
+            (
+                f"api action item due_date={value}",
+                tool.post(
+                    "/api/v1/action-items/", {"incident": incident.reference, "title": "x", "due_date": value}
+                ),
+            ),
+            (f"api list started_from={value}", tool.get("/api/v1/incidents/", {"started_from": value})),
+            (f"web list started_to={value}", person.get("/incidents/", {"started_to": value})),
+        ]
+    for value in EXTREME_WEEKS:
+        sent += [
+            (f"api report {value}", tool.get(f"/api/v1/reports/{value}/")),
+            (f"web report {value}", person.get(f"/reports/{value}/organisation/")),
+        ]  # fmt: skip
+    return sent
+
+
+def test_extreme_dates_get_a_clear_answer_and_store_nothing(hostile_doors, team):
+    incident = IncidentFactory(team=team, status=Incident.Status.DRAFT)
+    before = (Incident.objects.count(), Deployment.objects.count(), ActionItem.objects.count())
+    sent = _extreme_date_requests(hostile_doors, incident, team)
+    failures = [f"{what}: {response.status_code}" for what, response in sent if response.status_code >= 500]
+    assert failures == [], "\n".join(failures)
+    assert (Incident.objects.count(), Deployment.objects.count(), ActionItem.objects.count()) == before
+    assert sum(response.status_code == 400 for _, response in sent) > len(sent) // 2

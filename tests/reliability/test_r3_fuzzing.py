@@ -49,15 +49,23 @@ def test_the_api_answers_every_generated_request_as_its_schema_says(live_server,
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "moment", ["3400-01-06T04:11:40-16:12", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00+23:59"]
+    ("moment", "status"),
+    [
+        ("2034-01-06T04:11:40-16:12", 200),
+        ("1970-01-01T00:00+23:59", 200),
+        ("2100-12-31T23:59:59-23:59", 200),
+        ("3400-01-06T04:11:40-16:12", 400),
+        ("9999-12-31T23:59:59-23:59", 400),
+        ("0001-01-01T00:00+23:59", 400),
+    ],
 )
-def test_times_with_any_utc_offset_filter(reader, moment):
-    """Found by R3: PostgreSQL refuses UTC offsets beyond 15:59, which ISO 8601 allows (it was a 500); a time
-    past the representable years bounds nothing (it was a 400 for a time the schema calls valid)."""
+def test_times_with_any_utc_offset_filter(reader, moment, status):
+    """Found by R3: PostgreSQL refuses UTC offsets beyond 15:59, which ISO 8601 allows (it was a 500). Times are
+    accepted in the years 1970 to 2100, as the schema's pattern says; others are a 400 naming the filter."""
     reader.client.raise_request_exception = False
     for url in (
         "/api/v1/deployments/?deployed_from=",
         "/api/v1/deployments/?deployed_to=",
         "/api/v1/releases/?created_from=",
     ):
-        assert reader.get(url + moment.replace("+", "%2B")).status_code == 200, url
+        assert reader.get(url + moment.replace("+", "%2B")).status_code == status, url
