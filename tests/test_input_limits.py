@@ -249,3 +249,19 @@ def test_the_model_refuses_what_the_forms_refuse(team):
         incident.full_clean(exclude=["number"])
     assert {"title", "started_at"} <= set(raised.value.message_dict)
     assert cause("missing-check").name  # the taxonomy is untouched
+
+
+def test_limits_check_lists_stored_values_outside_the_limits(team):
+    incident = IncidentFactory(team=team)
+    assert "within the limits" in _limits_check()
+    Incident.objects.filter(pk=incident.pk).update(
+        title="two\nlines", started_at=dt.datetime(1, 1, 1, tzinfo=dt.UTC), summary="x" * 20_001
+    )
+    with pytest.raises(CommandError, match="3 stored value"):
+        _limits_check()
+
+
+def _limits_check() -> str:
+    out = StringIO()
+    call_command("limits_check", stdout=out)
+    return out.getvalue()
