@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.db.migrations import Migration
 from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
@@ -99,9 +100,14 @@ def test_probes_and_metrics_are_answered_over_plain_http_while_pages_redirect_to
 
 
 @pytest.mark.django_db
-def test_probes_need_no_login_and_refuse_writes_without_csrf_errors(client):
-    assert client.get("/readyz").status_code == 200
-    assert client.post("/healthz").status_code == 405
+def test_probes_need_no_login_and_set_no_session_or_csrf_cookie(settings):
+    settings.METRICS_ENABLED = True
+    probe = Client(enforce_csrf_checks=True)
+    for path in ("/healthz", "/readyz", "/metrics"):
+        response = probe.get(path)
+        assert response.status_code == 200, path
+        assert not response.cookies, path
+    assert probe.head("/healthz").status_code == 200
 
 
 # --- /metrics protection ----------------------------------------------------------------------------------
