@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it counts and times every answer, redirects and static files included (docs/operations.md).
+    "incidents.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -401,3 +403,15 @@ if REDIS_URL:
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     }
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+
+# --- Operations (issue: operations): probes and metrics, docs/operations.md ------------------------------
+# Load balancers and Kubernetes probe over plain HTTP: the probes and the scrape are answered without the HTTPS
+# redirect. They still need an allowed Host header (ALLOWED_HOSTS), which probes must send.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+# Prometheus metrics at /metrics: off (404) unless METRICS_ENABLED; with METRICS_TOKEN set, a scrape must send
+# `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise). Request counters are per process unless
+# PROMETHEUS_MULTIPROC_DIR is set (docs/operations.md).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", False)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and not METRICS_ENABLED:
+    raise ImproperlyConfigured("METRICS_TOKEN is set but METRICS_ENABLED is not true: /metrics would stay off.")

@@ -38,7 +38,7 @@ from incidents.models import (
     TimelineEntry,
     TrendReport,
 )
-from incidents.outbox import outbox_dispatch
+from incidents.outbox import MAX_ATTEMPTS, outbox_dispatch, outbox_gave_up
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -493,16 +493,44 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
 
+class OutboxGaveUpFilter(admin.SimpleListFilter):
+    """Messages whose handler failed MAX_ATTEMPTS times: the relay no longer hands them over."""
+
+    title = "gave up"
+    parameter_name = "gave_up"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("yes", "Gave up"), ("no", "Did not give up")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> QuerySet[OutboxMessage]:
+        gave_up = outbox_gave_up().values("pk")
+        if self.value() == "yes":
+            return queryset.filter(pk__in=gave_up)
+        if self.value() == "no":
+            return queryset.exclude(pk__in=gave_up)
+        return queryset
+
+
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
     """Follow-up work waiting or done; a message that keeps failing shows its last error here."""
 
-    list_display = ["id", "handler", "created_at", "dispatched_at", "processed_at", "attempts"]
-    list_filter = ["handler", ("processed_at", admin.EmptyFieldListFilter)]
+    list_display = ["id", "handler", "created_at", "dispatched_at", "processed_at", "attempts", "gave_up"]
+    list_filter = [OutboxGaveUpFilter, "handler", ("processed_at", admin.EmptyFieldListFilter)]
     readonly_fields = [
         "handler", "payload", "created_at", "dispatched_at", "claimed_at", "processed_at", "attempts", "last_error",
     ]  # fmt: skip
     actions = ["retry"]
+
+    @admin.display(boolean=True, description="gave up")
+    def gave_up(self, message: OutboxMessage) -> bool:
+        return message.processed_at is None and message.attempts >= MAX_ATTEMPTS
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        # The count of messages that need a person is in the title, whatever filter is applied.
+        count = outbox_gave_up().count()
+        title = f"Outbox messages: {count} gave up" if count else "Outbox messages: none gave up"
+        return super().changelist_view(request, {**(extra_context or {}), "title": title})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from incidents.models import OutboxMessage
@@ -42,6 +42,20 @@ def _handlers() -> dict[str, Callable[..., Any]]:
         "incident_filed": services.incident_notify_leads,
         "report_generate": report_generate_enqueue,
     }
+
+
+def outbox_handler_names() -> list[str]:
+    return sorted(_handlers())
+
+
+def outbox_pending() -> QuerySet[OutboxMessage]:
+    """Messages still to run: not processed, and not given up."""
+    return OutboxMessage.objects.filter(processed_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
+
+
+def outbox_gave_up() -> QuerySet[OutboxMessage]:
+    """Messages whose handler failed MAX_ATTEMPTS times: the relay leaves them for a person to look at."""
+    return OutboxMessage.objects.filter(processed_at__isnull=True, attempts__gte=MAX_ATTEMPTS)
 
 
 def outbox_enqueue(*, handler: str, **payload: Any) -> OutboxMessage:
@@ -86,7 +100,7 @@ def outbox_relay(*, now: dt.datetime | None = None) -> int:
     """Hand over the messages still waiting: never handed over, or handed over long ago and not processed."""
     now = now or timezone.now()
     waiting = (
-        OutboxMessage.objects.filter(processed_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
+        outbox_pending()
         .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - REDISPATCH_AFTER))
         .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM))
         .order_by("created_at")
@@ -114,9 +128,14 @@ def outbox_process(*, message_id: int, now: dt.datetime | None = None) -> bool:
     try:
         _handlers()[message.handler](**message.payload)
     except Exception as error:
+        last_error = repr(error)[:2000]
         OutboxMessage.objects.filter(pk=message_id).update(
-            claimed_at=None, dispatched_at=None, attempts=message.attempts + 1, last_error=repr(error)[:2000]
+            claimed_at=None, dispatched_at=None, attempts=message.attempts + 1, last_error=last_error
         )
+        if message.attempts + 1 >= MAX_ATTEMPTS:
+            # The relay will not hand it over again: a person must look (admin: Outbox messages, "gave up").
+            logger.error("Outbox: message %d (%s) gave up after %d attempts; last error: %s",
+                         message_id, message.handler, message.attempts + 1, last_error)  # fmt: skip
         raise
     OutboxMessage.objects.filter(pk=message_id).update(processed_at=timezone.now(), attempts=message.attempts + 1)
     return True
