@@ -202,6 +202,8 @@ def _read(stream: IO[str]) -> dict[str, Any]:
         document = json.load(stream)
     except json.JSONDecodeError as error:
         raise ValidationError(f"The file is not JSON: {error}") from None
+    except RecursionError:  # arrays or objects nested thousands deep: no data set looks like this
+        raise ValidationError("The file is not a Hindsight data set: it is nested too deeply.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValidationError("The file is not a Hindsight data set.")
     if document.get("version") != FORMAT_VERSION:
