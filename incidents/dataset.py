@@ -154,6 +154,8 @@ RULES: dict[str, Rule] = {
     "incidents.apitoken": Rule(skip=True),
     "incidents.githubhook": Rule(skip=True),
     "incidents.idempotencyrecord": Rule(skip=True),
+    # Webhook deliveries belong to the hooks and tokens above, which are not copied either.
+    "incidents.hookdelivery": Rule(skip=True),
     # The audit trail is this instance's own history, and it names people: a copy starts its own.
     "incidents.auditentry": Rule(skip=True),
     # Follow-up work belongs to the instance that queued it.
