@@ -296,6 +296,17 @@ API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024, maxi
 API_WRITE_THROTTLE_RATE = env_rate("API_WRITE_THROTTLE_RATE", "120/min")
 # How long an Idempotency-Key's first response is replayed.
 API_IDEMPOTENCY_TTL_HOURS = env_int("API_IDEMPOTENCY_TTL_HOURS", 24, minimum=1, maximum=24 * 30)
+# JSON bodies nested deeper than this many levels of arrays and objects get 400 (docs/receivers.md).
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32, minimum=4, maximum=200)
+# Alerts one Alertmanager notification may carry (400 past it); each alert counts as one write of the rate.
+ALERTMANAGER_MAX_ALERTS = env_int("ALERTMANAGER_MAX_ALERTS", 100, minimum=1, maximum=1000)
+# Webhook deliveries (GitHub's X-GitHub-Delivery ids) are remembered this many days to refuse replays; a daily
+# task forgets older ones. Keep it longer than the sender retries (GitHub redeliveries: 3 days).
+HOOK_DELIVERY_RETENTION_DAYS = env_int("HOOK_DELIVERY_RETENTION_DAYS", 30, minimum=1, maximum=3650)
+CELERY_BEAT_SCHEDULE["purge-hook-deliveries"] = {
+    "task": "incidents.hook_deliveries_purge",
+    "schedule": crontab(minute=45, hour=3),
+}
 # Alertmanager label names read for an alert's environment, service and severity (first present wins).
 ALERTMANAGER_ENVIRONMENT_LABELS = env_list("ALERTMANAGER_ENVIRONMENT_LABELS", ["environment", "env"])
 ALERTMANAGER_SERVICE_LABELS = env_list("ALERTMANAGER_SERVICE_LABELS", ["service", "app"])

@@ -26,6 +26,7 @@ from incidents.models import (
     DigestSubscription,
     Environment,
     GitHubHook,
+    HookDelivery,
     IdempotencyRecord,
     Incident,
     IncidentCause,
@@ -433,6 +434,25 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: IdempotencyRecord | None = None) -> bool:
+        return False
+
+
+@admin.register(HookDelivery)
+class HookDeliveryAdmin(admin.ModelAdmin):
+    """Read-only: the webhook deliveries the receivers accepted and what came of each (docs/receivers.md)."""
+
+    list_display = ["received_at", "source", "event", "delivery_id", "hook", "token", "outcome", "repeats"]
+    list_filter = ["source", "outcome"]
+    search_fields = ["delivery_id", "hook__name", "token__name"]
+    list_select_related = ["hook", "token"]
+    readonly_fields = [
+        "source", "hook", "token", "delivery_id", "event", "received_at", "outcome", "detail", "repeats",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: HookDelivery | None = None) -> bool:
         return False
 
 

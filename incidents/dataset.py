@@ -154,6 +154,8 @@ RULES: dict[str, Rule] = {
     "incidents.apitoken": Rule(skip=True),
     "incidents.githubhook": Rule(skip=True),
     "incidents.idempotencyrecord": Rule(skip=True),
+    # Webhook deliveries belong to the hooks and tokens above, which are not copied either.
+    "incidents.hookdelivery": Rule(skip=True),
     # The audit trail is this instance's own history, and it names people: a copy starts its own.
     "incidents.auditentry": Rule(skip=True),
     # Follow-up work belongs to the instance that queued it.
@@ -202,6 +204,8 @@ def _read(stream: IO[str]) -> dict[str, Any]:
         document = json.load(stream)
     except json.JSONDecodeError as error:
         raise ValidationError(f"The file is not JSON: {error}") from None
+    except RecursionError:  # arrays or objects nested thousands deep: no data set looks like this
+        raise ValidationError("The file is not a Hindsight data set: it is nested too deeply.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValidationError("The file is not a Hindsight data set.")
     if document.get("version") != FORMAT_VERSION:

@@ -814,6 +814,57 @@ class GitHubHook(models.Model):
             raise ValidationError({"secret": "Use a secret of at least 16 characters."})
 
 
+class HookDeliveryOutcome(models.TextChoices):
+    RECORDED = "recorded", "Recorded"  # something was created or changed
+    UNCHANGED = "unchanged", "Unchanged"  # already known, or older than what is stored
+    IGNORED = "ignored", "Ignored"  # nothing to record (an event not read, a state not final, not the team's)
+    PARTIAL = "partial", "Partly recorded"  # some alerts of a notification could not be recorded
+
+
+class HookDelivery(models.Model):
+    """One delivery a webhook receiver accepted, with what came of it (docs/receivers.md).
+
+    A delivery id (GitHub's X-GitHub-Delivery) is unique per source, so a replayed or concurrent duplicate
+    delivery is answered "already received" without changing anything. Alertmanager sends no delivery id
+    (its alerts are deduplicated by fingerprint and start time); its notifications are kept with an empty id.
+    """
+
+    Outcome = HookDeliveryOutcome
+
+    source = models.CharField(max_length=20, help_text="The receiver: github or alertmanager.")
+    hook = models.ForeignKey(
+        GitHubHook, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
+    delivery_id = models.CharField(max_length=100, blank=True, help_text="The sender's id of this delivery.")
+    event = models.CharField(max_length=50, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    detail = models.CharField(max_length=300, blank=True, help_text="Why, when nothing or not all was recorded.")
+    repeats = models.PositiveIntegerField(default=0, help_text="Times the same delivery id was received again.")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "hook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "delivery_id"],
+                condition=~Q(delivery_id=""),
+                name="hookdelivery_unique_source_delivery",
+            ),
+            models.CheckConstraint(
+                condition=_in_choices("outcome", HookDeliveryOutcome), name="hookdelivery_outcome_valid"
+            ),
+        ]
+        indexes = [
+            # The daily purge of deliveries past HOOK_DELIVERY_RETENTION_DAYS, oldest first.
+            models.Index(fields=["received_at"], name="hookdelivery_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.delivery_id or self.pk} ({self.outcome})"
+
+
 # --- Web app: postmortem revisions ----------------------------------------------------------------------
 
 

@@ -43,6 +43,14 @@ def confidential_reporters_purge() -> int:
     return purge()
 
 
+@shared_task(name="incidents.hook_deliveries_purge", acks_late=True)
+def hook_deliveries_purge() -> int:
+    """Daily: forget webhook deliveries older than HOOK_DELIVERY_RETENTION_DAYS."""
+    from incidents.services import hook_deliveries_purge as purge
+
+    return purge()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Weekly trend reports (issue: trend reports). One task per (week, scope); a weekly run generates every scope
 # and then sends the digests. Each is safe to run twice: reports are replaced in place (unique week + scope)

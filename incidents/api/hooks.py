@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -20,9 +19,10 @@ from rest_framework.views import APIView
 from incidents import services
 from incidents.api.authentication import GitHubSignatureAuthentication
 from incidents.api.exceptions import validation_error
-from incidents.api.parsers import LimitedJSONParser
-from incidents.api.permissions import SignedByGitHub, acting_team
+from incidents.api.parsers import LimitedJSONParser, check_body_size, json_loads_limited
+from incidents.api.permissions import SignedByGitHub, request_token
 from incidents.api.strict import StrictJsonMixin
+from incidents.api.throttling import charge_writes
 from incidents.api.views import ApiViewMixin
 from incidents.models import Environment, Service
 
@@ -62,12 +62,26 @@ class AlertmanagerPayloadSerializer(StrictJsonMixin):
     externalURL = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     alerts = AlertSerializer(many=True, max_length=1000)
 
+    def to_internal_value(self, data):
+        limit = settings.ALERTMANAGER_MAX_ALERTS
+        if isinstance(data, dict) and isinstance(data.get("alerts"), list) and len(data["alerts"]) > limit:
+            raise ValidationError(
+                {"alerts": [f"A notification may carry at most {limit} alerts (ALERTMANAGER_MAX_ALERTS); "
+                            f"this one has {len(data['alerts'])}. Set max_alerts in Alertmanager's "
+                            "webhook_config."]}
+            )  # fmt: skip
+        return super().to_internal_value(data)
+
 
 class AlertOutcomeSerializer(serializers.Serializer):
     created = serializers.ListField(child=serializers.CharField(), help_text="References of new triage items.")
     resolved = serializers.ListField(child=serializers.CharField())
     unchanged = serializers.ListField(child=serializers.CharField(), help_text="Notifications sent again.")
     errors = serializers.ListField(child=serializers.DictField(), help_text="Alerts that could not be recorded.")
+    warnings = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Alerts recorded without a label's value, and why (a service of another team is left out).",
+    )
     redacted = serializers.DictField(
         child=serializers.DictField(child=serializers.DictField(child=serializers.IntegerField())),
         help_text="Per new item: what redaction on ingest replaced, per field (placeholder kind → count).",
@@ -99,7 +113,7 @@ def _alert_input(alert: dict) -> services.AlertInput:
         starts_at=alert["startsAt"],
         ends_at=ends_at,
         resolved=alert["status"] == "resolved",
-        title=title[:200],
+        title=title,  # whole: the service redacts it before cutting it to length
         summary="\n\n".join(part for part in details if part),
         environment=Environment.objects.filter(
             slug=_first_label(labels, settings.ALERTMANAGER_ENVIRONMENT_LABELS)
@@ -116,25 +130,11 @@ class AlertmanagerWebhookView(ApiViewMixin, APIView):
     def post(self, request: Request) -> Response:
         payload = AlertmanagerPayloadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        team = acting_team(request)
-        outcome: dict[str, Any] = {"created": [], "resolved": [], "unchanged": [], "errors": [], "redacted": {}}
-        for alert in payload.validated_data["alerts"]:
-            alert_input = _alert_input(alert)
-            try:
-                incident, what = services.alert_record(team=team, alert=alert_input)
-            except DjangoValidationError as error:
-                outcome["errors"].append(
-                    {"fingerprint": alert_input.fingerprint, **validation_error(error).detail}
-                )
-                continue
-            except services.VersionConflict:
-                outcome["errors"].append(
-                    {"fingerprint": alert_input.fingerprint, "detail": "Being edited; resend."}
-                )
-                continue
-            outcome[what].append(incident.reference)
-            if getattr(incident, "redacted", None):
-                outcome["redacted"][incident.reference] = incident.redacted
+        alerts = payload.validated_data["alerts"]
+        charge_writes(request, self, len(alerts) - 1, field="alerts")  # each alert is a write
+        outcome = services.alertmanager_notification_record(
+            token=request_token(request), alerts=[_alert_input(alert) for alert in alerts]
+        )
         return Response(outcome)
 
 
@@ -176,16 +176,47 @@ class GitHubOutcomeSerializer(serializers.Serializer):
 
 
 def _github_body(request: Request) -> dict:
+    """The event as signed: a JSON body, or form-encoded with the JSON in `payload`; within the JSON limits."""
     body = request._request.body
     if request.content_type.startswith("application/x-www-form-urlencoded"):
-        body = (parse_qs(body.decode("utf-8", "replace")).get("payload") or [""])[0].encode()
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ParseError("The body is not a JSON GitHub event.") from None
+        check_body_size(body)
+        try:
+            fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=100)
+        except ValueError:  # more fields than GitHub sends
+            raise ParseError("The form-encoded body has too many fields; GitHub sends one, `payload`.") from None
+        body = (fields.get("payload") or [""])[0].encode()
+    data = json_loads_limited(body, what="The body")
     if not isinstance(data, dict):
         raise ParseError("The body is not a JSON GitHub event.")
     return data
+
+
+DELIVERY_HEADER = "X-GitHub-Delivery"
+
+
+def _delivery_id(request: Request) -> str:
+    value = request.headers.get(DELIVERY_HEADER, "").strip()
+    if len(value) > 100 or not value.isascii() or not value.isprintable():
+        raise ValidationError({DELIVERY_HEADER: ["Send GitHub's delivery GUID: 1 to 100 printable characters."]})
+    return value
+
+
+def _github_event(data: dict, event: str) -> services.GitHubDeploymentEvent:
+    deployment, deployment_status = data["deployment"], data.get("deployment_status")
+    if event == "deployment_status" and deployment_status is None:
+        raise ValidationError({"deployment_status": ["This field is required."]})
+    repository = data["repository"]
+    commit_url = f"{repository.get('html_url', '')}/commit/{deployment['sha']}"
+    return services.GitHubDeploymentEvent(
+        repository=repository["name"],
+        deployment_id=deployment["id"],
+        sha=deployment["sha"].lower(),
+        ref=deployment["ref"],
+        environment_name=(deployment_status or {}).get("environment") or deployment["environment"],
+        state=deployment_status["state"] if deployment_status else None,
+        at=deployment_status["created_at"] if deployment_status else deployment["created_at"],
+        url=commit_url if commit_url.startswith("http") and len(commit_url) <= 200 else "",
+    )
 
 
 class GitHubWebhookView(ApiViewMixin, APIView):
@@ -202,6 +233,12 @@ class GitHubWebhookView(ApiViewMixin, APIView):
             OpenApiParameter(
                 "X-Hub-Signature-256", str, OpenApiParameter.HEADER, description="sha256=HMAC of the body."
             ),
+            OpenApiParameter(
+                DELIVERY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="GitHub's id of the delivery: a delivery id seen before changes nothing.",
+            ),
         ],
         responses={200: GitHubOutcomeSerializer, 202: GitHubOutcomeSerializer},
     )
@@ -209,29 +246,15 @@ class GitHubWebhookView(ApiViewMixin, APIView):
         hook = request.auth
         event = request.headers.get("X-GitHub-Event", "")
         services.github_hook_touch(hook=hook)
-        if event == "ping":
-            return Response({"detail": "pong"})
-        if event not in ("deployment", "deployment_status"):
-            return Response({"detail": f"Event {event or '(none)'!r} ignored."}, status=status.HTTP_202_ACCEPTED)
-        payload = GitHubEventSerializer(data=_github_body(request))
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        deployment, deployment_status = data["deployment"], data.get("deployment_status")
-        if event == "deployment_status" and deployment_status is None:
-            raise ValidationError({"deployment_status": ["This field is required."]})
-        repository = data["repository"]
-        commit_url = f"{repository.get('html_url', '')}/commit/{deployment['sha']}"
+        delivery_id = _delivery_id(request)
+        deployment = None
+        if event in ("deployment", "deployment_status"):
+            payload = GitHubEventSerializer(data=_github_body(request))
+            payload.is_valid(raise_exception=True)
+            deployment = _github_event(payload.validated_data, event)
         try:
-            outcome = services.github_deployment_record(
-                hook=hook,
-                repository=repository["name"],
-                deployment_id=deployment["id"],
-                sha=deployment["sha"].lower(),
-                ref=deployment["ref"],
-                environment_name=(deployment_status or {}).get("environment") or deployment["environment"],
-                state=deployment_status["state"] if deployment_status else None,
-                at=deployment_status["created_at"] if deployment_status else deployment["created_at"],
-                url=commit_url if commit_url.startswith("http") and len(commit_url) <= 200 else "",
+            outcome = services.github_delivery_record(
+                hook=hook, delivery_id=delivery_id, event=event, deployment=deployment
             )
         except DjangoValidationError as error:
             raise validation_error(error) from None
@@ -240,4 +263,5 @@ class GitHubWebhookView(ApiViewMixin, APIView):
             "release": outcome.release.pk if outcome.release else None,
             "deployment": outcome.deployment.pk if outcome.deployment else None,
         }
-        return Response(body, status=status.HTTP_202_ACCEPTED if outcome.ignored else status.HTTP_200_OK)
+        accepted = outcome.ignored and not (outcome.duplicate or outcome.stale or event == "ping")
+        return Response(body, status=status.HTTP_202_ACCEPTED if accepted else status.HTTP_200_OK)

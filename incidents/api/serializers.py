@@ -123,9 +123,9 @@ class ReleaseSerializer(serializers.ModelSerializer):
 
 
 def _check_service_owner(service: Service, team: Team) -> None:
-    if service.owner_team_id is not None and service.owner_team_id != team.pk:
+    if not services.service_writable_by(team, service):
         raise serializers.ValidationError(
-            {"service": [f"{service.slug} is owned by another team; this token acts for {team.slug}."]}
+            {"service": [f"{services.not_writable_detail(team, service)} This token acts for {team.slug}."]}
         )
 
 

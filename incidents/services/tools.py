@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -18,12 +18,21 @@ from incidents.audit import audit_record
 from incidents.models import (
     ApiToken,
     Environment,
+    GitHubHook,
+    HookDelivery,
     IdempotencyRecord,
     Incident,
     Service,
     Team,
 )
-from incidents.services.incidents import VersionConflict, incident_create, incident_update
+from incidents.services.incidents import (
+    Redactions,
+    VersionConflict,
+    _merge_redactions,
+    _redact,
+    incident_create,
+    incident_update,
+)
 
 # --- The API for tools: tokens, safe retries, items posted by tools, webhook events ---------------------
 
@@ -39,6 +48,16 @@ TOOL_STATUSES = (
 RESERVED_SOURCES = ("web", "alertmanager", "github")
 ABANDONED_CLAIM_AFTER = dt.timedelta(minutes=5)
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
+
+
+def service_writable_by(team: Team, service: Service) -> bool:
+    """The one ownership rule of tools: a token or webhook acting for `team` writes releases, deployments and
+    alert items only for the team's own services and for services that no team owns."""
+    return service.owner_team_id is None or service.owner_team_id == team.pk
+
+
+def not_writable_detail(team: Team, service: Service) -> str:
+    return f"{service.slug} is not one of {team.slug}'s services (it is owned by another team)."
 
 
 def api_token_hash(raw: str) -> str:
@@ -170,22 +189,44 @@ class AlertInput:
     severity: str
 
 
-def alert_record(*, team: Team, alert: AlertInput) -> tuple[Incident, str]:
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _alert_title(alert: AlertInput, *, into: Redactions) -> str:
+    """Redact the whole title, then cut it to the model's length: a secret cut in half would escape redaction."""
+    title = _redact({"title": alert.title}, into=into)["title"]
+    return _cut(title, Incident._meta.get_field("title").max_length)
+
+
+def alert_record(*, team: Team, alert: AlertInput) -> tuple[Incident, str, str]:
     """One triage item per alert fingerprint and firing period; a resolved notification sets its resolved time.
 
-    Returns the item and what happened: "created", "resolved" or "unchanged" (a notification sent again).
+    Returns the item, what happened ("created", "resolved" or "unchanged": a notification sent again) and a note
+    (why a service label was not used: a service of another team is left out, the item is filed without it).
     """
+    service, note = alert.service, ""
+    if service is not None and not service_writable_by(team, service):
+        service, note = None, not_writable_detail(team, service) + " The item is filed without it."
+    redacted: Redactions = {}
+    title = _alert_title(alert, into=redacted)
     resolved_at = alert.ends_at if alert.resolved and alert.ends_at and alert.ends_at >= alert.starts_at else None
     external_id = f"team{team.pk}/{alert.fingerprint}/{alert.starts_at.isoformat()}"
     incident, created = incident_record_for_tool(
         team=team, source="alertmanager", external_id=external_id,
-        kind=Incident.Kind.INCIDENT, status=Incident.Status.TRIAGE, title=alert.title, summary=alert.summary,
+        kind=Incident.Kind.INCIDENT, status=Incident.Status.TRIAGE, title=title, summary=alert.summary,
         severity=alert.severity, environment=alert.environment, caught_by=Incident.CaughtBy.MONITORING_ALERT,
         started_at=alert.starts_at, detected_at=alert.starts_at, resolved_at=resolved_at,
-        services=[alert.service] if alert.service else [],
+        services=[service] if service else [],
     )  # fmt: skip
     if created:
-        return incident, "created"
+        _merge_redactions(redacted, getattr(incident, "redacted", {}))
+        incident.redacted = redacted
+        return incident, "created", note
+    return *_alert_resolve(incident, resolved_at), note
+
+
+def _alert_resolve(incident: Incident, resolved_at: dt.datetime | None) -> tuple[Incident, str]:
     if resolved_at is None or incident.resolved_at is not None:
         return incident, "unchanged"
     for _ in range(3):  # someone may be editing the item at the same moment
@@ -198,6 +239,101 @@ def alert_record(*, team: Team, alert: AlertInput) -> tuple[Incident, str]:
             if incident.resolved_at is not None:
                 return incident, "unchanged"
     raise VersionConflict(incident)
+
+
+def _alert_outcome_record(outcome: dict[str, Any], alert: AlertInput, *, team: Team) -> None:
+    """Record one alert of a notification into `outcome`: its reference under what happened, or its error."""
+    try:
+        incident, what, note = alert_record(team=team, alert=alert)
+    except ValidationError as error:
+        detail = (
+            {("non_field_errors" if name == NON_FIELD_ERRORS else name): messages
+             for name, messages in error.message_dict.items()}
+            if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+        )  # fmt: skip
+        outcome["errors"].append({"fingerprint": alert.fingerprint, **detail})
+        return
+    except VersionConflict:
+        outcome["errors"].append({"fingerprint": alert.fingerprint, "detail": "Being edited; resend."})
+        return
+    outcome[what].append(incident.reference)
+    if getattr(incident, "redacted", None):
+        outcome["redacted"][incident.reference] = incident.redacted
+    if note:
+        outcome["warnings"].append({"fingerprint": alert.fingerprint, "service": alert.service.slug,
+                                    "detail": note})  # fmt: skip
+
+
+def alertmanager_notification_record(*, token: ApiToken, alerts: list[AlertInput]) -> dict[str, Any]:
+    """Record each alert of one Alertmanager notification and the notification's delivery (HookDelivery).
+
+    Alertmanager sends no delivery id: a notification sent again is recognised alert by alert (fingerprint
+    and start time), and each alert's outcome says "unchanged".
+    """
+    outcome: dict[str, Any] = {
+        "created": [], "resolved": [], "unchanged": [], "errors": [], "warnings": [], "redacted": {}
+    }  # fmt: skip
+    for alert in alerts:
+        _alert_outcome_record(outcome, alert, team=token.team)
+    if outcome["errors"]:
+        result = HookDelivery.Outcome.PARTIAL
+    elif outcome["created"] or outcome["resolved"]:
+        result = HookDelivery.Outcome.RECORDED
+    else:
+        result = HookDelivery.Outcome.UNCHANGED
+    HookDelivery.objects.create(
+        source="alertmanager", token=token, event="notification", outcome=result,
+        detail=f"{len(alerts)} alerts, {len(outcome['errors'])} not recorded" if outcome["errors"] else "",
+    )  # fmt: skip
+    return outcome
+
+
+# --- Webhook deliveries: replays refused by delivery id, old ones forgotten -------------------------------
+
+
+def hook_delivery_claim(*, source: str, delivery_id: str, hook: GitHubHook | None = None,
+                        event: str = "") -> tuple[HookDelivery, bool]:  # fmt: skip
+    """Claim a delivery id inside the caller's transaction; returns the row and whether it is to be processed.
+
+    1. Insert the row (in a savepoint): of several concurrent copies of one delivery, the unique constraint on
+       (source, delivery_id) lets exactly one through; the others wait for its transaction and fail.
+    2. A copy that failed reads the row, locked: a delivery that recorded something, or found it already
+       recorded, is not processed again (its repeat is counted). One that was ignored (e.g. an environment
+       not mapped yet) is processed again, as the hook's settings may have been fixed since.
+    3. The caller processes and sets the outcome with hook_delivery_finish. When it raises, its transaction
+       rolls back the claim too, so a corrected redelivery is processed.
+    Without a delivery id there is nothing to deduplicate: the row only records the outcome.
+    """
+    if not delivery_id:
+        return HookDelivery(source=source, hook=hook, event=event, outcome=HookDelivery.Outcome.IGNORED), True
+    try:
+        with transaction.atomic():
+            return HookDelivery.objects.create(
+                source=source, delivery_id=delivery_id, hook=hook, event=event,
+                outcome=HookDelivery.Outcome.IGNORED,
+            ), True  # fmt: skip
+    except IntegrityError:
+        pass
+    seen = HookDelivery.objects.select_for_update().get(source=source, delivery_id=delivery_id)
+    HookDelivery.objects.filter(pk=seen.pk).update(repeats=models.F("repeats") + 1)
+    return seen, seen.outcome == HookDelivery.Outcome.IGNORED
+
+
+def hook_delivery_finish(*, delivery: HookDelivery, outcome: str, detail: str = "") -> None:
+    delivery.outcome, delivery.detail = outcome, _cut(detail, 300)
+    delivery.full_clean(exclude=["hook", "token"], validate_unique=False, validate_constraints=False)
+    if delivery.pk is None:
+        delivery.save()
+    else:  # a claimed row: its repeats are counted by concurrent copies
+        delivery.save(update_fields=["outcome", "detail"])
+
+
+def hook_deliveries_purge(*, now: dt.datetime | None = None) -> int:
+    """Forget deliveries older than HOOK_DELIVERY_RETENTION_DAYS; a replay older than that is refused anyway
+    by the ordering of deployment events. Returns how many were forgotten."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.HOOK_DELIVERY_RETENTION_DAYS)
+    deleted, _ = HookDelivery.objects.filter(received_at__lt=cutoff).delete()
+    return deleted
 
 
 # GitHub deployment_status states that end a deployment, and what Hindsight records for them.

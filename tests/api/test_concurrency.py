@@ -111,3 +111,38 @@ def test_retry_during_a_running_request_gets_409(tool):
     assert results["retry"].status_code == 409
     assert results["first"].status_code == 201
     assert Incident.objects.count() == 1
+
+
+def test_concurrent_copies_of_one_github_delivery_record_it_once(tool):
+    import json
+
+    from rest_framework.test import APIClient
+
+    from incidents.api.authentication import github_signature
+    from incidents.models import Deployment, GitHubHook, HookDelivery
+    from incidents.services import releases as release_services
+    from tests.api.conftest import payload
+    from tests.factories import ServiceFactory
+
+    secret = "a-long-enough-webhook-secret"
+    team = tool.token.team
+    GitHubHook.objects.create(name="acme/checkout", team=team, service=ServiceFactory(owner_team=team),
+                              secret=secret, environment_map={"production": "prod"})  # fmt: skip
+    raw = json.dumps(payload("github_deployment_status.json")).encode()
+
+    def deliver():
+        return APIClient().post(
+            "/api/v1/hooks/github/", raw, content_type="application/json", HTTP_X_GITHUB_EVENT="deployment_status",
+            HTTP_X_HUB_SIGNATURE_256=github_signature(secret, raw), HTTP_X_GITHUB_DELIVERY="guid-1",
+        )  # fmt: skip
+
+    responses = run_together(3, deliver, barrier_in="hook_delivery_claim", target=release_services)
+    assert [response.status_code for response in responses] == [200, 200, 200]
+    details = sorted(response.json()["detail"] for response in responses)
+    assert details == [
+        "Delivery guid-1 already received.",
+        "Delivery guid-1 already received.",
+        "Deployment recorded.",
+    ]
+    assert Deployment.objects.count() == 1
+    assert HookDelivery.objects.get().repeats == 2

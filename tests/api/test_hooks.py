@@ -7,10 +7,11 @@ import datetime as dt
 import json
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from incidents.api.authentication import github_signature
-from incidents.models import Deployment, GitHubHook, Incident, Release
+from incidents.models import Deployment, GitHubHook, HookDelivery, Incident, Release
 from tests.api.conftest import payload
 from tests.factories import ReleaseFactory, ServiceFactory
 
@@ -282,3 +283,196 @@ def test_label_names_that_cannot_be_stored_are_refused(writer):
     assert response.status_code == 400
     assert "alerts" in response.json()
     assert not Incident.objects.exists()
+
+
+# --- One ownership rule: a tool acting for a team writes only for its team's services or unowned ones ---------
+
+
+@pytest.fixture
+def ledger(other_team):
+    """A service of the platform team."""
+    return ServiceFactory(slug="ledger", owner_team=other_team)
+
+
+def status_event(*, state: str = "success", at: str = "2019-05-15T15:20:55Z", repository: str | None = None):
+    body = payload("github_deployment_status.json")
+    body["deployment_status"].update(state=state, created_at=at)
+    if repository is not None:
+        body["repository"]["name"] = repository
+    return body
+
+
+@pytest.fixture
+def repository_hook(team):
+    """A hook of the payments team with no service set: the repository name names the service."""
+    return GitHubHook.objects.create(
+        name="payments repos", team=team, secret=SECRET, environment_map={"production": "prod"}
+    )
+
+
+def test_repository_naming_another_teams_service_records_nothing(repository_hook, ledger):
+    response = deliver("deployment_status", status_event(repository="ledger"), HTTP_X_GITHUB_DELIVERY="d-1")
+    assert response.status_code == 202
+    assert "not one of payments's services" in response.json()["detail"]
+    assert not Release.objects.exists() and not Deployment.objects.exists()
+    assert HookDelivery.objects.get().outcome == "ignored"
+
+
+def test_repository_naming_a_service_without_owner_is_recorded(repository_hook):
+    ServiceFactory(slug="Hello-World", owner_team=None)
+    assert deliver("deployment_status", status_event()).status_code == 200
+    assert Deployment.objects.get().release.service.slug == "Hello-World"
+
+
+def test_alert_naming_another_teams_service_is_filed_without_it(writer, ledger):
+    firing = payload("alertmanager_firing.json")
+    firing["alerts"] = firing["alerts"][:1]
+    firing["alerts"][0]["labels"]["service"] = "ledger"
+    response = writer.post(ALERTMANAGER, firing)
+    assert response.status_code == 200
+    assert len(response.json()["created"]) == 1
+    assert not Incident.objects.get().services.exists()
+    [warning] = response.json()["warnings"]
+    assert warning["service"] == "ledger" and "not one of payments's services" in warning["detail"]
+
+
+def test_token_cannot_record_a_deployment_of_another_teams_service(writer, ledger):
+    body = {"service": "ledger", "version": "1.0", "environment": "prod", "status": "succeeded"}
+    response = writer.post("/api/v1/deployments/", body)
+    assert response.status_code == 400
+    assert "not one of payments's services" in response.json()["service"][0]
+    assert not Deployment.objects.exists()
+
+
+# --- Replays and ordering ------------------------------------------------------------------------------------
+
+
+def test_same_delivery_twice_changes_once(hook):
+    first = deliver("deployment_status", status_event(state="failure"), HTTP_X_GITHUB_DELIVERY="d-1")
+    assert first.status_code == 200
+    Deployment.objects.update(status="rolled_back")  # what happened after that delivery
+    replay = deliver("deployment_status", status_event(state="failure"), HTTP_X_GITHUB_DELIVERY="d-1")
+    assert replay.status_code == 200
+    assert "already received" in replay.json()["detail"]
+    assert Deployment.objects.get().status == "rolled_back"
+    delivery = HookDelivery.objects.get()
+    assert (delivery.outcome, delivery.repeats, delivery.hook) == ("recorded", 1, hook)
+
+
+def test_ignored_delivery_is_handled_again_once_the_hook_is_fixed(hook):
+    body = status_event()
+    body["deployment_status"]["environment"] = "live"
+    assert deliver("deployment_status", body, HTTP_X_GITHUB_DELIVERY="d-1").status_code == 202
+    hook.environment_map = {"live": "prod"}
+    hook.save()
+    assert deliver("deployment_status", body, HTTP_X_GITHUB_DELIVERY="d-1").status_code == 200
+    assert Deployment.objects.get().status == "succeeded"
+    assert HookDelivery.objects.get().outcome == "recorded"
+
+
+def test_older_failure_after_a_success_leaves_it_succeeded(hook):
+    deliver(
+        "deployment_status", status_event(state="success", at="2019-05-15T15:30:00Z"), HTTP_X_GITHUB_DELIVERY="new"
+    )
+    old = deliver(
+        "deployment_status", status_event(state="failure", at="2019-05-15T15:20:00Z"), HTTP_X_GITHUB_DELIVERY="old"
+    )
+    assert old.status_code == 200
+    assert "newer status" in old.json()["detail"]
+    deployment = Deployment.objects.get()
+    assert deployment.status == "succeeded"
+    assert deployment.deployed_at == dt.datetime(2019, 5, 15, 15, 30, tzinfo=dt.UTC)
+    assert HookDelivery.objects.get(delivery_id="old").outcome == "unchanged"
+
+
+def test_newer_failure_after_a_success_marks_it_failed(hook):
+    deliver(
+        "deployment_status", status_event(state="success", at="2019-05-15T15:20:00Z"), HTTP_X_GITHUB_DELIVERY="a"
+    )
+    newer = deliver(
+        "deployment_status", status_event(state="failure", at="2019-05-15T15:40:00Z"), HTTP_X_GITHUB_DELIVERY="b"
+    )
+    assert newer.status_code == 200
+    assert Deployment.objects.get().status == "failed"
+
+
+def test_token_deployment_update_older_than_the_stored_one_changes_nothing(writer, service):
+    url, base = "/api/v1/deployments/", {"service": "checkout-api", "version": "1.0", "environment": "prod",
+                                         "external_id": "run-7"}  # fmt: skip
+    writer.post(url, {**base, "status": "succeeded", "deployed_at": "2026-03-02T10:00:00Z"})
+    late = writer.post(url, {**base, "status": "failed", "deployed_at": "2026-03-02T09:00:00Z"})
+    assert late.status_code == 200
+    assert late.json()["status"] == "succeeded"
+    newer = writer.post(url, {**base, "status": "rolled_back", "deployed_at": "2026-03-02T11:00:00Z"})
+    assert newer.json()["status"] == "rolled_back"
+
+
+def test_malformed_delivery_id_names_the_header(hook):
+    response = deliver("deployment_status", status_event(), HTTP_X_GITHUB_DELIVERY="x" * 101)
+    assert response.status_code == 400
+    assert "X-GitHub-Delivery" in response.json()
+    assert not Deployment.objects.exists()
+
+
+def test_daily_purge_forgets_deliveries_past_the_retention(hook, settings):
+    from incidents.tasks import hook_deliveries_purge
+
+    settings.HOOK_DELIVERY_RETENTION_DAYS = 30
+    deliver("deployment_status", status_event(state="failure"), HTTP_X_GITHUB_DELIVERY="old")
+    HookDelivery.objects.update(received_at=timezone.now() - dt.timedelta(days=31))
+    deliver("ping", {"zen": "Keep it simple."}, HTTP_X_GITHUB_DELIVERY="recent")
+    assert hook_deliveries_purge() == 1
+    assert list(HookDelivery.objects.values_list("delivery_id", flat=True)) == ["recent"]
+
+
+def test_alertmanager_notifications_are_kept_with_their_outcome(writer):
+    writer.post(ALERTMANAGER, payload("alertmanager_firing.json"))
+    writer.post(ALERTMANAGER, payload("alertmanager_firing.json"))
+    outcomes = HookDelivery.objects.filter(source="alertmanager", token=writer.token).order_by("id")
+    assert [delivery.outcome for delivery in outcomes] == ["recorded", "unchanged"]
+
+
+# --- Alert limits ---------------------------------------------------------------------------------------------
+
+
+def test_notification_with_more_alerts_than_the_cap_is_refused(writer, settings):
+    settings.ALERTMANAGER_MAX_ALERTS = 1
+    response = writer.post(ALERTMANAGER, payload("alertmanager_firing.json"))
+    assert response.status_code == 400
+    assert "at most 1 alerts" in response.json()["alerts"][0]
+    assert not Incident.objects.exists()
+
+
+def test_each_alert_counts_against_the_write_throttle(writer, settings):
+    settings.API_WRITE_THROTTLE_RATE = "3/min"
+    assert writer.post(ALERTMANAGER, payload("alertmanager_firing.json")).status_code == 200  # 2 writes
+    later = payload("alertmanager_firing.json")
+    for alert in later["alerts"]:
+        alert["startsAt"] = "2020-02-07T08:00:00Z"
+    response = writer.post(ALERTMANAGER, later)  # 2 more writes: past 3 a minute
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert Incident.objects.count() == 2
+
+
+def test_notification_costing_more_than_the_whole_rate_is_a_400(writer, settings):
+    settings.API_WRITE_THROTTLE_RATE = "1/min"
+    response = writer.post(ALERTMANAGER, payload("alertmanager_firing.json"))
+    assert response.status_code == 400
+    assert "alerts" in response.json()
+    assert not Incident.objects.exists()
+
+
+def test_secret_straddling_the_title_length_is_still_redacted(writer):
+    token = "ghp_" + "A1b2C3d4" * 5  # a GitHub token of 44 characters
+    firing = payload("alertmanager_firing.json")
+    firing["alerts"] = firing["alerts"][:1]
+    name = firing["alerts"][0]["labels"]["alertname"]  # the title is "<name>: <summary>"
+    filler = "x" * (190 - len(name) - 2)
+    firing["alerts"][0]["annotations"]["summary"] = f"{filler} {token} leaked"  # the token spans character 200
+    response = writer.post(ALERTMANAGER, firing)
+    assert response.status_code == 200
+    item = Incident.objects.get()
+    assert len(item.title) <= 200
+    assert "ghp_" not in item.title and "A1b2C3d4" not in item.title
+    assert response.json()["redacted"][item.reference]["title"] == {"secret": 1}

@@ -23,6 +23,7 @@ from incidents.models import (
     DigestDelivery,
     DigestSubscription,
     GitHubHook,
+    HookDelivery,
     IdempotencyRecord,
     Incident,
 )
@@ -148,7 +149,8 @@ class World:
         IdempotencyRecord.objects.create(token=token, key="k-1", request_fingerprint="0" * 64)
         DigestSubscription.objects.create(user=lead, subscribed=True)
         DigestDelivery.objects.create(user=lead, week_start=self.week.monday)
-        GitHubHook.objects.create(name="acme/checkout", team=team, service=service, secret="s" * 32)
+        hook = GitHubHook.objects.create(name="acme/checkout", team=team, service=service, secret="s" * 32)
+        HookDelivery.objects.create(source="github", hook=hook, delivery_id="guid-1", outcome="recorded")
         self.unsubscribe = unsubscribe_token(reporter)
         seen = {"user_agent": "curl", "ip_address": "198.51.100.7", "username": "otto", "http_accept": "*/*",
                 "path_info": "/accounts/login/"}  # fmt: skip

@@ -203,6 +203,7 @@ ADMIN_MODELS = {
     "incidents.confidentialreporter": {"add": 403}, "incidents.trendreport": {},
     "incidents.digestsubscription": {}, "incidents.digestdelivery": {"add": 403}, "incidents.apitoken": {},
     "incidents.githubhook": {}, "incidents.idempotencyrecord": {"add": 403},
+    "incidents.hookdelivery": {"add": 403},  # deliveries are recorded by the receivers
     "incidents.incidentrevision": {"add": 403}, "incidents.auditentry": {"add": 403, "delete": 403},
     "incidents.outboxmessage": {"add": 403},  # follow-up work is enqueued by the writes that need it
     # Login lockouts (django-axes): attempts are recorded by the login, never added by hand.
