@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from incidents import services
 from incidents.api.authentication import GitHubSignatureAuthentication
 from incidents.api.exceptions import validation_error
+from incidents.api.fields import OneLineField
 from incidents.api.parsers import LimitedJSONParser, check_body_size, json_loads_limited
 from incidents.api.permissions import SignedByGitHub, request_token
 from incidents.api.strict import StrictJsonMixin
@@ -31,7 +32,8 @@ from incidents.models import Environment, Service
 
 class AlertSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["firing", "resolved"])
-    labels = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=2000))
+    # Label values name things (alertname, service, env): one line each. Annotations are free text.
+    labels = serializers.DictField(child=OneLineField(allow_blank=True, max_length=2000))
     annotations = serializers.DictField(
         child=serializers.CharField(allow_blank=True, max_length=20000), required=False, default=dict
     )

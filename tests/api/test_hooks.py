@@ -476,3 +476,12 @@ def test_secret_straddling_the_title_length_is_still_redacted(writer):
     assert len(item.title) <= 200
     assert "ghp_" not in item.title and "A1b2C3d4" not in item.title
     assert response.json()["redacted"][item.reference]["title"] == {"secret": 1}
+
+
+def test_an_alert_label_with_a_line_break_is_refused_naming_the_label(writer):
+    body = payload("alertmanager_firing.json")
+    body["alerts"][0]["labels"]["alertname"] = "Disk\r\nfull"
+    response = writer.post("/api/v1/hooks/alertmanager/", body)
+    assert response.status_code == 400
+    assert "alertname" in response.json()["alerts"]["0"]["labels"]
+    assert not Incident.objects.exists()

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0009_report_and_list_indexes'),
+        ('incidents', '0010_field_limits'),
     ]
 
     operations = [
