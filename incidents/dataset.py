@@ -222,12 +222,12 @@ def _portable_user(row: dict[str, Any]) -> None:
 
 # The treatments used below, named once so that the docs table reads the same everywhere.
 ID = Keep("the row's id")
-FK = Keep("a foreign key: points at a row that is itself masked")
+FK = Keep("a foreign key to a row that is itself masked")
 M2M = Keep("links to rows that are themselves masked")
 DATE = Keep("a date or time")
 NUMBER = Keep("a number")
 FLAG = Keep("a yes/no flag")
-ENUM = Keep("an enum: one of a fixed set of values")
+ENUM = Keep("an enum (one of a fixed set of values)")
 TAXONOMY = Keep("a slug of the shared taxonomy (environments, causes), chosen by admins")
 TEXT = Mask(
     "free text: people's names become their pseudonyms, then every redaction detector runs "
@@ -239,15 +239,16 @@ IDENTIFIER = Mask(
     lambda masker, value, row, limit: masker.identifier(value, limit),
 )
 URL = Mask(
-    "keyed hash: https://masked.example.invalid/<hash>",
+    "keyed hash: `https://masked.example.invalid/<hash>`",
     lambda masker, value, row, limit: masker.url(value),
 )
 SOURCE = Mask(
-    "Hindsight's own door names stay (web, api, alertmanager, github, api-team<n>); others become src-<hash>",
+    "Hindsight's own door names stay (`web`, `api`, `alertmanager`, `github`, `api-team<n>`); others become "
+    "`src-<hash>`",
     lambda masker, value, row, limit: masker.source(value),
 )
 SLUG = Mask(
-    "people's names become pseudonyms; a slug still holding personal data becomes s-<hash>",
+    "people's names become pseudonyms; a slug still holding personal data becomes `s-<hash>`",
     lambda masker, value, row, limit: masker.slug(value, limit),
 )
 
@@ -260,13 +261,13 @@ RULES: dict[str, Rule] = {
             "last_login": DATE,
             "is_superuser": FLAG,
             "username": Mask(
-                "pseudonym person-<keyed hash of the id>, the same one that replaces their name in text",
+                "pseudonym `person-<keyed hash of the id>`, the same one that replaces their name in text",
                 lambda masker, value, row, limit: masker.pseudonym(row["pk"]),
             ),
             "first_name": Drop("names a person; the pseudonym stands in", str),
             "last_name": Drop("names a person; the pseudonym stands in", str),
             "email": Mask(
-                "<pseudonym>@example.invalid",
+                "`<pseudonym>@example.invalid`",
                 lambda masker, value, row, limit: f"{masker.pseudonym(row['pk'])}@example.invalid",
             ),
             "is_staff": FLAG,
@@ -291,7 +292,7 @@ RULES: dict[str, Rule] = {
             "service": FK,
             "version": IDENTIFIER,
             "artifact_digest": Mask(
-                "the algorithm label stays (sha256:); the hex becomes a keyed hash of the same length",
+                "the algorithm label stays (`sha256:`); the hex becomes a keyed hash of the same length",
                 lambda masker, value, row, limit: masker.digest(value, limit),
             ),
             "commit_sha": IDENTIFIER,

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -14,7 +15,17 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
-from incidents.dataset import RULES, Drop, Keep, Mask, Rule, export_dataset, import_dataset, unruled_models
+from incidents.dataset import (
+    RULES,
+    Drop,
+    Keep,
+    Mask,
+    Rule,
+    export_dataset,
+    import_dataset,
+    rules_table,
+    unruled_models,
+)
 from incidents.demo import seed_demo
 from incidents.models import (
     ActionItem,
@@ -322,3 +333,11 @@ def test_masked_identifiers_keep_their_shape_joins_and_uniqueness(team, service,
     deployment, incident = Deployment.objects.get(), Incident.objects.get()
     assert deployment.external_id == incident.external_id != "hook1/42"
     assert (deployment.source, incident.source[:4]) == ("github", "src-")
+
+
+def test_the_data_hygiene_doc_lists_every_field_as_the_export_treats_it():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data-hygiene.md").read_text()
+    table = doc.split("<!-- rules table: start -->\n", 1)[1].split("<!-- rules table: end -->", 1)[0]
+    assert table == rules_table(), (
+        "regenerate the table in docs/data-hygiene.md from incidents.dataset.rules_table()"
+    )
