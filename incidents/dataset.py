@@ -151,14 +151,24 @@ class Masker:
         return self._stream(value, (length + 1) // 2).hex()[:length]
 
     def identifier(self, value: str, max_length: int | None = None) -> str:
-        """A keyed hash of `value` in its shape: hex stays hex of the same length; otherwise each digit becomes a
-        digit and each letter a letter of the same case, punctuation stays, and a short value gets a hash suffix
-        (`1.2.3` → `7.0.4-3fa9c21b0d4e5f6a`) so that distinct values stay distinct."""
+        """A keyed hash of `value` in its shape: hex stays hex; otherwise each digit becomes a digit and each letter
+        a letter of the same case, and punctuation stays. A value too short to stay distinct gets a hash suffix
+        (`1.2.3` → `7.0.4-3fa9c21b0d4e5f6a`), so that distinct values stay distinct (unique constraints hold)."""
         if not value:
             return value
+        masked, bits = self._shaped(value)
+        if bits >= _UNIQUE_BITS:
+            return masked
+        suffix = "-" + self._hex("suffix:" + value, 16)
+        if max_length:
+            masked = masked[: max_length - len(suffix)]
+        return masked + suffix
+
+    def _shaped(self, value: str) -> tuple[str, float]:
+        """`value` with each character replaced by one of its class, and the bits of randomness that gives."""
         if _HEX.fullmatch(value):
             masked = self._hex(value, len(value))
-            return masked if value.islower() else masked.upper()
+            return (masked if value.islower() else masked.upper()), 4.0 * len(value)
         shaped, bits = [], 0.0
         for char, byte in zip(value, self._stream(value, len(value)), strict=True):
             if char.isascii() and char.isdigit():
@@ -170,13 +180,7 @@ class Masker:
                 bits += math.log2(26)
             else:
                 shaped.append(char if char.isascii() and char.isprintable() else "_")
-        masked = "".join(shaped)
-        if bits >= _UNIQUE_BITS:
-            return masked[:max_length] if max_length else masked
-        suffix = "-" + self._hex("suffix:" + value, 16)
-        if max_length:
-            masked = masked[: max_length - len(suffix)]
-        return masked + suffix
+        return "".join(shaped), bits
 
     def digest(self, value: str, max_length: int | None = None) -> str:
         """An artifact digest keeps its algorithm label; its hex becomes a keyed hash of the same length."""
@@ -204,7 +208,9 @@ class Masker:
             return f"s-{self._hex(value, 14)}"
         return masked
 
-    def gates(self, value: dict[str, str]) -> dict[str, str]:
+    def gates(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict):  # only the admin or the shell could store one; nothing of it travels
+            return {}
         return {self.identifier(name, 50): result for name, result in value.items()}
 
 
@@ -235,7 +241,8 @@ TEXT = Mask(
     lambda masker, value, row, limit: masker.text(value),
 )
 IDENTIFIER = Mask(
-    "keyed hash in the same shape (hex stays hex; digits, letters and punctuation keep their places)",
+    "keyed hash in the same shape (hex stays hex; digits, letters and punctuation keep their places; "
+    "a short value gets a hash suffix so that distinct values stay distinct)",
     lambda masker, value, row, limit: masker.identifier(value, limit),
 )
 URL = Mask(
