@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -13,21 +15,41 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
-from incidents.dataset import RULES, export_dataset, import_dataset, unruled_models
+from incidents.dataset import (
+    RULES,
+    Drop,
+    Keep,
+    Mask,
+    Rule,
+    export_dataset,
+    import_dataset,
+    rules_table,
+    unruled_models,
+)
 from incidents.demo import seed_demo
 from incidents.models import (
     ActionItem,
     ConfidentialReporter,
+    Deployment,
     Incident,
     IncidentCause,
     IncidentRevision,
     Membership,
+    Release,
     Team,
     TimelineEntry,
 )
 from incidents.reports.selectors import report_data
 from incidents.reports.weeks import Week
-from tests.factories import ActionItemFactory, IncidentFactory, NearMissFactory, TimelineEntryFactory, UserFactory
+from tests.factories import (
+    ActionItemFactory,
+    DeploymentFactory,
+    IncidentFactory,
+    NearMissFactory,
+    ReleaseFactory,
+    TimelineEntryFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +211,133 @@ def test_import_refuses_a_non_empty_instance_and_foreign_files(data, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_dataset", str(tmp_path / "missing.json"))
     assert Incident.objects.count() > 150
+
+
+# --- Every field of every exported model has a declared treatment -----------------------------------------
+
+LEAK = "run-by-alice@example.com"
+
+
+def exported_models() -> list[str]:
+    """Walked independently of the export: every model of the app and the user model, minus those left home."""
+    labels = [model._meta.label_lower for model in apps.get_app_config("incidents").get_models()]
+    return [label for label in ["auth.user", *labels] if not RULES[label].skip]
+
+
+@pytest.mark.parametrize("label", exported_models())
+def test_every_field_of_an_exported_model_is_declared_kept_masked_or_dropped(label):
+    rule = RULES[label]
+    for model_field in apps.get_model(label)._meta.get_fields():
+        if not model_field.concrete:
+            continue  # reverse relations: the other model's rows carry them
+        treatment = rule.fields.get(model_field.name)
+        assert isinstance(treatment, Keep | Mask | Drop), f"{label}.{model_field.name} has no treatment"
+        explanation = treatment.how if isinstance(treatment, Mask) else treatment.reason
+        assert explanation.strip(), f"{label}.{model_field.name} does not say why or how"
+
+
+def test_the_export_refuses_to_run_with_an_undeclared_field_and_names_it(monkeypatch, tmp_path):
+    fields = dict(RULES["incidents.deployment"].fields)
+    del fields["external_id"]
+    monkeypatch.setitem(RULES, "incidents.deployment", Rule(fields))
+    target = tmp_path / "copy.json"
+    with pytest.raises(CommandError, match=r"incidents\.deployment\.external_id"):
+        call_command("export_dataset", str(target), "--masked", stderr=io.StringIO())
+    assert not target.exists()
+
+
+def _leaky_rows(team, service) -> None:
+    """The identifier fields that neither redaction on the way in nor the old export touched, holding an address."""
+    release = ReleaseFactory(
+        service=service, version=LEAK, artifact_digest=f"sha256:{LEAK}", commit_sha=LEAK,
+        url=f"https://ci.example.com/{LEAK}",
+    )  # fmt: skip
+    DeploymentFactory(release=release, source=LEAK, external_id=LEAK, gates={LEAK: "passed"})
+    incident = IncidentFactory(team=team, source=LEAK, external_id=LEAK)
+    ActionItemFactory(incident=incident, ticket_url=f"https://tickets.example.com/{LEAK}")
+
+
+def export_masked(tmp_path) -> str:
+    target = tmp_path / "copy.json"
+    call_command("export_dataset", str(target), "--masked", stderr=io.StringIO())
+    return target.read_text()
+
+
+def test_identifiers_carrying_an_address_leave_nothing_of_it_in_the_masked_copy(team, service, tmp_path):
+    _leaky_rows(team, service)
+    exported = export_masked(tmp_path)
+    assert "alice" not in exported.lower()
+    rows = {label: rows for label, rows in json.loads(exported)["models"].items()}
+    release = rows["incidents.release"][0]["fields"]
+    deployment = rows["incidents.deployment"][0]["fields"]
+    incident = rows["incidents.incident"][0]["fields"]
+    masked = {
+        "Release.version": release["version"],
+        "Release.artifact_digest": release["artifact_digest"],
+        "Release.commit_sha": release["commit_sha"],
+        "Release.url": release["url"],
+        "Deployment.source": deployment["source"],
+        "Deployment.external_id": deployment["external_id"],
+        "Deployment gate name": next(iter(deployment["gates"])),
+        "Incident.source": incident["source"],
+        "Incident.external_id": incident["external_id"],
+        "ActionItem.ticket_url": rows["incidents.actionitem"][0]["fields"]["ticket_url"],
+    }
+    for name, value in masked.items():
+        assert "example.com" not in value and value, name
+    assert deployment["gates"] == {masked["Deployment gate name"]: "passed"}
+
+
+@pytest.mark.parametrize(
+    "field_name",
+    ["version", "artifact_digest", "commit_sha", "url", "deployment_external_id", "incident_external_id"],
+)
+def test_each_identifier_with_an_address_is_masked_on_export(team, service, tmp_path, field_name):
+    value = f"https://ci.example.com/{LEAK}" if field_name == "url" else LEAK
+    release = ReleaseFactory(service=service)
+    if field_name in {"version", "artifact_digest", "commit_sha", "url"}:
+        setattr(release, field_name, value)
+        release.save()
+    elif field_name == "deployment_external_id":
+        DeploymentFactory(release=release, source="github", external_id=value)
+    else:
+        IncidentFactory(team=team, source="alertmanager", external_id=value)
+    assert "alice" in json.dumps(_unmasked(), default=str)
+    assert "alice" not in export_masked(tmp_path)
+
+
+def _unmasked() -> dict:
+    stream = io.StringIO()
+    export_dataset(stream, masked=False)
+    return json.loads(stream.getvalue())
+
+
+def test_masked_identifiers_keep_their_shape_joins_and_uniqueness(team, service, tmp_path):
+    sha = "3f786850e387550fdab836ed7e6dc881de23001b"
+    first = ReleaseFactory(service=service, version="1.2.3", commit_sha=sha, artifact_digest=f"sha256:{'ab' * 32}")
+    ReleaseFactory(service=service, version="1.2.4", commit_sha=sha)
+    DeploymentFactory(release=first, source="github", external_id="hook1/42")
+    IncidentFactory(team=team, source="pagerduty", external_id="hook1/42")
+    target = tmp_path / "copy.json"
+    call_command("export_dataset", str(target), "--masked", stderr=io.StringIO())
+    wipe()
+    call_command("import_dataset", str(target), stdout=io.StringIO())
+
+    versions = sorted(Release.objects.values_list("version", flat=True))
+    assert len(set(versions)) == 2 and "1.2.3" not in versions
+    assert all(re.fullmatch(r"\d\.\d\.\d-[0-9a-f]{16}", version) for version in versions)
+    shas = set(Release.objects.values_list("commit_sha", flat=True))
+    assert len(shas) == 1 and sha not in shas and re.fullmatch(r"[0-9a-f]{40}", shas.pop())
+    digest = Release.objects.get(pk=first.pk).artifact_digest
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest) and "ab" * 32 not in digest
+    deployment, incident = Deployment.objects.get(), Incident.objects.get()
+    assert deployment.external_id == incident.external_id != "hook1/42"
+    assert (deployment.source, incident.source[:4]) == ("github", "src-")
+
+
+def test_the_data_hygiene_doc_lists_every_field_as_the_export_treats_it():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data-hygiene.md").read_text()
+    table = doc.split("<!-- rules table: start -->\n", 1)[1].split("<!-- rules table: end -->", 1)[0]
+    assert table == rules_table(), (
+        "regenerate the table in docs/data-hygiene.md from incidents.dataset.rules_table()"
+    )

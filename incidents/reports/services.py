@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.mail import SUBJECT_LENGTH, header_text
 from incidents.models import DigestDelivery, DigestSubscription, Membership, Team, TrendReport
 from incidents.reports.selectors import report_data, scope_of
 from incidents.reports.summary import summarise
@@ -188,7 +189,7 @@ def digest_message(*, user: AbstractBaseUser, week: Week, reports: list[TrendRep
         "subscriptions_url": f"{settings.SITE_URL}{reverse('reports:subscription')}",
     }
     message = EmailMultiAlternatives(
-        subject=f"Hindsight weekly trend report {week.label}",
+        subject=header_text(f"Hindsight weekly trend report {week.label}", SUBJECT_LENGTH),
         body=render_to_string("emails/digest.txt", context),
         to=[user.email],
         headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},

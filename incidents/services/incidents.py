@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.audit import audit_record, diff, snapshot
+from incidents.mail import SUBJECT_LENGTH, header_text
 from incidents.markdown import POSTMORTEM_TEMPLATE, render_markdown
 from incidents.models import (
     ActionItem,
@@ -276,8 +277,10 @@ def incident_notify_leads(*, incident_id: int) -> int:
         return 0
     path = reverse("incidents:incident_detail", args=[incident.reference])
     body = render_to_string("emails/incident_filed.txt", {"incident": incident, "url": settings.SITE_URL + path})
-    subject = f"[Hindsight] {incident.reference} filed for {incident.team.name}: {incident.title}"
-    return send_mail(subject[:200], body, None, leads)
+    subject = header_text(
+        f"[Hindsight] {incident.reference} filed for {incident.team.name}: {incident.title}", SUBJECT_LENGTH
+    )
+    return send_mail(subject, body, None, leads)
 
 
 def _redacted_cause(item: CauseInput, *, into: Redactions) -> CauseInput:

@@ -202,8 +202,6 @@ def fill(route, world: World, *, confidential: bool) -> str:
         values["pk"] = str(world.deployment.pk)
     if route.name == "incidents:revision_diff":
         values["version"] = str(incident.version)
-    if route.name == "password_reset_confirm":
-        values["token"] = "set-password"
     path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], route.pattern)
     path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], path)
     return "/" + path.replace("^", "").replace("$", "")
