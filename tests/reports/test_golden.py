@@ -29,6 +29,7 @@ def expected_organisation(golden) -> dict:
     return {
         "week": "2026-W01",
         "scope": "organisation",
+        "audience": "everyone",
         "weeks": WEEKS,
         "counts": {
             # P2 (sev3) in W41; X4 (sev4) in W52; I1, I5 (sev1) and I2, I3, I4 (sev2) this week.
@@ -132,7 +133,6 @@ def expected_organisation(golden) -> dict:
             "title": "Checkout outage without an alert",
             "url": f"http://127.0.0.1:8000/incidents/{golden['ARCH1'].reference}/",
         },
-        "min_cell_size": 3,
     }
 
 
