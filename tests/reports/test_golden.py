@@ -143,8 +143,15 @@ def without_generated_at(data: dict) -> dict:
 
 def test_organisation_report_has_the_golden_numbers(golden, settings):
     settings.SITE_URL = "http://127.0.0.1:8000"
-    data = without_generated_at(report_data(week=Week.parse(REPORT_WEEK), team=None))
+    data = without_generated_at(report_data(week=Week.parse(REPORT_WEEK), team=None, audience="everyone"))
     assert data == expected_organisation(golden)
+
+
+def test_without_confidential_near_misses_both_audiences_have_the_golden_numbers(golden, settings):
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    data = without_generated_at(report_data(week=Week.parse(REPORT_WEEK), team=None, audience="confidential"))
+    assert data.pop("confidential_near_misses") == {"week": 0, "window": 0}
+    assert data == {**expected_organisation(golden), "audience": "confidential"}
 
 
 def test_team_report_counts_only_that_teams_items(golden, team, settings):
