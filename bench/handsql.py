@@ -3,7 +3,7 @@
 
 Each query is what a person would write by hand for one section of DESIGN.md's report, reading the same
 tables; Python only shapes the rows into the report_data() dictionary so that the two can be compared key by
-key. Suppression of small confidential cells (REPORT_MIN_CELL_SIZE) follows incidents/reports/selectors.py.
+key. It computes the "everyone" report: confidential near-misses and their action items are left out.
 """
 
 from __future__ import annotations
@@ -24,18 +24,16 @@ UNCOUNTED = "('triage', 'dismissed')"
 PREFIX = {"incident": "INC", "near_miss": "NM"}
 TOP_CAUSES = 5
 
-# The scope's counted items of [%(start)s, %(end)s); `i` is incidents_incident.
-ITEMS = f"i.started_at >= %(start)s AND i.started_at < %(end)s AND i.status NOT IN {UNCOUNTED}"
+# The scope's counted items of [%(start)s, %(end)s) that everyone may read; `i` is incidents_incident.
+ITEMS = (
+    f"i.started_at >= %(start)s AND i.started_at < %(end)s AND i.status NOT IN {UNCOUNTED} AND NOT i.confidential"
+)
 
 
 def _rows(sql: str, params: dict[str, Any]) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
-
-
-def _shown(count: int, confidential: int) -> int | None:
-    return None if confidential and count < settings.REPORT_MIN_CELL_SIZE else count
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -46,31 +44,29 @@ def counts(window: dict[str, Any], size: int) -> dict[str, Any]:
     rows = _rows(
         f"""
         SELECT width_bucket(i.started_at, %(ends)s::timestamptz[]) AS bucket, i.kind, i.severity,
-               count(*), count(*) FILTER (WHERE i.confidential)
+               count(*)
         FROM incidents_incident i WHERE {ITEMS}
         GROUP BY 1, 2, 3""",
         window,
     )
     by_severity = {severity: [0] * size for severity in SEVERITIES}
-    incidents, near_misses, confidential = [0] * size, [0] * size, [0] * size
-    for bucket, kind, severity, count, conf in rows:
+    incidents, near_misses = [0] * size, [0] * size
+    for bucket, kind, severity, count in rows:
         if kind == "near_miss":
             near_misses[bucket] += count
-            confidential[bucket] += conf
         else:
             incidents[bucket] += count
             if severity in by_severity:
                 by_severity[severity][bucket] += count
-    shown = [_shown(nm, conf) for nm, conf in zip(near_misses, confidential, strict=True)]
-    share = [None if nm is None else _ratio(nm, nm + inc) for nm, inc in zip(shown, incidents, strict=True)]
-    return {"incidents": by_severity, "near_misses": shown, "near_miss_share": share}
+    share = [_ratio(nm, nm + inc) for nm, inc in zip(near_misses, incidents, strict=True)]
+    return {"incidents": by_severity, "near_misses": near_misses, "near_miss_share": share}
 
 
 def causes(window: dict[str, Any], size: int) -> dict[str, Any]:
     rows = _rows(
         f"""
         SELECT width_bucket(i.started_at, %(ends)s::timestamptz[]), c.slug,
-               count(DISTINCT i.id), count(DISTINCT i.id) FILTER (WHERE i.confidential)
+               count(DISTINCT i.id)
         FROM incidents_incidentcause ic
         JOIN incidents_incident i ON i.id = ic.incident_id
         JOIN incidents_cause c ON c.id = ic.cause_id
@@ -79,15 +75,13 @@ def causes(window: dict[str, Any], size: int) -> dict[str, Any]:
         window,
     )
     per_week: dict[str, list[int]] = defaultdict(lambda: [0] * size)
-    shown: dict[str, list[int | None]] = defaultdict(lambda: [0] * size)
-    for bucket, slug, count, conf in rows:
+    for bucket, slug, count in rows:
         per_week[slug][bucket] = count
-        shown[slug][bucket] = _shown(count, conf)
-    this_week = {slug: counts[-1] for slug, counts in per_week.items() if counts[-1] and shown[slug][-1]}
+    this_week = {slug: counts[-1] for slug, counts in per_week.items() if counts[-1]}
     ranked = sorted(this_week.items(), key=lambda item: (-item[1], item[0]))
     rising = [s for s, n in ranked if n >= 2 and n * (size - 1) >= 2 * sum(per_week[s][:-1])]
     return {
-        "per_week": dict(sorted(shown.items())),
+        "per_week": dict(sorted(per_week.items())),
         "top": [{"cause": slug, "count": count} for slug, count in ranked[:TOP_CAUSES]],
         "rising": rising,
     }
@@ -96,22 +90,20 @@ def causes(window: dict[str, Any], size: int) -> dict[str, Any]:
 def environments(week: dict[str, Any]) -> dict[str, Any]:
     rows = _rows(
         f"""
-        SELECT e.slug, count(i.id), count(i.id) FILTER (WHERE i.confidential)
+        SELECT e.slug, count(i.id)
         FROM incidents_environment e
         LEFT JOIN incidents_incident i ON i.environment_id = e.id AND {ITEMS}
         GROUP BY e.id ORDER BY e.promotion_order""",
         week,
     )
-    ((escaped, known, conf),) = _rows(
+    ((escaped, known),) = _rows(
         f"""
-        SELECT count(*) FILTER (WHERE e.kind = 'production'), count(i.environment_id),
-               count(i.environment_id) FILTER (WHERE i.confidential)
+        SELECT count(*) FILTER (WHERE e.kind = 'production'), count(i.environment_id)
         FROM incidents_incident i LEFT JOIN incidents_environment e ON e.id = i.environment_id
         WHERE {ITEMS}""",
         week,
     )
-    escape_rate = _ratio(escaped, known) if _shown(known, conf) is not None else None
-    return {"caught_in": {slug: _shown(n, c) for slug, n, c in rows}, "escape_rate": escape_rate}
+    return {"caught_in": dict(rows), "escape_rate": _ratio(escaped, known)}
 
 
 def deployments(week: dict[str, Any]) -> dict[str, Any]:
@@ -128,7 +120,8 @@ def deployments(week: dict[str, Any]) -> dict[str, Any]:
         SELECT count(*) FILTER (WHERE prod_ok),
                count(*) FILTER (WHERE prod_ok AND EXISTS (
                    SELECT 1 FROM incidents_incident_releases r JOIN incidents_incident i ON i.id = r.incident_id
-                   WHERE r.release_id = x.release_id AND i.kind = 'incident' AND i.status NOT IN {UNCOUNTED})),
+                   WHERE r.release_id = x.release_id AND i.kind = 'incident' AND i.status NOT IN {UNCOUNTED}
+                     AND NOT i.confidential)),
                count(*) FILTER (WHERE x.status = 'rolled_back'),
                count(*) FILTER (WHERE x.status = 'rolled_back' AND x.rollback_rehearsed)
         FROM (SELECT d.release_id, d.status, d.rollback_rehearsed,
@@ -183,11 +176,12 @@ def durations(week: dict[str, Any]) -> dict[str, Any]:
 
 
 def action_items(week: dict[str, Any]) -> dict[str, Any]:
-    """Items of counted incidents: those created or completed since the week began, then those never completed."""
+    """Items of counted, non-confidential incidents: those created or completed since the week began, then those
+    never completed."""
     counted = (
-        f"NOT EXISTS (SELECT 1 FROM incidents_incident u WHERE u.id = a.incident_id AND u.status IN {UNCOUNTED})"
+        "NOT EXISTS (SELECT 1 FROM incidents_incident u WHERE u.id = a.incident_id"
+        f" AND (u.status IN {UNCOUNTED} OR u.confidential))"
     )
-    of_confidential = "a.incident_id IN (SELECT c.id FROM incidents_incident c WHERE c.confidential)"
     overdue, unowned = "a.due_date < %(next_monday)s", "a.owner_id IS NULL AND a.team_id IS NULL"
     later = "a.created_at < %(end)s AND a.completed_at >= %(end)s"
     recent = {
@@ -198,39 +192,31 @@ def action_items(week: dict[str, Any]) -> dict[str, Any]:
     }
 
     def totals(conditions: dict[str, str], where: str) -> dict[str, int]:
-        columns = ", ".join(
-            f"count(*) FILTER (WHERE {sql}), count(*) FILTER (WHERE {sql} AND {of_confidential})"
-            for sql in conditions.values()
-        )
+        columns = ", ".join(f"count(*) FILTER (WHERE {sql})" for sql in conditions.values())
         ((*values,),) = _rows(f"SELECT {columns} FROM incidents_actionitem a WHERE {counted} AND {where}", week)
-        return {
-            f"{name}{suffix}": values[2 * n + k]
-            for n, name in enumerate(conditions)
-            for k, suffix in enumerate(("", "_confidential"))
-        }
+        return dict(zip(conditions, values, strict=True))
 
     first = totals(recent, "(a.created_at >= %(start)s AND a.created_at < %(end)s OR a.completed_at >= %(start)s)")
     second = totals({"overdue": overdue, "unowned": unowned}, "a.completed_at IS NULL AND a.created_at < %(end)s")
-    summed = {key: value + second.get(key, 0) for key, value in first.items()}
-    return {name: _shown(summed[name], summed[f"{name}_confidential"]) for name in recent}
+    return {name: first[name] + second.get(name, 0) for name in recent}
 
 
 def caught_by(week: dict[str, Any]) -> dict[str, Any]:
     rows = _rows(
         f"""
-        SELECT i.caught_by, count(*), count(*) FILTER (WHERE i.confidential)
+        SELECT i.caught_by, count(*)
         FROM incidents_incident i WHERE {ITEMS} AND i.caught_by <> '' GROUP BY 1""",
         week,
     )
-    shown = {value: _shown(n, c) for value, n, c in rows}
-    return {value: shown.get(value, 0) for value in Incident.CaughtBy.values}
+    counted = dict(rows)
+    return {value: counted.get(value, 0) for value in Incident.CaughtBy.values}
 
 
 def repeat_offenders(week: dict[str, Any]) -> dict[str, Any]:
     def recurring(link_table: str, column: str, named: str) -> list[tuple]:
         return _rows(
             f"""
-            SELECT x.slug, count(DISTINCT i.id) AS n, count(DISTINCT i.id) FILTER (WHERE i.confidential)
+            SELECT x.slug, count(DISTINCT i.id) AS n
             FROM {link_table} l JOIN incidents_incident i ON i.id = l.incident_id
             JOIN {named} x ON x.id = l.{column}
             WHERE {ITEMS} GROUP BY x.slug HAVING count(DISTINCT i.id) >= 2 ORDER BY n DESC, x.slug""",
@@ -240,8 +226,8 @@ def repeat_offenders(week: dict[str, Any]) -> dict[str, Any]:
     services = recurring("incidents_incident_services", "service_id", "incidents_service")
     causes = recurring("incidents_incidentcause", "cause_id", "incidents_cause")
     return {
-        "services": [{"service": s, "count": n} for s, n, c in services if _shown(n, c) is not None],
-        "causes": [{"cause": s, "count": n} for s, n, c in causes if _shown(n, c) is not None],
+        "services": [{"service": s, "count": n} for s, n in services],
+        "causes": [{"cause": s, "count": n} for s, n in causes],
     }
 
 
@@ -258,11 +244,11 @@ def fixes_not_sticking(week: dict[str, Any]) -> list[dict[str, Any]]:
             SELECT a.id FROM incidents_actionitem a
             JOIN incidents_incident j ON j.id = a.incident_id
             WHERE a.status = 'done' AND a.cause_id = ic.cause_id AND a.completed_at < i.started_at
-              AND j.started_at < i.started_at AND a.incident_id <> i.id
+              AND j.started_at < i.started_at AND a.incident_id <> i.id AND NOT j.confidential
               AND EXISTS (SELECT 1 FROM incidents_incident_services js
                           WHERE js.incident_id = j.id AND js.service_id = l.service_id)
             ORDER BY a.completed_at DESC, a.id DESC LIMIT 1) fix
-        WHERE {ITEMS} AND NOT i.confidential
+        WHERE {ITEMS}
         ORDER BY i.started_at, i.id, s.slug, c.slug""",
         week,
     )
@@ -275,15 +261,15 @@ def fixes_not_sticking(week: dict[str, Any]) -> list[dict[str, Any]]:
 def gate_gaps(week: dict[str, Any]) -> dict[str, Any]:
     rows = _rows(
         f"""
-        SELECT c.slug, ic.gate, count(*), count(*) FILTER (WHERE i.confidential)
+        SELECT c.slug, ic.gate, count(*)
         FROM incidents_incidentcause ic JOIN incidents_incident i ON i.id = ic.incident_id
         JOIN incidents_cause c ON c.id = ic.cause_id
         WHERE {ITEMS} AND ic.gate <> '' GROUP BY 1, 2 ORDER BY 1, 2""",
         week,
     )
-    gaps: dict[str, dict[str, int | None]] = defaultdict(dict)
-    for slug, gate, count, conf in rows:
-        gaps[slug][gate] = _shown(count, conf)
+    gaps: dict[str, dict[str, int]] = defaultdict(dict)
+    for slug, gate, count in rows:
+        gaps[slug][gate] = count
     return dict(gaps)
 
 
@@ -343,6 +329,7 @@ def report_numbers(*, week: Week) -> dict[str, Any]:
     return {
         "week": week.label,
         "scope": "organisation",
+        "audience": "everyone",
         "weeks": [item.label for item in weeks],
         "counts": counts(window, len(weeks)),
         "causes": causes(window, len(weeks)),
@@ -355,5 +342,4 @@ def report_numbers(*, week: Week) -> dict[str, Any]:
         "fixes_not_sticking": fixes_not_sticking(this_week),
         "gate_gaps": gate_gaps(this_week),
         "archive_pick": archive_pick(this_week),
-        "min_cell_size": settings.REPORT_MIN_CELL_SIZE,
     }

@@ -222,8 +222,6 @@ OUTBOX_BROKER_TIMEOUT = env_int("OUTBOX_BROKER_TIMEOUT", 1, minimum=1, maximum=3
 OUTBOX_RELAY_SECONDS = env_int("OUTBOX_RELAY_SECONDS", 30, minimum=1, maximum=3600)
 CELERY_BEAT_SCHEDULE["outbox-relay"] = {"task": "incidents.outbox_relay", "schedule": OUTBOX_RELAY_SECONDS}
 
-# Report cells (and digest lines) counting a confidential near-miss are suppressed below this many items.
-REPORT_MIN_CELL_SIZE = env_int("REPORT_MIN_CELL_SIZE", 3, minimum=1, maximum=100)
 CELERY_BEAT_SCHEDULE["purge-confidential-reporters"] = {
     "task": "incidents.confidential_reporters_purge",
     "schedule": crontab(minute=15, hour=3),

@@ -595,15 +595,26 @@ class TrendReportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class TrendReportAudience(models.TextChoices):
+    EVERYONE = "everyone", "Everyone"
+    CONFIDENTIAL = "confidential", "Including confidential near-misses"
+
+
 class TrendReport(models.Model):
-    """One week's trend report for the organisation or one team; regenerating replaces it."""
+    """One week's trend report for the organisation or one team, for one audience; regenerating replaces it.
+
+    Each (week, scope) is stored twice: "everyone" is computed as if confidential near-misses did not exist,
+    "confidential" includes them (for the team's leads and admins; the organisation's for admins only).
+    """
 
     ORGANISATION = "organisation"
     Status = TrendReportStatus
+    Audience = TrendReportAudience
 
     week_start = models.DateField(help_text="The Monday that starts the ISO week.")
     scope = models.CharField(max_length=80, help_text='"organisation" or "team:<slug>".')
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="reports")
+    audience = models.CharField(max_length=12, choices=Audience.choices, default=Audience.EVERYONE)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     data = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
@@ -613,9 +624,14 @@ class TrendReport(models.Model):
     class Meta:
         ordering = ["-week_start", "scope"]
         constraints = [
-            models.UniqueConstraint(fields=["week_start", "scope"], name="trendreport_unique_week_scope"),
+            models.UniqueConstraint(
+                fields=["week_start", "scope", "audience"], name="trendreport_unique_week_scope_audience"
+            ),
             models.CheckConstraint(
                 condition=_in_choices("status", TrendReportStatus), name="trendreport_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=_in_choices("audience", TrendReportAudience), name="trendreport_audience_valid"
             ),
             models.CheckConstraint(
                 condition=Q(scope="organisation", team__isnull=True)
@@ -625,7 +641,11 @@ class TrendReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.week_label} {self.scope}"
+        return f"{self.week_label} {self.scope} ({self.audience})"
+
+    @property
+    def is_confidential(self) -> bool:
+        return self.audience == self.Audience.CONFIDENTIAL
 
     @property
     def week_label(self) -> str:

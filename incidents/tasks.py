@@ -52,9 +52,9 @@ def hook_deliveries_purge() -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Weekly trend reports (issue: trend reports). One task per (week, scope); a weekly run generates every scope
-# and then sends the digests. Each is safe to run twice: reports are replaced in place (unique week + scope)
-# and each digest delivery is claimed once (unique person + week).
+# Weekly trend reports (issue: trend reports). One task per (week, scope), computing both audiences; a weekly
+# run generates every scope and then sends the digests. Each is safe to run twice: reports are replaced in place
+# (unique week + scope + audience) and each digest delivery is claimed once (unique person + week).
 
 
 REPORT_TASK_OPTIONS = {

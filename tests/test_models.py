@@ -139,10 +139,15 @@ def test_action_item_completion_time_matches_its_status():
     assert ActionItem.objects.get(pk=item.pk).status == ActionItem.Status.DONE
 
 
-def test_one_report_per_week_and_scope_and_the_scope_matches_the_team():
+def test_one_report_per_week_scope_and_audience_and_the_scope_matches_the_team():
     monday = dt.date(2026, 11, 16)
     TrendReport.objects.create(week_start=monday, scope=TrendReport.ORGANISATION)
     rejected(TrendReport.objects.create, week_start=monday, scope=TrendReport.ORGANISATION)
+    TrendReport.objects.create(week_start=monday, scope=TrendReport.ORGANISATION, audience="confidential")
+    rejected(
+        TrendReport.objects.create, week_start=monday, scope=TrendReport.ORGANISATION, audience="confidential"
+    )
+    rejected(TrendReport.objects.create, week_start=dt.date(2026, 11, 9), scope="organisation", audience="leads")
     rejected(TrendReport.objects.create, week_start=monday, scope="team:payments")
     team = TeamFactory(slug="payments")
     report = TrendReport.objects.create(week_start=monday, scope="team:payments", team=team)

@@ -457,7 +457,7 @@ class TrendReportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrendReport
-        fields = ["week", "scope", "status", "generated_at", "url"]
+        fields = ["week", "scope", "audience", "status", "generated_at", "url"]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.STR)

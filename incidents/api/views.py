@@ -368,7 +368,8 @@ class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet
     lookup_field, lookup_value_regex = "week", r"[^/]+"
 
     def get_queryset(self) -> QuerySet[TrendReport]:
-        # The same reports as on the web: aggregates only, so every team's (see incidents/reports/selectors.py).
+        # The same reports as on the web: every team's, one per week and scope, each of the audience the caller
+        # reads (tokens always read "everyone"; see report_audience_for in incidents/reports/selectors.py).
         return report_selectors.reports_visible(self.viewer).filter(status=TrendReport.Status.READY)
 
     @extend_schema(

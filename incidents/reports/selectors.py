@@ -1,8 +1,13 @@
 """Reads behind the weekly trend report: every number is aggregated in the database.
 
 The numbers follow DESIGN.md ("Definitions") literally; where it leaves a choice open, the choice is written
-beside the query that makes it and in README.md ("Trend reports"). Python only shapes the aggregated rows into
-the report's JSON (13 week buckets, the cause list, the severities).
+beside the query that makes it and in docs/reports.md. Python only shapes the aggregated rows into the report's
+JSON (13 week buckets, the cause list, the severities).
+
+Every report is computed for an audience. The "everyone" report is computed as if confidential near-misses
+did not exist at all (nor their causes, services or action items); the "confidential" one includes them. The
+choice is made in the building blocks alone (`_items_q`, `_items`, `_action_items`), never per section, so that
+no section can forget it.
 
 Percentiles use the nearest-rank definition: the p-th percentile of N ordered values is the value at rank
 ceil(p x N) (1-based), so the median of 4 values is the 2nd and the p90 of 10 values the 9th. It always picks a
@@ -50,6 +55,7 @@ from incidents.models import (
 from incidents.reports.weeks import Week
 from incidents.selectors import Viewer
 
+EVERYONE, CONFIDENTIAL = TrendReport.Audience.EVERYONE, TrendReport.Audience.CONFIDENTIAL
 SEVERITIES = tuple(Incident.Severity.values)
 TOP_CAUSES = 5
 MEDIAN, P90 = Fraction(1, 2), Fraction(9, 10)
@@ -64,18 +70,39 @@ def scope_of(team: Team | None) -> str:
     return f"team:{team.slug}" if team else TrendReport.ORGANISATION
 
 
-def _items_q(prefix: str, *, team: Team | None, start: dt.datetime, end: dt.datetime) -> Q:
-    """Counted items (neither in triage nor dismissed) of the scope that started in [start, end)."""
+def _audience_q(prefix: str, audience: str) -> Q:
+    """The items an audience's report knows of: for "everyone", none of the confidential near-misses."""
+    if audience == CONFIDENTIAL:
+        return Q()
+    if audience == EVERYONE:
+        return Q(**{f"{prefix}confidential": False})
+    raise ValueError(f"Unknown report audience {audience!r}")
+
+
+def _items_q(prefix: str, *, team: Team | None, start: dt.datetime, end: dt.datetime, audience: str) -> Q:
+    """Counted items (neither in triage nor dismissed) of the scope and audience that started in [start, end)."""
     condition = Q(**{f"{prefix}started_at__gte": start, f"{prefix}started_at__lt": end}) & ~Q(
         **{f"{prefix}status__in": Incident.UNCOUNTED_STATUSES}
     )
     if team is not None:
         condition &= Q(**{f"{prefix}team": team})
-    return condition
+    return condition & _audience_q(prefix, audience)
 
 
-def _items(*, team: Team | None, start: dt.datetime, end: dt.datetime) -> QuerySet[Incident]:
-    return Incident.objects.filter(_items_q("", team=team, start=start, end=end)).order_by()
+def _items(*, team: Team | None, start: dt.datetime, end: dt.datetime, audience: str) -> QuerySet[Incident]:
+    return Incident.objects.filter(_items_q("", team=team, start=start, end=end, audience=audience)).order_by()
+
+
+def _action_items(*, audience: str) -> QuerySet[ActionItem]:
+    """The action items an audience's report knows of: for "everyone", none of a confidential near-miss's.
+
+    The confidential items are few and indexed (incident_confidential_idx), so the anti-join reads little.
+    """
+    items = ActionItem.objects.order_by()
+    if audience == CONFIDENTIAL:
+        return items
+    confidential = Incident.objects.filter(pk=OuterRef("incident_id")).exclude(_audience_q("", audience))
+    return items.filter(~Exists(confidential))
 
 
 def _week_bucket(field: str, weeks: list[Week]) -> Case:
@@ -91,70 +118,53 @@ def _ratio(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
-CONFIDENTIAL = Q(confidential=True)
-
-
-def _shown(count: int, confidential: int) -> int | None:
-    """`count`, or None (suppressed) when it holds a confidential near-miss and is smaller than
-    REPORT_MIN_CELL_SIZE: so small a cell could single out the confidential reporter."""
-    return None if confidential and count < settings.REPORT_MIN_CELL_SIZE else count
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The report's sections
 
 
-def trend_counts(*, weeks: list[Week], team: Team | None) -> dict[str, Any]:
+def trend_counts(*, weeks: list[Week], team: Team | None, audience: str) -> dict[str, Any]:
     """Incidents per severity and near-misses for each of the weeks, and the near-miss share."""
     rows = (
-        _items(team=team, start=weeks[0].start, end=weeks[-1].end)
+        _items(team=team, start=weeks[0].start, end=weeks[-1].end, audience=audience)
         .annotate(bucket=_week_bucket("started_at", weeks))
         .values("bucket", "kind", "severity")
-        .annotate(count=Count("id"), confidential=Count("id", filter=CONFIDENTIAL))
+        .annotate(count=Count("id"))
     )
     by_severity = {severity: [0] * len(weeks) for severity in SEVERITIES}
-    incidents, near_misses, confidential = [0] * len(weeks), [0] * len(weeks), [0] * len(weeks)
+    incidents, near_misses = [0] * len(weeks), [0] * len(weeks)
     for row in rows:  # at most 13 buckets x 2 kinds x 5 severities
         if row["kind"] == Incident.Kind.NEAR_MISS:
             near_misses[row["bucket"]] += row["count"]
-            confidential[row["bucket"]] += row["confidential"]
             continue
         incidents[row["bucket"]] += row["count"]
         if row["severity"] in by_severity:
             by_severity[row["severity"]][row["bucket"]] += row["count"]
-    shown = [_shown(nm, conf) for nm, conf in zip(near_misses, confidential, strict=True)]
     return {
         "incidents": by_severity,
-        "near_misses": shown,
-        "near_miss_share": [
-            None if nm is None else _ratio(nm, nm + inc) for nm, inc in zip(shown, incidents, strict=True)
-        ],
+        "near_misses": near_misses,
+        "near_miss_share": [_ratio(nm, nm + inc) for nm, inc in zip(near_misses, incidents, strict=True)],
     }
 
 
-def trend_causes(*, weeks: list[Week], team: Team | None) -> dict[str, Any]:
+def trend_causes(*, weeks: list[Week], team: Team | None, audience: str) -> dict[str, Any]:
     """Items per cause per week (causes seen in the window), this week's top causes and the rising ones.
 
     Rising: at least 2 this week and at least twice the weekly average of the weeks before (compared as
     12 x this week ≥ 2 x their total, in whole numbers).
     """
     rows = (
-        IncidentCause.objects.filter(_items_q("incident__", team=team, start=weeks[0].start, end=weeks[-1].end))
+        IncidentCause.objects.filter(
+            _items_q("incident__", team=team, start=weeks[0].start, end=weeks[-1].end, audience=audience)
+        )
         .annotate(bucket=_week_bucket("incident__started_at", weeks))
         .values("bucket", "cause__slug")
-        .annotate(
-            count=Count("incident_id", distinct=True),
-            confidential=Count("incident_id", distinct=True, filter=Q(incident__confidential=True)),
-        )
+        .annotate(count=Count("incident_id", distinct=True))
         .order_by()
     )
     per_week: dict[str, list[int]] = defaultdict(lambda: [0] * len(weeks))
-    shown: dict[str, list[int | None]] = defaultdict(lambda: [0] * len(weeks))
     for row in rows:
         per_week[row["cause__slug"]][row["bucket"]] = row["count"]
-        shown[row["cause__slug"]][row["bucket"]] = _shown(row["count"], row["confidential"])
-    # A suppressed cell is left out of the top and rising lists, which would otherwise reveal it.
-    this_week = {slug: counts[-1] for slug, counts in per_week.items() if counts[-1] and shown[slug][-1]}
+    this_week = {slug: counts[-1] for slug, counts in per_week.items() if counts[-1]}
     top = sorted(this_week.items(), key=lambda item: (-item[1], item[0]))[:TOP_CAUSES]
     before = len(weeks) - 1
     rising = [
@@ -163,42 +173,37 @@ def trend_causes(*, weeks: list[Week], team: Team | None) -> dict[str, Any]:
         if count >= 2 and count * before >= 2 * sum(per_week[slug][:-1])
     ]
     return {
-        "per_week": dict(sorted(shown.items())),
+        "per_week": dict(sorted(per_week.items())),
         "top": [{"cause": slug, "count": count} for slug, count in top],
         "rising": rising,
     }
 
 
-def trend_environments(*, week: Week, team: Team | None) -> dict[str, Any]:
+def trend_environments(*, week: Week, team: Team | None, audience: str) -> dict[str, Any]:
     """Where the week's items were caught (every environment, in promotion order) and the prod escape rate.
 
     The week's items are grouped by environment in one query bounded to the week (a join from every
     environment would read the whole history); the few groups are then laid out per environment.
     """
     environments = list(Environment.objects.order_by("promotion_order").values_list("id", "slug", "kind"))
-    grouped = {
-        row["environment_id"]: row
-        for row in _items(team=team, start=week.start, end=week.end)
+    grouped = dict(
+        _items(team=team, start=week.start, end=week.end, audience=audience)
         .values("environment_id")
-        .annotate(count=Count("id"), confidential=Count("id", filter=CONFIDENTIAL))
-    }
-    empty = {"count": 0, "confidential": 0}
-    caught_in = {
-        slug: _shown(grouped.get(pk, empty)["count"], grouped.get(pk, empty)["confidential"])
-        for pk, slug, _ in environments
-    }
+        .annotate(count=Count("id"))
+        .values_list("environment_id", "count")
+    )
+    caught_in = {slug: grouped.get(pk, 0) for pk, slug, _ in environments}
     production = {pk for pk, _, kind in environments if kind == Environment.Kind.PRODUCTION}
-    known = sum(row["count"] for pk, row in grouped.items() if pk is not None)
-    confidential = sum(row["confidential"] for pk, row in grouped.items() if pk is not None)
-    escaped = sum(row["count"] for pk, row in grouped.items() if pk in production)
-    escape_rate = _ratio(escaped, known) if _shown(known, confidential) is not None else None
-    return {"caught_in": caught_in, "escape_rate": escape_rate}
+    known = sum(count for pk, count in grouped.items() if pk is not None)
+    escaped = sum(count for pk, count in grouped.items() if pk in production)
+    return {"caught_in": caught_in, "escape_rate": _ratio(escaped, known)}
 
 
-def trend_deployments(*, week: Week, team: Team | None) -> dict[str, Any]:
+def trend_deployments(*, week: Week, team: Team | None, audience: str) -> dict[str, Any]:
     """Deployments of the week (all statuses) per environment, change failure rate and rollbacks.
 
-    A team's deployments are those of releases of the services it owns.
+    A team's deployments are those of releases of the services it owns. Deployments are never confidential;
+    only the incidents that make a change a failure are limited to the audience's.
     """
     deployments = Deployment.objects.filter(deployed_at__gte=week.start, deployed_at__lt=week.end).order_by()
     if team is not None:
@@ -213,6 +218,7 @@ def trend_deployments(*, week: Week, team: Team | None) -> dict[str, Any]:
     }
     named_by_incident = (
         Incident.releases.through.objects.filter(release_id=OuterRef("release_id"), incident__kind="incident")
+        .filter(_audience_q("incident__", audience))
         .exclude(incident__status__in=Incident.UNCOUNTED_STATUSES)
         .values("id")
     )
@@ -262,10 +268,12 @@ def _seconds(value: dt.timedelta | None) -> int | None:
     return None if value is None else round(value.total_seconds())
 
 
-def trend_durations(*, week: Week, team: Team | None) -> dict[str, Any]:
+def trend_durations(*, week: Week, team: Team | None, audience: str) -> dict[str, Any]:
     """Time to detect and to restore, median and p90 in whole seconds, per severity, over the week's
     incidents (not near-misses) that have both times."""
-    incidents = _items(team=team, start=week.start, end=week.end).filter(kind=Incident.Kind.INCIDENT)
+    incidents = _items(team=team, start=week.start, end=week.end, audience=audience).filter(
+        kind=Incident.Kind.INCIDENT
+    )
     measures = {
         "time_to_detect": (incidents.filter(detected_at__isnull=False), F("detected_at") - F("started_at")),
         "time_to_restore": (
@@ -283,7 +291,7 @@ def trend_durations(*, week: Week, team: Team | None) -> dict[str, Any]:
     return result
 
 
-def trend_action_items(*, week: Week, team: Team | None) -> dict[str, int]:
+def trend_action_items(*, week: Week, team: Team | None, audience: str) -> dict[str, int]:
     """Opened and closed in the week; overdue and unowned among the items still open when the week ended.
 
     Items of uncounted incidents (triage, dismissed) are left out. A team's items are those it owns or that
@@ -295,7 +303,7 @@ def trend_action_items(*, week: Week, team: Team | None) -> dict[str, int]:
     joins to the few uncounted and confidential incidents rather than a lookup of every item's incident.
     """
     uncounted = Incident.objects.filter(pk=OuterRef("incident_id"), status__in=Incident.UNCOUNTED_STATUSES)
-    items = ActionItem.objects.filter(~Exists(uncounted)).order_by()
+    items = _action_items(audience=audience).filter(~Exists(uncounted))
     if team is not None:
         items = items.filter(Q(team=team) | Q(incident__team=team))
     next_monday = week.monday + dt.timedelta(days=7)
@@ -305,16 +313,9 @@ def trend_action_items(*, week: Week, team: Team | None) -> dict[str, int]:
         "overdue": Q(due_date__lt=next_monday),
         "unowned": Q(owner__isnull=True, team__isnull=True),
     }
-    confidential = Q(incident_id__in=Incident.objects.filter(confidential=True).values("pk"))
 
     def counts(queryset: QuerySet[ActionItem], wanted: dict[str, Q]) -> dict[str, int]:
-        return queryset.aggregate(
-            **{name: Count("id", filter=condition) for name, condition in wanted.items()},
-            **{
-                f"{name}_confidential": Count("id", filter=condition & confidential)
-                for name, condition in wanted.items()
-            },
-        )
+        return queryset.aggregate(**{name: Count("id", filter=condition) for name, condition in wanted.items()})
 
     # 1. Opened or closed in the week, and overdue or unowned at its end but completed since.
     completed_later = Q(created_at__lt=week.end, completed_at__gte=week.end)
@@ -332,63 +333,52 @@ def trend_action_items(*, week: Week, team: Team | None) -> dict[str, int]:
         items.filter(created_at__lt=week.end, completed_at__isnull=True),
         {"overdue": conditions["overdue"], "unowned": conditions["unowned"]},
     )
-    totals = {key: value + never_completed.get(key, 0) for key, value in recent.items()}
-    return {name: _shown(totals[name], totals[f"{name}_confidential"]) for name in conditions}
+    return {name: recent[name] + never_completed.get(name, 0) for name in conditions}
 
 
-def trend_caught_by(*, week: Week, team: Team | None) -> dict[str, int]:
+def trend_caught_by(*, week: Week, team: Team | None, audience: str) -> dict[str, int]:
     """How the week's items were caught, every value listed (items without one are left out)."""
-    counts = (
-        _items(team=team, start=week.start, end=week.end)
+    counts = dict(
+        _items(team=team, start=week.start, end=week.end, audience=audience)
         .exclude(caught_by="")
         .values("caught_by")
-        .annotate(count=Count("id"), confidential=Count("id", filter=CONFIDENTIAL))
-        .values_list("caught_by", "count", "confidential")
+        .annotate(count=Count("id"))
+        .values_list("caught_by", "count")
     )
-    shown = {value: _shown(count, confidential) for value, count, confidential in counts}
-    return {value: shown.get(value, 0) for value in Incident.CaughtBy.values}
+    return {value: counts.get(value, 0) for value in Incident.CaughtBy.values}
 
 
-def trend_repeat_offenders(*, week: Week, team: Team | None) -> dict[str, list[dict[str, Any]]]:
+def trend_repeat_offenders(*, week: Week, team: Team | None, audience: str) -> dict[str, list[dict[str, Any]]]:
     """Services and causes named by at least 2 of the week's items, most frequent first."""
-    in_week = _items_q("incident__", team=team, start=week.start, end=week.end)
-    confidential = Count("incident_id", distinct=True, filter=Q(incident__confidential=True))
+    in_week = _items_q("incident__", team=team, start=week.start, end=week.end, audience=audience)
     services = (
         Incident.services.through.objects.filter(in_week)
         .values("service__slug")
-        .annotate(count=Count("incident_id", distinct=True), confidential=confidential)
+        .annotate(count=Count("incident_id", distinct=True))
         .filter(count__gte=2)
         .order_by("-count", "service__slug")
     )
     causes = (
         IncidentCause.objects.filter(in_week)
         .values("cause__slug")
-        .annotate(count=Count("incident_id", distinct=True), confidential=confidential)
+        .annotate(count=Count("incident_id", distinct=True))
         .filter(count__gte=2)
         .order_by("-count", "cause__slug")
     )
-    # A line that would single out a confidential reporter is left out altogether.
     return {
-        "services": [
-            {"service": row["service__slug"], "count": row["count"]}
-            for row in services
-            if _shown(row["count"], row["confidential"]) is not None
-        ],
-        "causes": [
-            {"cause": row["cause__slug"], "count": row["count"]}
-            for row in causes
-            if _shown(row["count"], row["confidential"]) is not None
-        ],
+        "services": [{"service": row["service__slug"], "count": row["count"]} for row in services],
+        "causes": [{"cause": row["cause__slug"], "count": row["count"]} for row in causes],
     }
 
 
-def trend_fixes_not_sticking(*, week: Week, team: Team | None) -> list[dict[str, Any]]:
+def trend_fixes_not_sticking(*, week: Week, team: Team | None, audience: str) -> list[dict[str, Any]]:
     """Items of the week whose service and cause match a done action item for that cause on an earlier item
     of the same service, completed before this item started. One line per (item, service, cause), naming the
-    most recently completed such action item."""
+    most recently completed such action item. Both the item and the action item are the audience's."""
     IncidentServices = Incident.services.through
     earlier_fix = (
-        ActionItem.objects.filter(
+        _action_items(audience=audience)
+        .filter(
             status=ActionItem.Status.DONE,
             cause_id=OuterRef("cause_id"),
             completed_at__lt=OuterRef("incident__started_at"),
@@ -400,50 +390,60 @@ def trend_fixes_not_sticking(*, week: Week, team: Team | None) -> list[dict[str,
         .values("id")[:1]
     )
     rows = (
-        IncidentServices.objects.filter(_items_q("incident__", team=team, start=week.start, end=week.end))
-        .exclude(incident__confidential=True)  # the list names items: a confidential one never appears
+        IncidentServices.objects.filter(
+            _items_q("incident__", team=team, start=week.start, end=week.end, audience=audience)
+        )
         # An inner join to the causes (a filter, not a nullable annotation) lets the database start from the
         # week's items instead of joining every item's services to every item's causes.
         .filter(incident__incident_causes__cause_id__isnull=False)
         .annotate(cause_id=F("incident__incident_causes__cause_id"), action_item=Subquery(earlier_fix))
         .values(
-            "incident__kind",
-            "incident__number",
+            "incident_id",
             "service__slug",
             "action_item",
             cause_slug=F("incident__incident_causes__cause__slug"),
         )
         .order_by("incident__started_at", "incident__id", "service__slug", "cause_slug")
     )
+    lines = [row for row in rows if row["action_item"] is not None]  # kept out here: the subquery runs once a row
+    references = _references({row["incident_id"] for row in lines})
     return [
         {
-            "number": f"{Incident.NUMBER_PREFIX[row['incident__kind']]}-{row['incident__number']}",
+            "number": references[row["incident_id"]],
             "cause": row["cause_slug"],
             "service": row["service__slug"],
             "action_item": row["action_item"],
         }
-        for row in rows
-        if row["action_item"] is not None  # no earlier fix; kept out here so the subquery runs once a row
+        for row in lines
     ]
 
 
-def trend_gate_gaps(*, week: Week, team: Team | None) -> dict[str, dict[str, int]]:
+def _references(ids: set[int]) -> dict[int, str]:
+    """The references (INC-n, NM-n, ...) of a few items, as Incident.reference spells them."""
+    items = Incident.objects.filter(pk__in=ids).only("kind", "number", "confidential")
+    return {item.pk: item.reference for item in items}
+
+
+def trend_gate_gaps(*, week: Week, team: Team | None, audience: str) -> dict[str, dict[str, int]]:
     """For each cause of the week, how many items name each gate that should have caught it."""
     rows = (
-        IncidentCause.objects.filter(_items_q("incident__", team=team, start=week.start, end=week.end))
+        IncidentCause.objects.filter(
+            _items_q("incident__", team=team, start=week.start, end=week.end, audience=audience)
+        )
         .exclude(gate="")
         .values("cause__slug", "gate")
-        .annotate(count=Count("id"), confidential=Count("id", filter=Q(incident__confidential=True)))
+        .annotate(count=Count("id"))
         .order_by("cause__slug", "gate")
     )
-    gaps: dict[str, dict[str, int | None]] = defaultdict(dict)
+    gaps: dict[str, dict[str, int]] = defaultdict(dict)
     for row in rows:
-        gaps[row["cause__slug"]][row["gate"]] = _shown(row["count"], row["confidential"])
+        gaps[row["cause__slug"]][row["gate"]] = row["count"]
     return dict(gaps)
 
 
-def archive_pick(*, week: Week, team: Team | None) -> dict[str, str] | None:
-    """A published postmortem worth re-reading, from any team (learning travels).
+def archive_pick(*, week: Week, team: Team | None, audience: str) -> dict[str, str] | None:
+    """A published postmortem worth re-reading, from any team (learning travels). The pick itself is never
+    confidential (only near-misses can be); for "everyone" a confidential near-miss's causes do not sway it.
 
     1. Similar to this week's: started in the year (ARCHIVE_YEAR_WEEKS) before the report's 13-week window
        and sharing the most causes with the scope's items of the week (the most recent first on a tie). The
@@ -454,7 +454,9 @@ def archive_pick(*, week: Week, team: Team | None) -> dict[str, str] | None:
         kind=Incident.Kind.INCIDENT, status=Incident.Status.PUBLISHED, confidential=False
     )
     week_causes = list(
-        IncidentCause.objects.filter(_items_q("incident__", team=team, start=week.start, end=week.end))
+        IncidentCause.objects.filter(
+            _items_q("incident__", team=team, start=week.start, end=week.end, audience=audience)
+        )
         .order_by()
         .values_list("cause_id", flat=True)
         .distinct()
@@ -492,50 +494,97 @@ def archive_pick(*, week: Week, team: Team | None) -> dict[str, str] | None:
     return {"number": pick.reference, "title": pick.title, "url": f"{settings.SITE_URL}{path}"}
 
 
-def report_data(*, week: Week, team: Team | None) -> dict[str, Any]:
-    """The whole report for `week` and the scope (the organisation, or one team), in the DESIGN.md shape."""
+def trend_confidential(*, weeks: list[Week], team: Team | None) -> dict[str, int]:
+    """How many confidential near-misses the "confidential" report counts: in its week and in the window.
+    Only that report carries this section, so that its reader is told what it holds."""
+    confidential = Q(confidential=True)
+    counted = _items(team=team, start=weeks[0].start, end=weeks[-1].end, audience=CONFIDENTIAL).filter(
+        confidential
+    )
+    return counted.aggregate(
+        week=Count("id", filter=Q(started_at__gte=weeks[-1].start)),
+        window=Count("id"),
+    )
+
+
+def report_data(*, week: Week, team: Team | None, audience: str = EVERYONE) -> dict[str, Any]:
+    """The whole report for `week`, the scope (the organisation, or one team) and the audience, in the
+    DESIGN.md shape. The "everyone" report is what it would be if no confidential near-miss existed."""
     weeks = week.window()
-    return {
+    scoped: dict[str, Any] = {"week": week, "team": team, "audience": audience}
+    data = {
         "week": week.label,
         "scope": scope_of(team),
+        "audience": audience,
         "generated_at": timezone.now().isoformat(),
         "weeks": [item.label for item in weeks],
-        "counts": trend_counts(weeks=weeks, team=team),
-        "causes": trend_causes(weeks=weeks, team=team),
-        "environments": trend_environments(week=week, team=team),
-        "deployments": trend_deployments(week=week, team=team),
-        "durations": trend_durations(week=week, team=team),
-        "action_items": trend_action_items(week=week, team=team),
-        "caught_by": trend_caught_by(week=week, team=team),
-        "repeat_offenders": trend_repeat_offenders(week=week, team=team),
-        "fixes_not_sticking": trend_fixes_not_sticking(week=week, team=team),
-        "gate_gaps": trend_gate_gaps(week=week, team=team),
-        "archive_pick": archive_pick(week=week, team=team),
-        # Counts that could single out a confidential reporter are null (see _shown).
-        "min_cell_size": settings.REPORT_MIN_CELL_SIZE,
+        "counts": trend_counts(weeks=weeks, team=team, audience=audience),
+        "causes": trend_causes(weeks=weeks, team=team, audience=audience),
+        "environments": trend_environments(**scoped),
+        "deployments": trend_deployments(**scoped),
+        "durations": trend_durations(**scoped),
+        "action_items": trend_action_items(**scoped),
+        "caught_by": trend_caught_by(**scoped),
+        "repeat_offenders": trend_repeat_offenders(**scoped),
+        "fixes_not_sticking": trend_fixes_not_sticking(**scoped),
+        "gate_gaps": trend_gate_gaps(**scoped),
+        "archive_pick": archive_pick(**scoped),
     }
+    if audience == CONFIDENTIAL:
+        data["confidential_near_misses"] = trend_confidential(weeks=weeks, team=team)
+    return data
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Reading stored reports
 
 
+def report_audience_for(viewer: Viewer, team: Team | None) -> str:
+    """Which report of a scope the viewer reads: the one with confidential near-misses for admins (every
+    scope) and for the team's leads (that team's only); the "everyone" one for everybody else, tools included.
+
+    The single answer to "who reads which audience"; `_reads_confidential_q` is its queryset form.
+    """
+    if viewer.is_admin or (team is not None and team.pk in viewer.lead_team_ids):
+        return CONFIDENTIAL
+    return EVERYONE
+
+
+def _reads_confidential_q(viewer: Viewer) -> Q:
+    """The reports whose scope `report_audience_for` answers "confidential" for, as a filter on TrendReport."""
+    if viewer.is_admin:
+        return Q()
+    return Q(team_id__in=sorted(viewer.lead_team_ids))
+
+
 def reports_visible(viewer: Viewer) -> QuerySet[TrendReport]:
-    """Reports hold aggregates only, so everyone signed in (and every tool) sees every team's reports, as
-    with non-confidential items; anonymous visitors see none."""
+    """The reports a viewer reads, one per (week, scope): of the audience report_audience_for gives them.
+
+    Reports hold aggregates only, so everyone signed in (and every tool) reads every team's report; anonymous
+    visitors read none. A scope's confidential report is read by those it is for, or, when a week has only
+    an "everyone" report (stored before reports had audiences), that one.
+    """
     reports = TrendReport.objects.select_related("team")
-    if viewer.is_admin or viewer.user_id is not None or viewer.team_ids:
-        return reports
-    return reports.none()
+    if not (viewer.is_admin or viewer.user_id is not None or viewer.team_ids):
+        return reports.none()
+    privileged = _reads_confidential_q(viewer)
+    if not viewer.is_admin and not viewer.lead_team_ids:
+        return reports.filter(audience=EVERYONE)
+    sibling = TrendReport.objects.filter(
+        week_start=OuterRef("week_start"), scope=OuterRef("scope"), audience=CONFIDENTIAL
+    )
+    return reports.filter(
+        (Q(audience=CONFIDENTIAL) & privileged) | (Q(audience=EVERYONE) & ~(privileged & Exists(sibling)))
+    )
 
 
 def report_list(*, viewer: Viewer) -> QuerySet[TrendReport]:
-    """Stored reports, newest week first, organisation before teams; `data` is not loaded."""
+    """Stored reports the viewer reads, newest week first, organisation before teams; `data` is not loaded."""
     return reports_visible(viewer).defer("data").order_by("-week_start", "team__name", "id")
 
 
 def report_get(*, viewer: Viewer, week: Week, scope: str) -> TrendReport:
-    """The report of `week` and `scope` if the viewer may see it; TrendReport.DoesNotExist otherwise."""
+    """The report of `week` and `scope` the viewer reads; TrendReport.DoesNotExist when there is none."""
     return reports_visible(viewer).get(week_start=week.monday, scope=scope)
 
 

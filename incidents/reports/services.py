@@ -18,11 +18,14 @@ from django.utils import timezone
 
 from incidents.mail import SUBJECT_LENGTH, header_text
 from incidents.models import DigestDelivery, DigestSubscription, Membership, Team, TrendReport
-from incidents.reports.selectors import report_data, scope_of
+from incidents.reports.selectors import report_data, reports_visible, scope_of
 from incidents.reports.summary import summarise
 from incidents.reports.weeks import Week
+from incidents.selectors import viewer_for_user
 
 logger = logging.getLogger(__name__)
+# The "everyone" report first: it is what most people read, and it never waits for the other one.
+AUDIENCES = (TrendReport.Audience.EVERYONE, TrendReport.Audience.CONFIDENTIAL)
 UNSUBSCRIBE_SALT = "incidents.reports.digest-unsubscribe"
 
 
@@ -34,32 +37,24 @@ class DigestsIncomplete(Exception):
 # Reports
 
 
-def _report_claim(*, week: Week, team: Team | None, status: str) -> TrendReport:
-    """Create the (week, scope) row or move the existing one to `status`; the unique constraint settles a race
-    between two creators, and the loser updates the winner's row."""
-    scope = scope_of(team)
+def _report_claim(*, week: Week, team: Team | None, audience: str, status: str) -> TrendReport:
+    """Create the (week, scope, audience) row or move the existing one to `status`; the unique constraint
+    settles a race between two creators, and the loser updates the winner's row."""
+    key = {"week_start": week.monday, "scope": scope_of(team), "audience": audience}
     defaults = {"team": team, "status": status, "error": "", "requested_at": timezone.now()}
     try:
         with transaction.atomic():
-            report, _ = TrendReport.objects.update_or_create(
-                week_start=week.monday, scope=scope, defaults=defaults
-            )
+            report, _ = TrendReport.objects.update_or_create(**key, defaults=defaults)
     except IntegrityError:
-        TrendReport.objects.filter(week_start=week.monday, scope=scope).update(**defaults)
-        report = TrendReport.objects.get(week_start=week.monday, scope=scope)
+        TrendReport.objects.filter(**key).update(**defaults)
+        report = TrendReport.objects.get(**key)
     return report
 
 
-def report_generate(*, week: Week, team: Team | None = None) -> TrendReport:
-    """Compute the report of `week` for the organisation or `team` and store it, replacing any earlier one.
-
-    1. Mark the row running (created if new), committed at once so that pages show the progress.
-    2. Aggregate every metric (selectors.report_data).
-    3. Store the data and mark it ready; on an error mark it failed with the reason and re-raise.
-    """
-    report = _report_claim(week=week, team=team, status=TrendReport.Status.RUNNING)
+def _report_store(*, report: TrendReport, week: Week, team: Team | None) -> TrendReport:
+    """Compute one audience's data and store it ready; on an error mark the row failed and re-raise."""
     try:
-        data = report_data(week=week, team=team)
+        data = report_data(week=week, team=team, audience=report.audience)
     except Exception as error:
         TrendReport.objects.filter(pk=report.pk).update(status=TrendReport.Status.FAILED, error=str(error)[:2000])
         raise
@@ -74,11 +69,37 @@ def report_generate(*, week: Week, team: Team | None = None) -> TrendReport:
     return report
 
 
+def report_generate(*, week: Week, team: Team | None = None) -> TrendReport:
+    """Compute the reports of `week` for the organisation or `team`, one per audience, and store them,
+    replacing any earlier ones. Returns the "everyone" report.
+
+    1. Mark both rows running (created if new), committed at once so that pages show the progress.
+    2. Aggregate and store the "everyone" report (selectors.report_data), then the "confidential" one. The
+       "everyone" report is final before the other is computed, so what its readers see never depends on
+       the confidential near-misses, not even through a failure.
+    3. A failing audience is marked failed with the reason, and the error re-raised (the task retries).
+    """
+    claimed = [
+        _report_claim(week=week, team=team, audience=a, status=TrendReport.Status.RUNNING) for a in AUDIENCES
+    ]
+    everyone, confidential = claimed
+    try:
+        everyone = _report_store(report=everyone, week=week, team=team)
+    except Exception as error:
+        TrendReport.objects.filter(pk=confidential.pk).update(
+            status=TrendReport.Status.FAILED, error=str(error)[:2000]
+        )
+        raise
+    _report_store(report=confidential, week=week, team=team)
+    return everyone
+
+
 def report_mark_failed(*, week: Week, team: Team | None, error: str) -> None:
-    """Record that generation gave up (retries exhausted), keeping any data from an earlier run."""
-    TrendReport.objects.filter(week_start=week.monday, scope=scope_of(team)).update(
-        status=TrendReport.Status.FAILED, error=error[:2000]
-    )
+    """Record that generation gave up (retries exhausted) on the audiences that did not get ready, keeping
+    any data from an earlier run."""
+    TrendReport.objects.filter(week_start=week.monday, scope=scope_of(team)).exclude(
+        status=TrendReport.Status.READY
+    ).update(status=TrendReport.Status.FAILED, error=error[:2000])
 
 
 def can_request_report(user: AbstractBaseUser, team: Team | None) -> bool:
@@ -92,7 +113,8 @@ def can_request_report(user: AbstractBaseUser, team: Team | None) -> bool:
 
 
 def report_request(*, week: Week, team: Team | None, user: AbstractBaseUser) -> TrendReport:
-    """ "Generate now": mark the report pending and queue its generation through the outbox."""
+    """ "Generate now": mark the week's reports (both audiences) pending and queue their generation through the
+    outbox. Returns the "everyone" report."""
     from incidents.outbox import outbox_enqueue
 
     if not can_request_report(user, team):
@@ -100,11 +122,14 @@ def report_request(*, week: Week, team: Team | None, user: AbstractBaseUser) -> 
     if week > Week.current():
         raise ValidationError({"week": f"{week.label} has not started yet."})
     with transaction.atomic():
-        report = _report_claim(week=week, team=team, status=TrendReport.Status.PENDING)
+        everyone, _confidential = (
+            _report_claim(week=week, team=team, audience=audience, status=TrendReport.Status.PENDING)
+            for audience in AUDIENCES
+        )
         outbox_enqueue(
             handler="report_generate", week_start=week.monday.isoformat(), team_id=team.pk if team else None
         )
-    return report
+    return everyone
 
 
 def report_generate_enqueue(*, week_start: str, team_id: int | None) -> None:
@@ -169,12 +194,13 @@ def report_url(report: TrendReport) -> str:
 
 
 def digest_reports(*, user: AbstractBaseUser, week: Week) -> list[TrendReport]:
-    """The ready reports a person's digest covers: each of their teams', then the organisation's."""
-    team_ids = Membership.objects.filter(user=user).values("team_id")
-    reports = TrendReport.objects.filter(week_start=week.monday, status=TrendReport.Status.READY).filter(
-        Q(team_id__in=team_ids) | Q(scope=TrendReport.ORGANISATION)
-    )
-    return sorted(reports.select_related("team"), key=lambda report: (report.team is None, report.scope))
+    """The ready reports a person's digest covers: each of their teams', then the organisation's, each of the
+    audience the person reads on the web (selectors.report_audience_for): a lead gets their team's report with
+    its confidential near-misses, the organisation's "everyone" report unless they are an admin."""
+    viewer = viewer_for_user(user)
+    reports = reports_visible(viewer).filter(week_start=week.monday, status=TrendReport.Status.READY)
+    reports = reports.filter(Q(team_id__in=sorted(viewer.team_ids)) | Q(scope=TrendReport.ORGANISATION))
+    return sorted(reports, key=lambda report: (report.team is None, report.scope))
 
 
 def digest_message(*, user: AbstractBaseUser, week: Week, reports: list[TrendReport]) -> EmailMultiAlternatives:

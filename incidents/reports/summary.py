@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
-SUPPRESSED = "too few to show"
 MAX_FIXES_LISTED = 3
 
 
@@ -45,14 +44,7 @@ def duration(seconds: int | None) -> str:
     return f"{hours}h {minutes}m" if hours else f"{minutes}m"
 
 
-def count(value: int | None) -> str:
-    """A count as shown to readers; None is a count suppressed to protect a confidential reporter."""
-    return SUPPRESSED if value is None else str(value)
-
-
-def _delta(current: int | None, previous: int | None) -> str:
-    if current is None or previous is None:
-        return ""
+def _delta(current: int, previous: int) -> str:
     if current == previous:
         return "same as the week before"
     return f"{current - previous:+d} on the week before"
@@ -68,7 +60,7 @@ def _changes(data: dict[str, Any], incidents: list[int], near_misses: list[int])
     if incidents[-1] != incidents[-2]:
         verb = "rose" if incidents[-1] > incidents[-2] else "fell"
         changes.append(f"Incidents {verb} from {incidents[-2]} to {incidents[-1]}.")
-    if None not in (near_misses[-1], near_misses[-2]) and near_misses[-1] != near_misses[-2]:
+    if near_misses[-1] != near_misses[-2]:
         verb = "rose" if near_misses[-1] > near_misses[-2] else "fell"
         changes.append(f"Near-misses {verb} from {near_misses[-2]} to {near_misses[-1]}.")
     share = data["counts"]["near_miss_share"]
@@ -93,7 +85,7 @@ def _attention(data: dict[str, Any], incidents_this_week: int) -> list[str]:
     if sev1:
         attention.append(f"{sev1} SEV1 incident{'s' * (sev1 != 1)} this week.")
     items = data["action_items"]
-    if items["overdue"]:  # None (suppressed) says nothing here
+    if items["overdue"]:
         attention.append(f"{items['overdue']} action item{'s' * (items['overdue'] != 1)} overdue.")
     if items["unowned"]:
         attention.append(f"{items['unowned']} open action item{'s' * (items['unowned'] != 1)} without an owner.")
@@ -123,11 +115,11 @@ def summarise(data: dict[str, Any]) -> Summary:
     worst = next((severity for severity in SEVERITIES if restore[severity]["median"] is not None), None)
     key_numbers = [
         KeyNumber("Incidents", str(incidents[-1]), _delta(incidents[-1], incidents[-2])),
-        KeyNumber("Near-misses", count(near_misses[-1]), _delta(near_misses[-1], near_misses[-2])),
+        KeyNumber("Near-misses", str(near_misses[-1]), _delta(near_misses[-1], near_misses[-2])),
         KeyNumber("Near-miss share", percent(share[-1]), f"{percent(share[-2])} the week before"),
         KeyNumber("Prod escape rate", percent(data["environments"]["escape_rate"])),
         KeyNumber("Change failure rate", percent(data["deployments"]["change_failure_rate"])),
-        KeyNumber("Overdue action items", count(data["action_items"]["overdue"])),
+        KeyNumber("Overdue action items", str(data["action_items"]["overdue"])),
     ]
     if worst:
         key_numbers.append(

@@ -9,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 
 from incidents.reports.charts import CAUGHT_BY_LABELS, GATE_LABELS, Links, report_links
-from incidents.reports.summary import SEVERITIES, SUPPRESSED, duration, incidents_per_week, percent
+from incidents.reports.summary import SEVERITIES, duration, incidents_per_week, percent
 
 HEAT_LEVELS = 4
 
@@ -21,13 +21,6 @@ class Cell:
     css: str = ""
 
 
-def count_cell(value: int | None, href: str | None = None, css: str = "") -> Cell:
-    """A count linking to what it counts; a suppressed count (None) shows no number and no link."""
-    if value is None:
-        return Cell(SUPPRESSED, None, "suppressed")
-    return Cell(value, href, css)
-
-
 @dataclass
 class Table:
     caption: str
@@ -35,8 +28,8 @@ class Table:
     rows: list[list[Cell]] = field(default_factory=list)
 
 
-def _change(current: int | None, previous: int | None) -> str:
-    return "" if previous is None or current is None else f"{current - previous:+d}"
+def _change(current: int, previous: int | None) -> str:
+    return "" if previous is None else f"{current - previous:+d}"
 
 
 def counts_table(data: dict[str, Any], links: Links) -> Table:
@@ -68,7 +61,7 @@ def counts_table(data: dict[str, Any], links: Links) -> Table:
                 ),
                 Cell(incidents[index], links.incidents(week, kind="incident")),
                 Cell(_change(incidents[index], None if previous is None else incidents[previous])),
-                count_cell(near_misses[index], links.incidents(week, kind="near_miss")),
+                Cell(near_misses[index], links.incidents(week, kind="near_miss")),
                 Cell(_change(near_misses[index], None if previous is None else near_misses[previous])),
                 Cell(percent(data["counts"]["near_miss_share"][index])),
             ]
@@ -80,9 +73,7 @@ def causes_table(data: dict[str, Any], links: Links) -> Table:
     rising = set(data["causes"]["rising"])
     table = Table("Items per cause per week", ["Cause", *(w.split("-")[1] for w in data["weeks"]), "Rising"])
     for slug, counts in data["causes"]["per_week"].items():
-        cells = [
-            count_cell(n, links.incidents(week, cause=slug)) for week, n in zip(data["weeks"], counts, strict=True)
-        ]
+        cells = [Cell(n, links.incidents(week, cause=slug)) for week, n in zip(data["weeks"], counts, strict=True)]
         table.rows.append([Cell(slug), *cells, Cell("rising" if slug in rising else "")])
     return table
 
@@ -92,16 +83,14 @@ def caught_in_table(data: dict[str, Any], links: Links) -> Table:
         f"Caught in (prod escape rate {percent(data['environments']['escape_rate'])})", ["Environment", "Items"]
     )
     for slug, n in data["environments"]["caught_in"].items():
-        table.rows.append([Cell(slug), count_cell(n, links.incidents(environment=slug))])
+        table.rows.append([Cell(slug), Cell(n, links.incidents(environment=slug))])
     return table
 
 
 def caught_by_table(data: dict[str, Any], links: Links) -> Table:
     table = Table("Caught by", ["How", "Items"])
     for value, n in data["caught_by"].items():
-        table.rows.append(
-            [Cell(CAUGHT_BY_LABELS.get(value, value)), count_cell(n, links.incidents(caught_by=value))]
-        )
+        table.rows.append([Cell(CAUGHT_BY_LABELS.get(value, value)), Cell(n, links.incidents(caught_by=value))])
     return table
 
 
@@ -127,14 +116,14 @@ def durations_table(data: dict[str, Any], links: Links) -> Table:
 def gate_gaps_table(data: dict[str, Any], links: Links) -> Table:
     """The cause x gate heat map: darker cells name a gate more often."""
     gaps = data["gate_gaps"]
-    highest = max((n for gates in gaps.values() for n in gates.values() if n is not None), default=0)
+    highest = max((n for gates in gaps.values() for n in gates.values()), default=0)
     table = Table("Cause x gate heat map", ["Cause", *GATE_LABELS.values()])
     for slug, gates in gaps.items():
         cells = []
         for gate in GATE_LABELS:
             n = gates.get(gate, 0)
             level = 0 if not n else max(1, round(HEAT_LEVELS * n / highest))
-            cells.append(count_cell(n, links.incidents(cause=slug, gate=gate) if n else None, f"heat-{level}"))
+            cells.append(Cell(n, links.incidents(cause=slug, gate=gate) if n else None, f"heat-{level}"))
         table.rows.append([Cell(slug), *cells])
     return table
 
@@ -194,22 +183,25 @@ CSV_HEADER = ["section", "series", "key", "week", "value"]
 
 def report_csv_rows(data: dict[str, Any]) -> Iterator[list[Any]]:
     weeks, week = data["weeks"], data["week"]
+    yield ["report", "audience", "", week, data.get("audience", "everyone")]
+    for key, n in data.get("confidential_near_misses", {}).items():  # only in the confidential report
+        yield ["report", "confidential_near_misses", key, week, n]
     for sev in SEVERITIES:
         for label, n in zip(weeks, data["counts"]["incidents"][sev], strict=True):
             yield ["counts", "incidents", sev, label, n]
     for label, n in zip(weeks, data["counts"]["near_misses"], strict=True):
-        yield ["counts", "near_misses", "", label, _blank(n)]
+        yield ["counts", "near_misses", "", label, n]
     for label, share in zip(weeks, data["counts"]["near_miss_share"], strict=True):
         yield ["counts", "near_miss_share", "", label, "" if share is None else share]
     for slug, counts in data["causes"]["per_week"].items():
         for label, n in zip(weeks, counts, strict=True):
-            yield ["causes", "per_week", slug, label, _blank(n)]
+            yield ["causes", "per_week", slug, label, n]
     for row in data["causes"]["top"]:
         yield ["causes", "top", row["cause"], week, row["count"]]
     for slug in data["causes"]["rising"]:
         yield ["causes", "rising", slug, week, data["causes"]["per_week"][slug][-1]]
     for slug, n in data["environments"]["caught_in"].items():
-        yield ["environments", "caught_in", slug, week, _blank(n)]
+        yield ["environments", "caught_in", slug, week, n]
     yield ["environments", "escape_rate", "", week, _blank(data["environments"]["escape_rate"])]
     deployments = data["deployments"]
     for slug, n in deployments["per_environment"].items():
@@ -221,9 +213,9 @@ def report_csv_rows(data: dict[str, Any]) -> Iterator[list[Any]]:
             for statistic, seconds in values.items():
                 yield ["durations", f"{measure}_{statistic}_seconds", sev, week, _blank(seconds)]
     for key, n in data["action_items"].items():
-        yield ["action_items", key, "", week, _blank(n)]
+        yield ["action_items", key, "", week, n]
     for value, n in data["caught_by"].items():
-        yield ["caught_by", value, "", week, _blank(n)]
+        yield ["caught_by", value, "", week, n]
     for row in data["repeat_offenders"]["services"]:
         yield ["repeat_offenders", "services", row["service"], week, row["count"]]
     for row in data["repeat_offenders"]["causes"]:
@@ -238,7 +230,7 @@ def report_csv_rows(data: dict[str, Any]) -> Iterator[list[Any]]:
         ]
     for slug, gates in data["gate_gaps"].items():
         for gate, n in gates.items():
-            yield ["gate_gaps", slug, gate, week, _blank(n)]
+            yield ["gate_gaps", slug, gate, week, n]
     if data["archive_pick"]:
         pick = data["archive_pick"]
         yield ["archive_pick", pick["number"], pick["title"], week, pick["url"]]

@@ -16,7 +16,7 @@ from incidents.models import Team, TrendReport
 from incidents.reports import selectors, services
 from incidents.reports.charts import CHARTS, chart_svg, report_charts
 from incidents.reports.forms import GenerateReportForm, SubscriptionForm
-from incidents.reports.summary import SUPPRESSED, summarise
+from incidents.reports.summary import summarise
 from incidents.reports.tables import CSV_HEADER, report_csv_rows, report_tables
 from incidents.reports.weeks import Week
 from incidents.selectors import viewer_for_user
@@ -74,7 +74,6 @@ def report_detail(request: HttpRequest, week: str, scope: str) -> HttpResponse:
         "team": team,
         "form": form,
         "in_progress": report.status in IN_PROGRESS,
-        "suppressed": SUPPRESSED,
     }
     if report.data:
         context.update(
@@ -143,7 +142,9 @@ def report_chart(request: HttpRequest, week: str, scope: str, name: str) -> Http
 
 
 def _filename(report: TrendReport) -> str:
-    return f"hindsight-{report.week_label}-{report.scope.replace(':', '-')}"
+    """The export's file name; a confidential report's says so, wherever the file ends up."""
+    suffix = "-confidential" if report.is_confidential else ""
+    return f"hindsight-{report.week_label}-{report.scope.replace(':', '-')}{suffix}"
 
 
 @login_required

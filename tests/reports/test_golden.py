@@ -29,6 +29,7 @@ def expected_organisation(golden) -> dict:
     return {
         "week": "2026-W01",
         "scope": "organisation",
+        "audience": "everyone",
         "weeks": WEEKS,
         "counts": {
             # P2 (sev3) in W41; X4 (sev4) in W52; I1, I5 (sev1) and I2, I3, I4 (sev2) this week.
@@ -132,7 +133,6 @@ def expected_organisation(golden) -> dict:
             "title": "Checkout outage without an alert",
             "url": f"http://127.0.0.1:8000/incidents/{golden['ARCH1'].reference}/",
         },
-        "min_cell_size": 3,
     }
 
 
@@ -143,8 +143,15 @@ def without_generated_at(data: dict) -> dict:
 
 def test_organisation_report_has_the_golden_numbers(golden, settings):
     settings.SITE_URL = "http://127.0.0.1:8000"
-    data = without_generated_at(report_data(week=Week.parse(REPORT_WEEK), team=None))
+    data = without_generated_at(report_data(week=Week.parse(REPORT_WEEK), team=None, audience="everyone"))
     assert data == expected_organisation(golden)
+
+
+def test_without_confidential_near_misses_both_audiences_have_the_golden_numbers(golden, settings):
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    data = without_generated_at(report_data(week=Week.parse(REPORT_WEEK), team=None, audience="confidential"))
+    assert data.pop("confidential_near_misses") == {"week": 0, "window": 0}
+    assert data == {**expected_organisation(golden), "audience": "confidential"}
 
 
 def test_team_report_counts_only_that_teams_items(golden, team, settings):

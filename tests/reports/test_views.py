@@ -178,7 +178,9 @@ def test_generate_report_command_runs_the_service(golden, team):
     out = io.StringIO()
     call_command("generate_report", "--week", REPORT_WEEK, "--team", "payments", stdout=out)
     assert "2026-W01 team:payments: ready" in out.getvalue()
-    assert TrendReport.objects.get(scope="team:payments").data["counts"]["near_misses"][-1] == 3
+    stored = TrendReport.objects.filter(scope="team:payments")
+    assert sorted(report.audience for report in stored) == ["confidential", "everyone"]
+    assert all(report.data["counts"]["near_misses"][-1] == 3 for report in stored)
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ def test_a_worker_generates_a_report_end_to_end(tmp_path):
         worker.terminate()
         output = worker.communicate(timeout=30)[0]
     assert status == "ready", output
-    report = TrendReport.objects.get(week_start=week.monday, scope="team:payments")
+    report = TrendReport.objects.get(week_start=week.monday, scope="team:payments", audience="everyone")
     assert report.status == TrendReport.Status.READY
     assert report.data["counts"]["incidents"]["sev1"][-1] == 1
     assert report.data["counts"]["near_misses"][-1] == 1

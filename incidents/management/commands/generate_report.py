@@ -11,7 +11,10 @@ from incidents.reports.weeks import Week
 
 
 class Command(BaseCommand):
-    help = "Generate (or regenerate) the trend report of an ISO week for the organisation or one team."
+    help = (
+        "Generate (or regenerate) the trend report of an ISO week for the organisation or one team, for both"
+        " audiences (everyone, and with confidential near-misses)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--week", help="ISO week such as 2026-W47. Default: last week.")
@@ -42,5 +45,6 @@ class Command(BaseCommand):
 
     def _print(self, report: TrendReport) -> None:
         self.stdout.write(
-            self.style.SUCCESS(f"{report.week_label} {report.scope}: {report.status}") + f"  {report_url(report)}"
+            self.style.SUCCESS(f"{report.week_label} {report.scope}: {report.status}")
+            + f" (everyone and confidential)  {report_url(report)}"
         )
