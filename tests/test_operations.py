@@ -224,8 +224,9 @@ def test_last_generation_duration_covers_the_aggregation_of_a_generated_report(c
         with mock.patch.object(report_services, "report_data", side_effect=slow_aggregation):
             assert tasks.report_generate_task.run("2026-11-16") == "ready"
         samples = scrape(client)
-    assert samples[("hindsight_trend_report_last_generation_seconds", ())] == 7
-    assert samples[("hindsight_trend_reports", (("status", "ready"),))] == 1
+    # One run computes both audiences (everyone, then confidential): seven seconds each, from the same claim.
+    assert samples[("hindsight_trend_report_last_generation_seconds", ())] == 14
+    assert samples[("hindsight_trend_reports", (("status", "ready"),))] == 2
 
 
 # --- Outbox messages that give up -------------------------------------------------------------------------
