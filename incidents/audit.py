@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 
 from incidents.models import ActionItem, AuditEntry, Incident, IncidentRevision
@@ -136,3 +137,13 @@ def audit_scrub_person(*, incident_id: int, user: AbstractBaseUser) -> int:
     )
     IncidentRevision.objects.filter(incident_id=incident_id, author_id=user.pk).update(author=None)
     return rewritten
+
+
+def confidential_trail() -> Q:
+    """Audit entries about confidential near-misses and their action items (for who may not see them)."""
+    as_key = Cast("pk", output_field=models.CharField())
+    incidents = Incident.objects.filter(confidential=True).annotate(key=as_key).values("key")
+    items = ActionItem.objects.filter(incident__confidential=True).annotate(key=as_key).values("key")
+    return Q(content_type=ContentType.objects.get_for_model(Incident), object_id__in=incidents) | Q(
+        content_type=ContentType.objects.get_for_model(ActionItem), object_id__in=items
+    )
