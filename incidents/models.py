@@ -223,7 +223,7 @@ class IncidentCounter(models.Model):
     """The last human number handed out per sequence (INC-n, NM-n, CNM-n); one row per sequence, seeded by
     migration (see Incident.number_sequence)."""
 
-    kind = models.CharField(max_length=20, primary_key=True)
+    kind = models.CharField(max_length=30, primary_key=True)  # "near_miss_confidential" is 22
     last_number = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:

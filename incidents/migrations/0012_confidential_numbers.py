@@ -69,6 +69,11 @@ class Migration(migrations.Migration):
             name="incident_unique_kind_number",
         ),
         migrations.AlterField(
+            model_name="incidentcounter",
+            name="kind",
+            field=models.CharField(max_length=30, primary_key=True, serialize=False),
+        ),
+        migrations.AlterField(
             model_name="actionitem",
             name="id",
             field=models.BigIntegerField(

@@ -316,7 +316,7 @@ def confidential_reporters_purge(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     due = now - dt.timedelta(days=settings.CONFIDENTIAL_REPORTER_RETENTION_DAYS)
     held = list(
-        ConfidentialReporter.objects.select_for_update(skip_locked=True)
+        ConfidentialReporter.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(purged_at__isnull=True, created_at__lte=due)
         .select_related("user")
     )
