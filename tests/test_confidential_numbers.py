@@ -313,3 +313,29 @@ def test_in_the_admin_an_open_item_cannot_be_made_confidential(client, admin_use
     client.force_login(admin_user)
     form = client.get(reverse("admin:incidents_incident_change", args=[public.pk])).context["adminform"].form
     assert "confidential" not in form.fields
+
+
+def test_a_superuser_opening_a_confidential_near_miss_in_the_admin_gives_it_the_next_nm_number(
+    client, admin_user, reporter, team, staging
+):
+    from django.forms.models import model_to_dict
+
+    file_near_miss(reporter, team, staging, confidential=False)
+    secret = file_near_miss(reporter, team, staging, confidential=True)
+    client.force_login(admin_user)
+    url = reverse("admin:incidents_incident_change", args=[secret.pk])
+    form = client.get(url).context["adminform"].form
+    post = {key: value for key, value in model_to_dict(secret).items() if key in form.fields and value is not None}
+    post.update(services=[], releases=[])
+    post.pop("confidential")
+    post["started_at_0"], post["started_at_1"] = (
+        secret.started_at.strftime("%Y-%m-%d"),
+        secret.started_at.strftime("%H:%M:%S"),
+    )
+    post.pop("started_at", None)
+    for prefix in ("incident_causes", "timeline", "action_items"):
+        post.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0})
+    post = {key: value for key, value in post.items() if value != ""}
+    assert client.post(url, post).status_code == 302
+    secret.refresh_from_db()
+    assert (secret.reference, secret.confidential) == ("NM-2", False)
