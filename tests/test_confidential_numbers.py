@@ -178,6 +178,9 @@ def test_new_action_items_get_random_ids_that_the_pages_and_the_api_accept(clien
     assert client.get(f"/api/v1/action-items/{big.pk}/").json()["id"] == big.pk
     assert client.get("/api/v1/action-items/99999999999999999999999/").status_code == 404
     assert client.post("/action-items/99999999999999999999/complete/", {"status": "done"}).status_code == 404
+    # The longest id a URL takes is a clean 404 also where the column is a 32-bit integer.
+    assert client.get(f"/incidents/{incident.reference}/history/9999999999999999/").status_code == 404
+    assert client.get("/releases/9999999999999999/").status_code == 404
 
 
 # --- The audit trail and the purge ----------------------------------------------------------------------
