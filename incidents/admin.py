@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from incidents import services
-from incidents.audit import audit_record, audit_trail, diff, snapshot
+from incidents.audit import audit_record, audit_trail, confidential_trail, diff, snapshot
 from incidents.markdown import render_markdown
 from incidents.models import (
     ActionItem,
@@ -79,6 +79,29 @@ class AuditedAdmin(admin.ModelAdmin):
         return super().history_view(request, object_id, extra_context)
 
 
+class ConfidentialHiddenAdmin(admin.ModelAdmin):
+    """Confidential near-misses, and what hangs off them, exist in the admin for superusers only: for other
+    staff they are left out of the rows, and so of every changelist count, filter facet, date drill-down,
+    search and object page (DESIGN.md: confidential means undetectable)."""
+
+    confidential_lookup = "incident__confidential"  # the path from a row to its incident's flag
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        return rows.exclude(**{self.confidential_lookup: True})
+
+
+class SuperuserDeletesAdmin(admin.ModelAdmin):
+    """Rows that incidents refer to (teams, services, environments, causes, releases) are deleted by superusers
+    only: Django's delete page lists, counts or refuses for the incidents that use the row, confidential ones
+    included, so for other staff even offering the deletion would tell them such an item exists."""
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 1
@@ -102,7 +125,7 @@ class PersonAdmin(UserAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(SuperuserDeletesAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -118,7 +141,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(SuperuserDeletesAdmin):
     list_display = ["name", "slug", "owner_team"]
     list_filter = [
         ("owner_team", admin.RelatedOnlyFieldListFilter),
@@ -130,14 +153,14 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Environment)
-class EnvironmentAdmin(AuditedAdmin):
+class EnvironmentAdmin(SuperuserDeletesAdmin, AuditedAdmin):
     list_display = ["name", "slug", "kind", "promotion_order"]
     list_filter = ["kind"]
     search_fields = ["name", "slug", "mandate"]
 
 
 @admin.register(Cause)
-class CauseAdmin(AuditedAdmin):
+class CauseAdmin(SuperuserDeletesAdmin, AuditedAdmin):
     list_display = ["name", "slug", "category", "active", "description"]
     list_filter = ["category", "active"]
     list_editable = ["active"]
@@ -166,7 +189,7 @@ class DeploymentInline(admin.TabularInline):
 
 
 @admin.register(Release)
-class ReleaseAdmin(admin.ModelAdmin):
+class ReleaseAdmin(SuperuserDeletesAdmin):
     list_display = ["service", "version", "commit_sha", "created_at"]
     list_filter = [("service", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["version", "commit_sha", "artifact_digest", "service__slug"]
@@ -205,7 +228,9 @@ class ActionItemInline(admin.TabularInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(AuditedAdmin):
+class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
+    confidential_lookup = "confidential"
+
     list_display = ["reference", "title", "kind", "severity", "status", "team", "environment", "started_at"]
     list_filter = ["kind", "status", "severity", "environment", "caught_by", "confidential", "team", "source"]
     search_fields = ["title", "summary", "external_id"]
@@ -227,8 +252,16 @@ class IncidentAdmin(AuditedAdmin):
         return obj.reference
 
     def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
-        # The kind and number are chosen once, by the services that allocate numbers.
-        return self.readonly_fields if obj else ["number", "version", "created_at", "updated_at", "body_html"]
+        # The kind and number are chosen once, by the services that allocate numbers. An open item cannot
+        # become confidential (its NM number has been seen); a confidential one may be opened.
+        if obj is None:
+            return ["number", "version", "created_at", "updated_at", "body_html"]
+        return [*self.readonly_fields, *([] if obj.confidential else ["confidential"])]
+
+    def get_list_filter(self, request: HttpRequest) -> list:
+        if request.user.is_superuser:
+            return self.list_filter
+        return [name for name in self.list_filter if name != "confidential"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # New items are filed through the web forms or the API, which allocate their numbers.
@@ -240,11 +273,17 @@ class IncidentAdmin(AuditedAdmin):
         obj.body_html = render_markdown(obj.body)
         obj.version += 1
         obj.updated_at = timezone.now()
+        if change and "confidential" in form.changed_data and not obj.confidential:
+            # Opened: it leaves the CNM sequence and takes the next NM number (the admin's change view
+            # runs in a transaction, which the counter needs).
+            obj.number = services.incident_numbers_reserve(
+                kind=Incident.number_sequence(kind=obj.kind, confidential=False)
+            )
         super().save_model(request, obj, form, change)
 
 
 @admin.register(IncidentCause)
-class IncidentCauseAdmin(admin.ModelAdmin):
+class IncidentCauseAdmin(ConfidentialHiddenAdmin):
     """Causes as tagged on incidents: which gates should have caught which causes."""
 
     list_display = ["incident", "cause", "gate", "note"]
@@ -255,7 +294,7 @@ class IncidentCauseAdmin(admin.ModelAdmin):
 
 
 @admin.register(TimelineEntry)
-class TimelineEntryAdmin(admin.ModelAdmin):
+class TimelineEntryAdmin(ConfidentialHiddenAdmin):
     list_display = ["incident", "at", "text"]
     search_fields = ["text", "incident__title"]
     list_select_related = ["incident"]
@@ -264,7 +303,7 @@ class TimelineEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActionItem)
-class ActionItemAdmin(AuditedAdmin):
+class ActionItemAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
     list_display = ["title", "incident", "owner", "team", "due_date", "status", "cause"]
     list_filter = [
         "status",
@@ -295,6 +334,12 @@ class ConfidentialReporterAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser
 
 
 @admin.register(TrendReport)
@@ -460,7 +505,7 @@ class HookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(IncidentRevision)
-class IncidentRevisionAdmin(admin.ModelAdmin):
+class IncidentRevisionAdmin(ConfidentialHiddenAdmin):
     list_display = ["incident", "version", "status", "author", "created_at"]
     list_select_related = ["incident", "author"]
     search_fields = ["incident__title"]
@@ -502,6 +547,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
         "object_repr",
         "changes",
     ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
+        entries = super().get_queryset(request)
+        if request.user.is_superuser:
+            return entries
+        return entries.exclude(confidential_trail())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -17,9 +17,11 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 
-from incidents.models import AuditEntry
+from incidents.models import ActionItem, AuditEntry, Incident, IncidentRevision
 
 LONG_TEXT = 200  # longer values are recorded as "changed", not copied (revisions keep postmortem text)
 
@@ -31,6 +33,8 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system")
+# Who files a confidential near-miss, as the trail records it: nobody by name (DESIGN.md, "undetectable").
+CONFIDENTIAL_REPORTER = Actor(None, "confidential reporter")
 _actor: ContextVar[Actor] = ContextVar("hindsight_audit_actor", default=SYSTEM)
 
 
@@ -44,8 +48,13 @@ def set_actor(*, user: AbstractBaseUser | None = None, label: str | None = None)
 
 
 @contextmanager
-def acting_as(*, user: AbstractBaseUser | None = None, label: str | None = None) -> Iterator[None]:
-    token = _actor.set(Actor(user, label or (user.get_username() if user is not None else "system")))
+def acting_as(
+    *, user: AbstractBaseUser | None = None, label: str | None = None, actor: Actor | None = None
+) -> Iterator[None]:
+    """Name who is acting inside the block: a user, a label, or a ready Actor such as CONFIDENTIAL_REPORTER."""
+    if actor is None:
+        actor = Actor(user, label or (user.get_username() if user is not None else "system"))
+    token = _actor.set(actor)
     try:
         yield
     finally:
@@ -112,3 +121,29 @@ def audit_trail(obj: models.Model):
     return AuditEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False), object_id=str(obj.pk)
     ).select_related("actor")
+
+
+def audit_scrub_person(*, incident_id: int, user: AbstractBaseUser) -> int:
+    """Make the trail of a confidential near-miss forget `user`, its reporter: every entry of the item and of
+    its action items that names them as the actor becomes the anonymous CONFIDENTIAL_REPORTER, and its
+    revisions lose them as author. Idempotent; returns how many audit entries were rewritten."""
+    item_ids = [str(pk) for pk in ActionItem.objects.filter(incident_id=incident_id).values_list("pk", flat=True)]
+    of_item = Q(content_type=ContentType.objects.get_for_model(Incident), object_id=str(incident_id))
+    if item_ids:
+        of_item |= Q(content_type=ContentType.objects.get_for_model(ActionItem), object_id__in=item_ids)
+    named = Q(actor_id=user.pk) | Q(actor_label=user.get_username())
+    rewritten = AuditEntry.objects.filter(of_item & named).update(
+        actor=None, actor_label=CONFIDENTIAL_REPORTER.label
+    )
+    IncidentRevision.objects.filter(incident_id=incident_id, author_id=user.pk).update(author=None)
+    return rewritten
+
+
+def confidential_trail() -> Q:
+    """Audit entries about confidential near-misses and their action items (for who may not see them)."""
+    as_key = Cast("pk", output_field=models.CharField())
+    incidents = Incident.objects.filter(confidential=True).annotate(key=as_key).values("key")
+    items = ActionItem.objects.filter(incident__confidential=True).annotate(key=as_key).values("key")
+    return Q(content_type=ContentType.objects.get_for_model(Incident), object_id__in=incidents) | Q(
+        content_type=ContentType.objects.get_for_model(ActionItem), object_id__in=items
+    )

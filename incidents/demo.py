@@ -35,6 +35,7 @@ from incidents.models import (
     Service,
     Team,
     TimelineEntry,
+    random_action_item_id,
 )
 from incidents.services import incident_numbers_reserve
 
@@ -302,21 +303,26 @@ def _incidents(
 ) -> None:
     bodies = _bodies()
     span = weeks * 7 * 24 * 3600
-    plans = [
-        ("near_miss" if rng.random() < 0.64 else "incident", now - dt.timedelta(seconds=rng.randrange(span)))
-        for _ in range(count)
-    ]
+    plans = []
+    for _ in range(count):
+        kind = "near_miss" if rng.random() < 0.64 else "incident"
+        started_at = now - dt.timedelta(seconds=rng.randrange(span))
+        plans.append((kind, started_at, kind == "near_miss" and rng.random() < 0.03))
+    # Confidential near-misses are numbered in their own sequence (CNM-n), so NM-n has no gaps.
+    sequences = [Incident.number_sequence(kind=kind, confidential=secret) for kind, _, secret in plans]
     next_number = {
-        kind: incident_numbers_reserve(kind=kind, count=sum(1 for k, _ in plans if k == kind))
-        for kind in ("incident", "near_miss")
+        sequence: incident_numbers_reserve(kind=sequence, count=sequences.count(sequence))
+        for sequence in sorted(set(sequences))
     }
     ids = iter(reserve_ids(Incident, count))
     for offset in range(0, count, BATCH):
         rows, links = [], _Links()
-        for kind, started_at in plans[offset : offset + BATCH]:
-            number = next_number[kind]
-            next_number[kind] += 1
-            rows.append(_incident(world, rng, next(ids), kind, number, started_at, now, bodies, links))
+        for (kind, started_at, secret), sequence in zip(
+            plans[offset : offset + BATCH], sequences[offset : offset + BATCH], strict=True
+        ):
+            number = next_number[sequence]
+            next_number[sequence] += 1
+            rows.append(_incident(world, rng, next(ids), (kind, secret), number, started_at, now, bodies, links))
         insert_rows(Incident, INCIDENT_COLUMNS, rows)
         _store_links(links)
         result.incidents += sum(1 for row in rows if row[1] == "incident")
@@ -324,7 +330,8 @@ def _incidents(
         result.action_items += len(links.action_items)
 
 
-def _incident(world, rng, pk, kind, number, started_at, now, bodies, links: _Links) -> tuple:
+def _incident(world, rng, pk, planned, number, started_at, now, bodies, links: _Links) -> tuple:
+    kind, confidential = planned
     team = rng.choice(world.teams)
     service = rng.choice(world.team_services[team.pk]) if rng.random() < 0.85 else rng.choice(world.services)
     environment = world.environments[_weighted(rng, CAUGHT_IN[kind])]
@@ -341,7 +348,6 @@ def _incident(world, rng, pk, kind, number, started_at, now, bodies, links: _Lin
         mitigated = resolved = None
     elif resolved > now:
         resolved = None
-    confidential = kind == "near_miss" and rng.random() < 0.03
     reporter = rng.choice(world.members[team.pk])
     body, body_html = bodies[symptom] if kind == "incident" else ("", "")
     potential_impact = "Customers would have seen errors at checkout." if kind == "near_miss" else ""
@@ -398,7 +404,7 @@ def _store_links(links: _Links) -> None:
 
 
 ACTION_ITEM_COLUMNS = (
-    "incident_id", "title", "owner_id", "team_id", "due_date", "status", "cause_id", "ticket_url", "created_at",
+    "id", "incident_id", "title", "owner_id", "team_id", "due_date", "status", "cause_id", "ticket_url", "created_at",
     "completed_at",
 )  # fmt: skip
 
@@ -420,5 +426,19 @@ def _action_items(world, rng, pk, kind, team, service, causes, started_at, now) 
             status, completed = ("done" if rng.random() < 0.9 else "wont_do"), finish
         slug = causes[index % len(causes)]
         title = f"Add a safeguard against {slug.replace('-', ' ')} on {service.slug}"
-        items.append((pk, title, owner_id, team_id, due, status, world.causes[slug].pk, "", created, completed))
+        items.append(
+            (
+                random_action_item_id(),
+                pk,
+                title,
+                owner_id,
+                team_id,
+                due,
+                status,
+                world.causes[slug].pk,
+                "",
+                created,
+                completed,
+            )
+        )
     return items

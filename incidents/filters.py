@@ -19,6 +19,7 @@ from drf_spectacular.utils import extend_schema_field
 from incidents.limits import LIST_MAX, YEAR_PATTERN, validate_date_in_range
 from incidents.models import Cause, Environment, Incident, IncidentCause, Service, Team
 from incidents.search import search_incidents
+from incidents.selectors import reference_lookup
 
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]{1,100}$"
 SLUG_OR_NOTHING_PATTERN = r"^[-a-zA-Z0-9_]{0,100}$"  # in a list of slugs, an empty entry is no slug
@@ -160,7 +161,12 @@ class IncidentFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return search_incidents(queryset, value)
+        # A reference (INC-7, NM-12, CNM-3) finds that item among those the viewer may see; words search text.
+        try:
+            named = reference_lookup(value)
+        except Incident.DoesNotExist:
+            return search_incidents(queryset, value)
+        return queryset.filter(named)
 
     def filter_counted(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
         if value is None:

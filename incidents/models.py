@@ -7,6 +7,7 @@ included, can store an impossible row. Writes go through services.py; reads thro
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -236,9 +237,10 @@ class Deployment(models.Model):
 
 
 class IncidentCounter(models.Model):
-    """The last human number handed out per kind (INC-n, NM-n); one row per kind, seeded by migration."""
+    """The last human number handed out per sequence (INC-n, NM-n, CNM-n); one row per sequence, seeded by
+    migration (see Incident.number_sequence)."""
 
-    kind = models.CharField(max_length=20, primary_key=True)
+    kind = models.CharField(max_length=30, primary_key=True)  # "near_miss_confidential" is 22
     last_number = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
@@ -297,6 +299,9 @@ class Incident(models.Model):
 
     UNCOUNTED_STATUSES = (Status.TRIAGE, Status.DISMISSED)
     NUMBER_PREFIX = {Kind.INCIDENT: "INC", Kind.NEAR_MISS: "NM"}
+    # Confidential near-misses are numbered apart (CNM-n), so that NM-n has no gaps where they sit.
+    CONFIDENTIAL_SEQUENCE = "near_miss_confidential"
+    CONFIDENTIAL_PREFIX = "CNM"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     number = models.PositiveIntegerField(editable=False)
@@ -354,7 +359,10 @@ class Incident(models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "number"], name="incident_unique_kind_number"),
+            # One number per sequence: INC-n, NM-n (open near-misses) and CNM-n (confidential ones).
+            models.UniqueConstraint(
+                fields=["kind", "confidential", "number"], name="incident_unique_sequence_number"
+            ),
             models.UniqueConstraint(
                 fields=["source", "external_id"],
                 condition=~Q(external_id=""),
@@ -423,7 +431,19 @@ class Incident(models.Model):
 
     @property
     def reference(self) -> str:
-        return f"{self.NUMBER_PREFIX[self.kind]}-{self.number}"
+        return self.reference_of(kind=self.kind, number=self.number, confidential=self.confidential)
+
+    @classmethod
+    def reference_of(cls, *, kind: str, number: int, confidential: bool = False) -> str:
+        """INC-n, NM-n, or CNM-n for a confidential near-miss."""
+        if confidential and kind == cls.Kind.NEAR_MISS:
+            return f"{cls.CONFIDENTIAL_PREFIX}-{number}"
+        return f"{cls.NUMBER_PREFIX[kind]}-{number}"
+
+    @classmethod
+    def number_sequence(cls, *, kind: str, confidential: bool = False) -> str:
+        """The IncidentCounter row that numbers items of this kind and confidentiality."""
+        return cls.CONFIDENTIAL_SEQUENCE if confidential and kind == cls.Kind.NEAR_MISS else kind
 
     @property
     def is_near_miss(self) -> bool:
@@ -527,9 +547,19 @@ class ActionItemStatus(models.TextChoices):
     WONT_DO = "wont_do", "Won't do"
 
 
+ACTION_ITEM_ID_LIMIT = 2**53 - 1  # ids stay exact in JavaScript numbers
+
+
+def random_action_item_id() -> int:
+    """A random id for a new action item: sequential ids would show, by their gaps, items a viewer may not see
+    (those of confidential near-misses). 1 to 2**53 - 1, so a browser's JSON parser keeps it exact."""
+    return secrets.randbelow(ACTION_ITEM_ID_LIMIT) + 1
+
+
 class ActionItem(models.Model):
     Status = ActionItemStatus
 
+    id = models.BigIntegerField(primary_key=True, default=random_action_item_id, editable=False)
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="action_items")
     title = models.CharField(max_length=200, validators=ONE_LINE)
     owner = models.ForeignKey(

@@ -46,7 +46,20 @@ from incidents.models import (
 )
 from incidents.search import search_terms
 
-REFERENCE_PATTERN = re.compile(r"^(INC|NM)-(\d{1,9})$", re.IGNORECASE)
+REFERENCE_PATTERN = re.compile(r"^(INC|NM|CNM)-(\d{1,9})$", re.IGNORECASE)
+
+
+def reference_lookup(reference: str) -> Q:
+    """The row a reference names: INC-n, NM-n (an open near-miss) or CNM-n (a confidential one).
+
+    Incident.DoesNotExist for anything else, which every door answers as it answers an unknown number."""
+    match = REFERENCE_PATTERN.match(reference.strip())
+    if not match:
+        raise Incident.DoesNotExist(reference)
+    prefix, number = match.group(1).upper(), int(match.group(2))
+    if prefix == "INC":
+        return Q(kind=Incident.Kind.INCIDENT, number=number)
+    return Q(kind=Incident.Kind.NEAR_MISS, confidential=prefix == Incident.CONFIDENTIAL_PREFIX, number=number)
 
 
 @dataclass(frozen=True)
@@ -100,11 +113,8 @@ def incident_list(*, viewer: Viewer) -> QuerySet[Incident]:
 
 
 def incident_get(*, viewer: Viewer, reference: str) -> Incident:
-    """The incident named by INC-n or NM-n if the viewer may see it; Incident.DoesNotExist otherwise."""
-    match = REFERENCE_PATTERN.match(reference.strip())
-    if not match:
-        raise Incident.DoesNotExist(reference)
-    kind = Incident.Kind.INCIDENT if match.group(1).upper() == "INC" else Incident.Kind.NEAR_MISS
+    """The incident named by INC-n, NM-n or CNM-n if the viewer may see it; Incident.DoesNotExist otherwise."""
+    named = reference_lookup(reference)
     return (
         incidents_visible(viewer)
         .select_related("team", "environment", "reporter")
@@ -115,7 +125,7 @@ def incident_get(*, viewer: Viewer, reference: str) -> Incident:
             Prefetch("incident_causes", queryset=IncidentCause.objects.select_related("cause")),
             Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "team", "cause")),
         )
-        .get(kind=kind, number=int(match.group(2)))
+        .get(named)
     )
 
 
@@ -199,12 +209,8 @@ def api_incident_detail(*, viewer: Viewer) -> QuerySet[Incident]:
 
 
 def incident_by_reference(queryset: QuerySet[Incident], reference: str) -> Incident:
-    """The item named INC-n or NM-n within `queryset`; Incident.DoesNotExist otherwise."""
-    match = REFERENCE_PATTERN.match(reference.strip())
-    if not match:
-        raise Incident.DoesNotExist(reference)
-    kind = Incident.Kind.INCIDENT if match.group(1).upper() == "INC" else Incident.Kind.NEAR_MISS
-    return queryset.get(kind=kind, number=int(match.group(2)))
+    """The item named INC-n, NM-n or CNM-n within `queryset`; Incident.DoesNotExist otherwise."""
+    return queryset.get(reference_lookup(reference))
 
 
 def action_items_visible(*, viewer: Viewer) -> QuerySet[ActionItem]:

@@ -94,7 +94,11 @@ class DeploymentFactory(factory.django.DjangoModelFactory):
 
 def _reserve_number(incident: Incident) -> int:
     with transaction.atomic():
-        return incident_numbers_reserve(kind=incident.kind)
+        return incident_numbers_reserve(
+            kind=Incident.number_sequence(
+                kind=incident.kind, confidential=getattr(incident, "confidential", False)
+            )
+        )
 
 
 class IncidentFactory(factory.django.DjangoModelFactory):

@@ -313,7 +313,9 @@ class SuspectReleaseSerializer(serializers.ModelSerializer):
 class IncidentSerializer(serializers.ModelSerializer):
     """An incident or near-miss as listed."""
 
-    reference = serializers.CharField(read_only=True, help_text="INC-n or NM-n.")
+    reference = serializers.CharField(
+        read_only=True, help_text="INC-n, NM-n, or CNM-n (a confidential near-miss)."
+    )
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     environment = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
@@ -438,7 +440,9 @@ class ActionItemWriteSerializer(StrictJsonMixin):
 
 
 class ActionItemCreateSerializer(ActionItemWriteSerializer):
-    incident = serializers.RegexField(r"^(?i:INC|NM)-\d{1,9}$", max_length=12, help_text="INC-n or NM-n.")
+    incident = serializers.RegexField(
+        r"^(?i:INC|NM|CNM)-\d{1,9}$", max_length=13, help_text="INC-n, NM-n or CNM-n."
+    )
 
 
 class ActionItemUpdateSerializer(ActionItemWriteSerializer):

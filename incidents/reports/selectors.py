@@ -70,13 +70,17 @@ def scope_of(team: Team | None) -> str:
     return f"team:{team.slug}" if team else TrendReport.ORGANISATION
 
 
-def _audience_q(prefix: str, audience: str) -> Q:
-    """The items an audience's report knows of: for "everyone", none of the confidential near-misses."""
-    if audience == CONFIDENTIAL:
-        return Q()
+def _audience_q(prefix: str, audience: str, team: Team | None) -> Q:
+    """The items an audience's report knows of: for "everyone", none of the confidential near-misses; for a
+    team's "confidential" report (its leads), that team's own and no other team's, even where an item of its
+    report reaches another team's (an action item it owns, an earlier fix); for the organisation's (admins),
+    all of them."""
+    public = Q(**{f"{prefix}confidential": False})
     if audience == EVERYONE:
-        return Q(**{f"{prefix}confidential": False})
-    raise ValueError(f"Unknown report audience {audience!r}")
+        return public
+    if audience != CONFIDENTIAL:
+        raise ValueError(f"Unknown report audience {audience!r}")
+    return Q() if team is None else public | Q(**{f"{prefix}team": team})
 
 
 def _items_q(prefix: str, *, team: Team | None, start: dt.datetime, end: dt.datetime, audience: str) -> Q:
@@ -86,23 +90,24 @@ def _items_q(prefix: str, *, team: Team | None, start: dt.datetime, end: dt.date
     )
     if team is not None:
         condition &= Q(**{f"{prefix}team": team})
-    return condition & _audience_q(prefix, audience)
+    return condition & _audience_q(prefix, audience, team)
 
 
 def _items(*, team: Team | None, start: dt.datetime, end: dt.datetime, audience: str) -> QuerySet[Incident]:
     return Incident.objects.filter(_items_q("", team=team, start=start, end=end, audience=audience)).order_by()
 
 
-def _action_items(*, audience: str) -> QuerySet[ActionItem]:
-    """The action items an audience's report knows of: for "everyone", none of a confidential near-miss's.
+def _action_items(*, audience: str, team: Team | None) -> QuerySet[ActionItem]:
+    """The action items an audience's report knows of: none of a confidential near-miss the audience may not
+    see (_audience_q).
 
     The confidential items are few and indexed (incident_confidential_idx), so the anti-join reads little.
     """
     items = ActionItem.objects.order_by()
-    if audience == CONFIDENTIAL:
+    if audience == CONFIDENTIAL and team is None:
         return items
-    confidential = Incident.objects.filter(pk=OuterRef("incident_id")).exclude(_audience_q("", audience))
-    return items.filter(~Exists(confidential))
+    hidden = Incident.objects.filter(pk=OuterRef("incident_id")).exclude(_audience_q("", audience, team))
+    return items.filter(~Exists(hidden))
 
 
 def _week_bucket(field: str, weeks: list[Week]) -> Case:
@@ -218,7 +223,7 @@ def trend_deployments(*, week: Week, team: Team | None, audience: str) -> dict[s
     }
     named_by_incident = (
         Incident.releases.through.objects.filter(release_id=OuterRef("release_id"), incident__kind="incident")
-        .filter(_audience_q("incident__", audience))
+        .filter(_audience_q("incident__", audience, team))
         .exclude(incident__status__in=Incident.UNCOUNTED_STATUSES)
         .values("id")
     )
@@ -303,7 +308,7 @@ def trend_action_items(*, week: Week, team: Team | None, audience: str) -> dict[
     joins to the few uncounted and confidential incidents rather than a lookup of every item's incident.
     """
     uncounted = Incident.objects.filter(pk=OuterRef("incident_id"), status__in=Incident.UNCOUNTED_STATUSES)
-    items = _action_items(audience=audience).filter(~Exists(uncounted))
+    items = _action_items(audience=audience, team=team).filter(~Exists(uncounted))
     if team is not None:
         items = items.filter(Q(team=team) | Q(incident__team=team))
     next_monday = week.monday + dt.timedelta(days=7)
@@ -377,7 +382,7 @@ def trend_fixes_not_sticking(*, week: Week, team: Team | None, audience: str) ->
     most recently completed such action item. Both the item and the action item are the audience's."""
     IncidentServices = Incident.services.through
     earlier_fix = (
-        _action_items(audience=audience)
+        _action_items(audience=audience, team=team)
         .filter(
             status=ActionItem.Status.DONE,
             cause_id=OuterRef("cause_id"),

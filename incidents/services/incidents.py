@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,7 +24,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.audit import audit_record, diff, snapshot
+from incidents.audit import (
+    CONFIDENTIAL_REPORTER,
+    acting_as,
+    audit_record,
+    audit_scrub_person,
+    diff,
+    snapshot,
+)
 from incidents.mail import SUBJECT_LENGTH, header_text
 from incidents.markdown import POSTMORTEM_TEMPLATE, render_markdown
 from incidents.models import (
@@ -136,16 +144,25 @@ def receipt_hash(code: str) -> str:
 
 
 def incident_numbers_reserve(*, kind: str, count: int = 1) -> int:
-    """Reserve `count` consecutive numbers for `kind` and return the first.
+    """Reserve `count` consecutive numbers of the sequence `kind` and return the first.
 
+    `kind` names a counter row: "incident", "near_miss" or "near_miss_confidential" (Incident.number_sequence).
     The UPDATE takes the counter row's lock until the surrounding transaction ends, so concurrent
     creators queue here and no two get the same number; a rolled-back transaction returns its numbers.
+    A sequence whose row is missing (a flushed test database) starts at 1.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("Numbers must be allocated inside the transaction that stores them.")
-    IncidentCounter.objects.filter(kind=kind).update(last_number=F("last_number") + count)
-    last = IncidentCounter.objects.values_list("last_number", flat=True).get(kind=kind)
+    counter = IncidentCounter.objects.filter(kind=kind)
+    if not counter.update(last_number=F("last_number") + count):
+        IncidentCounter.objects.get_or_create(kind=kind)
+        counter.update(last_number=F("last_number") + count)
+    last = counter.values_list("last_number", flat=True).get()
     return last - count + 1
+
+
+def _number_for(*, kind: str, confidential: bool) -> int:
+    return incident_numbers_reserve(kind=Incident.number_sequence(kind=kind, confidential=confidential))
 
 
 def _check_membership(user: AbstractBaseUser, team: Team) -> None:
@@ -242,7 +259,7 @@ def incident_create(
     # The fields' choices and Incident.clean() check what the check constraints check (the database still
     # enforces them); validating each constraint through the database cost three round trips apiece.
     incident.full_clean(exclude=["number"], validate_constraints=False)
-    incident.number = incident_numbers_reserve(kind=kind)
+    incident.number = _number_for(kind=kind, confidential=incident.confidential)
     incident.save()
     if services:  # a new item has none yet: set() would first read them
         incident.services.set(services)
@@ -288,15 +305,28 @@ def _redacted_cause(item: CauseInput, *, into: Redactions) -> CauseInput:
     return replace(item, note=note)
 
 
+@transaction.atomic
 def confidential_reporters_purge(*, now: dt.datetime | None = None) -> int:
     """Forget who filed confidential near-misses older than CONFIDENTIAL_REPORTER_RETENTION_DAYS.
 
-    One conditional UPDATE: safe to run twice, and concurrent runs purge each row once. The receipt hash
-    stays, so the reporter's receipt link keeps working. Returns how many identities were forgotten.
+    1. Lock the identities that are due (a concurrent run skips them, so each is purged once).
+    2. Scrub every audit entry and revision of those items (and of their action items) that still names
+       the reporter, as rows written before filings were audited anonymously may.
+    3. Drop the identity with a conditional UPDATE: safe to run twice. The receipt hash stays, so the
+       reporter's receipt link keeps working. Returns how many identities were forgotten.
+    All in one transaction: an identity is never forgotten while the trail still names it.
     """
     now = now or timezone.now()
     due = now - dt.timedelta(days=settings.CONFIDENTIAL_REPORTER_RETENTION_DAYS)
-    return ConfidentialReporter.objects.filter(purged_at__isnull=True, created_at__lte=due).update(
+    held = list(
+        ConfidentialReporter.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(purged_at__isnull=True, created_at__lte=due)
+        .select_related("user")
+    )
+    for row in held:
+        if row.user is not None:
+            audit_scrub_person(incident_id=row.incident_id, user=row.user)
+    return ConfidentialReporter.objects.filter(pk__in=[row.pk for row in held], purged_at__isnull=True).update(
         user=None, purged_at=now
     )
 
@@ -329,14 +359,17 @@ def near_miss_report(
         service = release.service
     if confidential:  # otherwise incident_create checks the reporter it stores
         _check_membership(reporter, team)
-    incident = incident_create(
-        team=team, kind=Incident.Kind.NEAR_MISS, title=title, summary=summary,
-        potential_impact=potential_impact, environment=environment, caught_by=caught_by,
-        severity=severity, started_at=started_at or timezone.now(), confidential=confidential,
-        status=Incident.Status.PUBLISHED, reporter=None if confidential else reporter,
-        services=[service] if service else [], releases=[release] if release else [],
-        causes=[CauseInput(cause=cause) for cause in causes],
-    )  # fmt: skip
+    # A confidential filing names nobody: not as the reporter, not in the audit trail.
+    acting = acting_as(actor=CONFIDENTIAL_REPORTER) if confidential else nullcontext()
+    with acting:
+        incident = incident_create(
+            team=team, kind=Incident.Kind.NEAR_MISS, title=title, summary=summary,
+            potential_impact=potential_impact, environment=environment, caught_by=caught_by,
+            severity=severity, started_at=started_at or timezone.now(), confidential=confidential,
+            status=Incident.Status.PUBLISHED, reporter=None if confidential else reporter,
+            services=[service] if service else [], releases=[release] if release else [],
+            causes=[CauseInput(cause=cause) for cause in causes],
+        )  # fmt: skip
     receipt_code = None
     if confidential:
         receipt_code = secrets.token_urlsafe(24)
@@ -383,12 +416,15 @@ def incident_update(
     )
     if causes is not None:
         causes = [_redacted_cause(item, into=redacted) for item in causes]
-    audited = list(changes)  # body_html follows body and is not audited
+    renumbered = _check_confidentiality_change(incident, changes)
+    audited = list(changes) + (["reference"] if renumbered else [])  # body_html follows body, unaudited
     before = snapshot(incident, audited) | _related_slugs(
         incident, services=services, releases=releases, causes=causes
     )
     for name, value in changes.items():
         setattr(incident, name, value)
+    if renumbered:
+        incident.number = changes["number"] = _number_for(kind=incident.kind, confidential=False)
     if "body" in changes:
         incident.body_html = changes["body_html"] = render_markdown(incident.body)
     incident.full_clean()
@@ -416,6 +452,21 @@ def incident_update(
     if changed := diff(before, after):
         audit_record(obj=incident, action="changed", changes=changed)
     return incident
+
+
+def _check_confidentiality_change(incident: Incident, changes: Mapping[str, Any]) -> bool:
+    """Whether `changes` opens a confidential near-miss, which then takes the next NM number.
+
+    An open item cannot become confidential: it has been seen, listed and counted under its NM number, and
+    taking that number away would leave the very gap that CNM numbering exists to avoid.
+    """
+    if "confidential" not in changes or bool(changes["confidential"]) == incident.confidential:
+        return False
+    if changes["confidential"]:
+        raise ValidationError(
+            {"confidential": f"{incident.reference} is open; an open item cannot later be made confidential."}
+        )
+    return True
 
 
 def _related_slugs(incident: Incident, *, services=None, releases=None, causes=None) -> dict[str, str]:
@@ -578,7 +629,7 @@ def triage_promote(
         raise ValidationError({"kind": "A confidential near-miss cannot become an incident."})
     columns: dict[str, Any] = {"status": Incident.Status.DRAFT}
     if kind != incident.kind:
-        columns.update(kind=kind, number=incident_numbers_reserve(kind=kind))
+        columns.update(kind=kind, number=_number_for(kind=kind, confidential=incident.confidential))
     if kind == Incident.Kind.INCIDENT and not incident.body.strip():
         columns.update(body=POSTMORTEM_TEMPLATE, body_html=render_markdown(POSTMORTEM_TEMPLATE))
     now = timezone.now()

@@ -68,9 +68,10 @@ def ids_from(values: list[str], *, limit: int = 50) -> list[int]:
 
 
 class IdConverter:
-    """A row id in a URL: 1 to 9 digits, so that no number overflows a database integer."""
+    """A row id in a URL: 1 to 16 digits, enough for the random action item ids (up to 2**53 - 1) and short of
+    overflowing a 64-bit database integer; a longer number matches no route (404)."""
 
-    regex = "[0-9]{1,9}"
+    regex = "[0-9]{1,16}"
 
     def to_python(self, value: str) -> int:
         return int(value)

@@ -367,3 +367,20 @@ def test_digest_and_list_read_through_the_same_selector(generated, team, lead):
     assert {(r.scope, r.audience) for r in digest_reports(user=lead, week=WEEK)} == readable - {
         ("team:platform", "everyone")
     }
+
+
+def test_a_team_confidential_report_leaves_out_another_teams_confidential_near_miss(team, other_team):
+    """Its leads may see their own team's confidential near-misses only: an action item their team owns on
+    another team's confidential near-miss is not theirs to count."""
+    before = report_data(week=WEEK, team=team, audience=selectors.CONFIDENTIAL)
+    hidden = NearMissFactory(
+        team=other_team, confidential=True, started_at=dt.datetime(2026, 5, 12, 9, tzinfo=UTC)
+    )
+    ActionItemFactory(incident=hidden, team=team, due_date=dt.date(2026, 5, 13),
+                      created_at=dt.datetime(2026, 5, 12, 10, tzinfo=UTC))  # fmt: skip
+    after = report_data(week=WEEK, team=team, audience=selectors.CONFIDENTIAL)
+    assert {k: v for k, v in after.items() if k != "generated_at"} == {
+        k: v for k, v in before.items() if k != "generated_at"
+    }
+    organisation = report_data(week=WEEK, team=None, audience=selectors.CONFIDENTIAL)
+    assert organisation["action_items"]["opened"] >= 1  # admins' organisation report counts it
