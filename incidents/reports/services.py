@@ -11,13 +11,14 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from incidents.mail import SUBJECT_LENGTH, header_text
 from incidents.models import DigestDelivery, DigestSubscription, Membership, Team, TrendReport
+from incidents.outbox import outbox_gave_up
 from incidents.reports.selectors import report_data, reports_visible, scope_of
 from incidents.reports.summary import summarise
 from incidents.reports.weeks import Week
@@ -149,13 +150,17 @@ def report_scopes() -> list[Team | None]:
 
 
 def digest_subscribers() -> QuerySet:
-    """People who get the weekly digest: those who subscribed, and leads who did not unsubscribe."""
+    """People who get the weekly digest: those who subscribed, and leads and admins who did not unsubscribe
+    (admins' digests also say what follow-up work gave up)."""
     User = get_user_model()
     is_lead = Exists(Membership.objects.filter(user=OuterRef("pk"), role=Membership.Role.LEAD))
     return (
         User.objects.filter(is_active=True)
         .exclude(email="")
-        .filter(Q(digest_subscription__subscribed=True) | (Q(digest_subscription__isnull=True) & is_lead))
+        .filter(
+            Q(digest_subscription__subscribed=True)
+            | (Q(digest_subscription__isnull=True) & (is_lead | Q(is_superuser=True)))
+        )
         .order_by("pk")
     )
 
@@ -213,6 +218,7 @@ def digest_message(*, user: AbstractBaseUser, week: Week, reports: list[TrendRep
         ],
         "unsubscribe_url": unsubscribe,
         "subscriptions_url": f"{settings.SITE_URL}{reverse('reports:subscription')}",
+        "operations": digest_operations_notes(user=user),
     }
     message = EmailMultiAlternatives(
         subject=header_text(f"Hindsight weekly trend report {week.label}", SUBJECT_LENGTH),
@@ -222,6 +228,19 @@ def digest_message(*, user: AbstractBaseUser, week: Week, reports: list[TrendRep
     )
     message.attach_alternative(render_to_string("emails/digest.html", context), "text/html")
     return message
+
+
+def digest_operations_notes(*, user: AbstractBaseUser) -> list[str]:
+    """For admins only: follow-up work that gave up (the outbox's messages past their last attempt), per
+    handler, with where to look. Nobody else's digest says anything about it."""
+    if not user.is_superuser:
+        return []
+    counts = outbox_gave_up().values_list("handler").annotate(count=Count("id")).order_by("handler")
+    link = f"{settings.SITE_URL}{reverse('admin:incidents_outboxmessage_changelist')}?gave_up=yes"
+    return [
+        f"{count} follow-up message{'s' * (count != 1)} for {handler} gave up after every retry: {link}"
+        for handler, count in counts
+    ]
 
 
 def _delivery_claim(*, user: AbstractBaseUser, week: Week) -> DigestDelivery | None:

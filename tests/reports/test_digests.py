@@ -6,8 +6,10 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from incidents.models import DigestDelivery
+from incidents.models import DigestDelivery, OutboxMessage
+from incidents.outbox import MAX_ATTEMPTS
 from incidents.reports.services import (
+    digest_message,
     digest_send,
     digest_subscribers,
     digest_subscription_set,
@@ -16,6 +18,7 @@ from incidents.reports.services import (
     unsubscribe_token,
 )
 from incidents.reports.weeks import Week
+from tests.factories import UserFactory
 from tests.reports.conftest import REPORT_WEEK
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +116,16 @@ def test_anyone_can_subscribe_and_unsubscribe_on_the_settings_page(client, diges
     client.post(url, {})
     assert lead not in digest_subscribers()
     assert "You do not get the weekly digest" in client.get(url).content.decode()
+
+
+def test_an_admins_digest_says_which_follow_up_work_gave_up_and_nobody_elses_does(settings):
+    OutboxMessage.objects.create(handler="incident_filed", payload={"incident_id": 1}, attempts=MAX_ATTEMPTS)
+    OutboxMessage.objects.create(handler="incident_filed", payload={"incident_id": 2}, attempts=1)
+    admin = UserFactory(username="root", email="root@example.com", is_superuser=True, is_staff=True)
+    member = UserFactory(username="mia", email="mia@example.com")
+    week = Week.parse("2026-W20")
+    admin_mail = digest_message(user=admin, week=week, reports=[])
+    member_mail = digest_message(user=member, week=week, reports=[])
+    assert "1 follow-up message for incident_filed gave up" in admin_mail.body
+    assert "gave_up=yes" in admin_mail.alternatives[0][0]
+    assert "gave up" not in member_mail.body and "gave up" not in member_mail.alternatives[0][0]
