@@ -327,7 +327,7 @@ class Suite:
             client=self._client(), token=self.token, team_id=Team.objects.get(slug="payments").pk,
             environment_id=Environment.objects.get(slug="staging").pk, smoke=self.smoke,
         )  # fmt: skip
-        repeats = 1 if self.smoke else 3
+        repeats = 1 if self.smoke else hostile_input.FULL_REPEATS
         result = hostile_input.with_server_gc(lambda: hostile_input.run(doors, repeats=repeats, largest=largest))
         for name, what, figure, target, met in hostile_input.rows(result):
             self.report.add(Row(name, what, figure, target, met))
