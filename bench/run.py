@@ -1,4 +1,4 @@
-"""`make bench`: load N incidents into a fresh PostgreSQL database and run P1-P6 (see README "Benchmarks").
+"""`make bench`: load N incidents into a fresh PostgreSQL database and run P1-P7 (see README "Benchmarks").
 
     python -m bench.run [--incidents 1000000] [--smoke] [--results bench/RESULTS.md]
 

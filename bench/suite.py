@@ -1,4 +1,4 @@
-"""The benchmark steps, in order: load the recent tenth, measure, load the rest, measure P1-P6, explain."""
+"""The benchmark steps, in order: load the recent tenth, measure, load the rest, measure P1-P6, explain, P7."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from bench import handsql, load, p4, p6
+from bench import handsql, hostile_input, load, p4, p6
 from bench.timing import Figure, measure, measure_interleaved, ratio_figure
-from incidents.models import Incident, Team
+from incidents.models import Environment, Incident, Team
 from incidents.reports.selectors import report_data
 from incidents.reports.services import report_generate
 from incidents.services import api_token_create
@@ -51,6 +51,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     explains: list[tuple[str, str]] = field(default_factory=list)
+    tables: list[tuple[str, str]] = field(default_factory=list)  # (title, Markdown table)
     broken: list[str] = field(default_factory=list)
 
     def add(self, row: Row) -> None:
@@ -82,6 +83,8 @@ class Report:
         if self.broken:
             lines += ["", "## Broken", "", *[f"- {item}" for item in self.broken]]
         lines += ["", "## Details", "", *[f"- {item}" for item in self.details]]
+        for title, table in self.tables:
+            lines += ["", f"## {title}", "", table]
         lines += ["", "## Query plans (EXPLAIN (ANALYZE, BUFFERS))", ""]
         for title, plan in self.explains:
             lines += [f"### {title}", "", "```", plan.rstrip(), "```", ""]
@@ -152,7 +155,8 @@ class Suite:
             f"Loaded the older {older.incidents:,} incidents in {older.seconds:.0f} s (VACUUM ANALYZE"
             f" {time.monotonic() - began:.0f} s); {rate:,.0f} incidents/s with their links overall."
         )
-        for step in (self.p1_p2_p3, self.p5, self.p4, self.p6, self.explain):
+        # P7 comes last: the rows it posts (titled "P7 hostile input") must not be in what the others measure.
+        for step in (self.p1_p2_p3, self.p5, self.p4, self.p6, self.explain, self.p7):
             try:
                 step()
             except Exception as error:  # a broken step is reported, and the others still run
@@ -314,6 +318,23 @@ class Suite:
             f" {copy.median:,.0f} rows/s ({results[0][0]:,} rows a batch)",
             ">= 0.25", ratio >= 0.25,
         ))  # fmt: skip
+
+    # --- P7 -------------------------------------------------------------------------------------------
+
+    def p7(self) -> None:
+        """Hostile text through every text door (bench/hostile_input.py): cost at 2N / at N."""
+        doors, largest = hostile_input.doors_for(
+            client=self._client(), token=self.token, team_id=Team.objects.get(slug="payments").pk,
+            environment_id=Environment.objects.get(slug="staging").pk, smoke=self.smoke,
+        )  # fmt: skip
+        repeats = 1 if self.smoke else hostile_input.FULL_REPEATS
+        result = hostile_input.with_server_gc(lambda: hostile_input.run(doors, repeats=repeats, largest=largest))
+        for name, what, figure, target, met in hostile_input.rows(result):
+            self.report.add(Row(name, what, figure, target, met))
+        self.report.tables.append(
+            ("P7: cost at 2N / at N, per family and door", hostile_input.markdown_table(result))
+        )
+        self.report.broken += result.broken
 
     # --- EXPLAIN --------------------------------------------------------------------------------------
 

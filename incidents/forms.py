@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,6 +25,19 @@ from incidents.services import CauseInput
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 MAX_VERSION = 2**31 - 1  # a version beyond any stored one, still a valid database integer
+# The same limits as the API's (incidents/api/serializers.py): every text is rendered and redacted in time
+# linear in its length (docs/hostile-input.md), and its length is bounded at every door.
+TEXT_MAX_LENGTHS = {"summary": 20_000, "potential_impact": 20_000, "trigger": 20_000, "body": 200_000}
+
+
+def _limit_texts(form: forms.BaseForm) -> None:
+    """Give each long text field of `form` its maximum length (a form error past it, and the browser's maxlength)."""
+    for name, limit in TEXT_MAX_LENGTHS.items():
+        field = form.fields.get(name)
+        if isinstance(field, forms.CharField):
+            field.max_length = limit
+            field.validators.append(MaxLengthValidator(limit))
+            field.widget.attrs["maxlength"] = str(limit)
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -118,6 +132,7 @@ class NearMissForm(forms.Form):
 
     def __init__(self, *args: Any, user, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        _limit_texts(self)
         self.fields["causes"].queryset = selectors.causes_active()
         self.fields["team"].queryset = selectors.teams_for_filing(user)
         self.fields["started_at"].help_text = _zone_help("Leave as is for now.")
@@ -207,6 +222,7 @@ class IncidentForm(forms.ModelForm):
 
     def __init__(self, *args: Any, user, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        _limit_texts(self)
         editing = self.instance.pk is not None
         if editing:
             del self.fields["team"]

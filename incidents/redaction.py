@@ -48,6 +48,23 @@ def _keep_prefix(kind: str) -> Callable[[re.Match[str]], str]:
     return lambda match: f"{match.group('label')}[{kind}]"
 
 
+def _keep_lead(kind: str) -> Callable[[re.Match[str]], str]:
+    """Keep what `_first_start_in_run` stepped over before the value, replace the value."""
+    return lambda match: f"{match.group('lead')}[{kind}]"
+
+
+def _first_start_in_run(run: str, start: str) -> str:
+    r"""A pattern prefix that tries `start` once per run of `run` characters: at its first place in the run.
+
+    A detector such as `\beyJ[\w-]{5,}\.` scans from where it starts to the end of the run of `[\w-]`
+    characters; started again at every later `-eyJ` of the same run, it rescans the same characters, which is
+    quadratic in the run's length (`eyJ-` repeated). Every later start in a run reaches the same run end with
+    less text behind it, so it matches only if the first one does: trying the first alone (the atomic group
+    commits to it) finds the same values in linear time. The characters stepped over are the `lead` group.
+    """
+    return rf"(?<!{run})(?>(?P<lead>{run}*?){start})"
+
+
 def _luhn_ok(digits: str) -> bool:
     total = 0
     for position, char in enumerate(reversed(digits)):
@@ -100,14 +117,22 @@ DETECTORS: tuple[_Detector, ...] = (
         ),
         _whole("secret"),
     ),
-    _Detector("secret", re.compile(r"\beyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]{5,}"), _whole("secret")),
+    _Detector(
+        "secret",
+        re.compile(_first_start_in_run(r"[\w-]", r"\beyJ") + r"[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]{5,}"),
+        _keep_lead("secret"),
+    ),
     _Detector("secret", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"), _whole("secret")),
     _Detector(
         "secret",
         re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
         _whole("secret"),
     ),
-    _Detector("secret", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), _whole("secret")),
+    _Detector(
+        "secret",
+        re.compile(_first_start_in_run(r"[A-Za-z0-9-]", r"\bxox[abposr]-") + r"[A-Za-z0-9-]{10,}"),
+        _keep_lead("secret"),
+    ),
     _Detector(
         "secret",
         re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+"),
@@ -121,7 +146,11 @@ DETECTORS: tuple[_Detector, ...] = (
     _Detector(
         "secret",
         # scheme://user:password@host → keeps the user, replaces the password.
-        re.compile(r"(?P<label>\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)(?!\[)[^\s@/]+(?=@)", re.I),
+        re.compile(
+            r"(?P<label>" + _first_start_in_run(r"[a-z0-9+.-]", r"\b[a-z]") + r"[a-z0-9+.-]*://[^\s:/@]+:)"
+            r"(?!\[)[^\s@/]+(?=@)",
+            re.I,
+        ),
         _keep_prefix("secret"),
     ),
     _Detector(
@@ -136,7 +165,9 @@ DETECTORS: tuple[_Detector, ...] = (
     ),
     _Detector(
         "email",
-        re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
+        # At most 64 characters before the "@" (RFC 5321's limit on a local part): a local part may start
+        # after any "%" of a run, and each start scans at most that far for its "@".
+        re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
         _whole("email"),
     ),
     _Detector("card", re.compile(r"(?<![\w.:-])\d(?:[ -]?\d){12,18}(?![\w.:-]|-\d)"), _card),

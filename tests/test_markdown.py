@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 
 from incidents.markdown import render_markdown
@@ -45,3 +47,52 @@ def test_safe_links_are_kept_with_rel():
     assert 'href="https://wiki.example/runbook"' in html
     assert 'href="mailto:oncall@example.com"' in html
     assert 'rel="noopener noreferrer nofollow"' in html
+
+
+def _inputs(html: str) -> list[dict[str, str | None]]:
+    """The attributes of each <input> in `html`, whatever order the sanitizer wrote them in."""
+    found: list[dict[str, str | None]] = []
+
+    class Inputs(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "input":
+                found.append(dict(attrs))
+
+    Inputs().feed(html)
+    return found
+
+
+def test_task_lists_render_as_disabled_checkboxes():
+    html = render_markdown("- [ ] rotate the key\n- [x] page the owner\n- [y] not a task\n")
+    assert _inputs(html) == [
+        {"type": "checkbox", "disabled": "disabled"},
+        {"type": "checkbox", "disabled": "disabled", "checked": "checked"},
+    ]
+    assert "> rotate the key</li>" in html and "> page the owner</li>" in html
+    assert "<li>[y] not a task</li>" in html
+
+
+def test_no_other_input_survives_the_sanitizer():
+    html = render_markdown('<input type="text" name="q" value="x" autofocus onfocus="alert(1)">')
+    assert "<input" not in html
+
+
+def test_fenced_code_keeps_its_language_class_and_strikethrough_and_alignment_render():
+    html = render_markdown("```python\nprint(1)\n```\n\n~~retired~~\n\n| a | b |\n|:-|-:|\n| 1 | 2 |\n")
+    assert '<pre><code class="language-python">print(1)\n</code></pre>' in html
+    assert "<s>retired</s>" in html
+    assert '<td align="left">1</td>' in html and '<td align="right">2</td>' in html
+
+
+@pytest.mark.parametrize(
+    "source", ["<javascript:alert(1)>", "<data:text/html,x>", "<vbscript:x>", "https://ok.example javascript:x"]
+)
+def test_autolinks_only_link_safe_schemes(source):
+    html = render_markdown(source)
+    assert executable_content(html) == []
+    assert "href" not in html  # bare URLs are not linked; <javascript:...> stays text
+
+
+def test_safe_autolink_is_linked():
+    html = render_markdown("<https://status.example/incident>")
+    assert '<a href="https://status.example/incident" rel="noopener noreferrer nofollow">' in html
