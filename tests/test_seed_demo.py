@@ -45,20 +45,22 @@ def seed(**options) -> str:
 
 def snapshot() -> list[tuple]:
     """Everything about the incidents and releases, without database ids."""
-    incidents = Incident.objects.order_by("kind", "number").values_list(
+    incidents = Incident.objects.order_by("kind", "confidential", "number").values_list(
         "kind", "number", "title", "team__slug", "status", "severity", "environment__slug", "caught_by",
         "started_at", "detected_at", "mitigated_at", "resolved_at", "confidential", "reporter__username",
     )  # fmt: skip
-    causes = IncidentCause.objects.order_by("incident__kind", "incident__number", "cause__slug").values_list(
-        "incident__number", "cause__slug", "gate"
-    )
+    causes = IncidentCause.objects.order_by(
+        "incident__kind", "incident__confidential", "incident__number", "cause__slug"
+    ).values_list("incident__number", "cause__slug", "gate")
     releases = Release.objects.order_by("service__slug", "version").values_list(
         "service__slug", "version", "commit_sha", "created_at"
     )
     deployments = Deployment.objects.order_by(
         "release__service__slug", "release__version", "environment__promotion_order"
     )
-    items = ActionItem.objects.order_by("incident__kind", "incident__number", "title", "due_date")
+    items = ActionItem.objects.order_by(
+        "incident__kind", "incident__confidential", "incident__number", "title", "due_date"
+    )
     return [
         *incidents, *causes, *releases,
         *deployments.values_list("release__version", "environment__slug", "status", "gates", "deployed_at"),
