@@ -107,6 +107,11 @@ EXPECTED = {
     "GET admin:app_list": "302 302 302 302 200 302 302 302",
     "GET admin/(?P<url>.*)$": "302 302 302 302 404 302 302 302",
     "GET login": "200 200 200 200 200 200 200 200",
+    # Probes answer everyone (docs/operations.md); /metrics is off unless METRICS_ENABLED (its own tests cover
+    # the bearer token).
+    "GET healthz": "200 200 200 200 200 200 200 200",
+    "GET readyz": "200 200 200 200 200 200 200 200",
+    "GET metrics": "404 404 404 404 404 404 404 404",
     "POST logout": "302 302 302 302 302 302 302 302",
     "GET api:hook-alertmanager": "401 405 405 405 405 405 405 405",
     "POST api:hook-alertmanager": "401 403 403 403 403 403 400 400",
