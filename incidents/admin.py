@@ -344,10 +344,15 @@ class ConfidentialReporterAdmin(admin.ModelAdmin):
 
 @admin.register(TrendReport)
 class TrendReportAdmin(admin.ModelAdmin):
-    list_display = ["week_label", "scope", "status", "generated_at"]
+    list_display = ["week_label", "scope", "audience", "status", "generated_at"]
     list_filter = ["status", "scope"]
     readonly_fields = ["data", "generated_at", "requested_at", "error"]
     date_hierarchy = "week_start"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TrendReport]:
+        # The confidential audience counts confidential near-misses: superusers only, as the items themselves.
+        reports = super().get_queryset(request)
+        return reports if request.user.is_superuser else reports.filter(audience=TrendReport.Audience.EVERYONE)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -584,7 +589,20 @@ class OutboxGaveUpFilter(admin.SimpleListFilter):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    """Follow-up work waiting or done; a message that keeps failing shows its last error here."""
+    """Follow-up work waiting or done; a message that keeps failing shows its last error here. Superusers only:
+    a message names the item it follows up, confidential filings included."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.has_view_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.has_view_permission(request, obj)
 
     list_display = ["id", "handler", "created_at", "dispatched_at", "processed_at", "attempts", "gave_up"]
     list_filter = [OutboxGaveUpFilter, "handler", ("processed_at", admin.EmptyFieldListFilter)]

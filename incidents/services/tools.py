@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.audit import audit_record
+from incidents.limits import one_line
 from incidents.models import (
     ApiToken,
     Environment,
@@ -194,8 +195,9 @@ def _cut(text: str, length: int) -> str:
 
 
 def _alert_title(alert: AlertInput, *, into: Redactions) -> str:
-    """Redact the whole title, then cut it to the model's length: a secret cut in half would escape redaction."""
-    title = _redact({"title": alert.title}, into=into)["title"]
+    """One line (an alert's summary template may span several), redacted whole, then cut to the model's length:
+    a secret cut in half would escape redaction."""
+    title = _redact({"title": one_line(alert.title)}, into=into)["title"]
     return _cut(title, Incident._meta.get_field("title").max_length)
 
 
