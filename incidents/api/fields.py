@@ -9,6 +9,7 @@ from django.db.models import Model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents.filters import SLUG_PATTERN
 from incidents.limits import (
     DATE_RANGE_TEXT,
     LIST_MAX,
@@ -55,7 +56,7 @@ class SlugRefsField(serializers.ListField):
     def __init__(self, *, model: type[Model], **kwargs: Any) -> None:
         self.model = model
         kwargs.setdefault("max_length", LIST_MAX)
-        kwargs.setdefault("child", serializers.RegexField(r"^[-a-zA-Z0-9_]{1,100}$", max_length=100))
+        kwargs.setdefault("child", serializers.RegexField(SLUG_PATTERN, max_length=100))
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> list[Model]:

@@ -6,14 +6,13 @@ import datetime as dt
 import re
 
 import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 from incidents.filters import ChoicesFilter, SlugsFilter, SortFilter
-from incidents.limits import DATE_RANGE_TEXT, YEAR_PATTERN, date_in_range
+from incidents.limits import YEAR_PATTERN, validate_date_in_range
 from incidents.models import ActionItem, Deployment, Environment, Release, Service, Team
 
 
@@ -26,8 +25,7 @@ class UtcIsoDateTimeField(IsoDateTimeField):
         parsed = super().to_python(value)
         if parsed is None or parsed.tzinfo is None:
             return parsed
-        if not date_in_range(parsed.replace(tzinfo=None)):
-            raise DjangoValidationError(f"Give a time {DATE_RANGE_TEXT}.", code="date_out_of_range")
+        validate_date_in_range(parsed.replace(tzinfo=None))
         return parsed.astimezone(dt.UTC)
 
 

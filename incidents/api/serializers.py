@@ -13,7 +13,7 @@ from rest_framework import serializers
 from incidents import services
 from incidents.api.fields import InRangeDateField, InRangeDateTimeField, OneLineField, SlugRefsField
 from incidents.api.strict import StrictJsonMixin
-from incidents.limits import LIST_MAX, LONG_TEXT_MAX, SHORT_TEXT_MAX, TIMELINE_MAX, TITLE_MAX
+from incidents.limits import LIST_MAX, LONG_TEXT_MAX, SHORT_TEXT_MAX, TIMELINE_MAX, TITLE_MAX, gate_name_problem
 from incidents.models import (
     ActionItem,
     Cause,
@@ -97,8 +97,8 @@ class GatesField(serializers.DictField):
     def to_internal_value(self, data):
         gates = super().to_internal_value(data)
         for name in gates:
-            if not name.strip() or len(name) > 50 or not name.isprintable():
-                raise serializers.ValidationError(f"Gate name {name!r} must be 1 to 50 printable characters.")
+            if problem := gate_name_problem(name):  # the model's own rule (incidents/limits.py)
+                raise serializers.ValidationError(problem)
         return gates
 
 
