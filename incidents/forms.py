@@ -25,9 +25,14 @@ from incidents.services import CauseInput
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 MAX_VERSION = 2**31 - 1  # a version beyond any stored one, still a valid database integer
-# The same limits as the API's (incidents/api/serializers.py): every text is rendered and redacted in time
-# linear in its length (docs/hostile-input.md), and its length is bounded at every door.
-TEXT_MAX_LENGTHS = {"summary": 20_000, "potential_impact": 20_000, "trigger": 20_000, "body": 200_000}
+# The limits every door shares (incidents/limits.py): every text is rendered and redacted in time linear in its
+# length (docs/hostile-input.md), and its length is bounded at every door.
+TEXT_MAX_LENGTHS = {
+    "summary": LONG_TEXT_MAX,
+    "potential_impact": LONG_TEXT_MAX,
+    "trigger": LONG_TEXT_MAX,
+    "body": BODY_MAX,
+}
 
 
 def _limit_texts(form: forms.BaseForm) -> None:

@@ -13,7 +13,15 @@ from rest_framework import serializers
 from incidents import services
 from incidents.api.fields import InRangeDateField, InRangeDateTimeField, OneLineField, SlugRefsField
 from incidents.api.strict import StrictJsonMixin
-from incidents.limits import LIST_MAX, LONG_TEXT_MAX, SHORT_TEXT_MAX, TIMELINE_MAX, TITLE_MAX, gate_name_problem
+from incidents.limits import (
+    BODY_MAX,
+    LIST_MAX,
+    LONG_TEXT_MAX,
+    SHORT_TEXT_MAX,
+    TIMELINE_MAX,
+    TITLE_MAX,
+    gate_name_problem,
+)
 from incidents.models import (
     ActionItem,
     Cause,
@@ -362,7 +370,7 @@ class IncidentWriteMixin(StrictJsonMixin):
     summary = serializers.CharField(required=False, allow_blank=True, max_length=LONG_TEXT_MAX)
     potential_impact = serializers.CharField(required=False, allow_blank=True, max_length=LONG_TEXT_MAX)
     trigger = serializers.CharField(required=False, allow_blank=True, max_length=LONG_TEXT_MAX)
-    body = serializers.CharField(required=False, allow_blank=True, max_length=200000, help_text="Markdown.")
+    body = serializers.CharField(required=False, allow_blank=True, max_length=BODY_MAX, help_text="Markdown.")
     severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False, allow_blank=True)
     environment = SlugField(queryset=Environment.objects.all(), required=False, allow_null=True)
     caught_by = serializers.ChoiceField(choices=Incident.CaughtBy.choices, required=False, allow_blank=True)
