@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.test import Client
 from django.utils import timezone
 
+from incidents.limits import one_line
 from incidents.models import ActionItem, Deployment, Environment, Incident, Release, TimelineEntry
 from tests.api.conftest import Tool
 from tests.factories import cause
@@ -26,9 +27,9 @@ class Outcome:
     field: str
     status: int
     stored: str | None  # None: refused (or nothing stored)
-    trimmed: bool = (
-        True  # the door trims surrounding whitespace, as forms and serializers do; keys are kept as sent
-    )
+    # What the door does to a value on purpose before storing it: forms and serializers trim surrounding
+    # whitespace; keys are kept as sent; an alert's summary becomes a one-line title.
+    shaped: Callable[[str], str] = str.strip
 
 
 @dataclass
@@ -156,7 +157,7 @@ def api_release_and_deployment(doors: Doors, value: str) -> list[Outcome]:
         outcomes += [
             Outcome("api deployment", "artifact_digest", deployment.status_code, row.release.artifact_digest),
             Outcome("api deployment", "external_id", deployment.status_code, row.external_id),
-            Outcome("api deployment", "gates", deployment.status_code, next(iter(row.gates)), trimmed=False),
+            Outcome("api deployment", "gates", deployment.status_code, next(iter(row.gates)), shaped=str),
         ]
     else:
         outcomes.append(Outcome("api deployment", "fields", deployment.status_code, None))
@@ -174,7 +175,7 @@ def api_alertmanager(doors: Doors, value: str) -> list[Outcome]:
     title = _incident_by_ref(created[0]).title if created else None
     # The item is titled "alertname: summary" (at most 200 characters); an empty summary leaves the name alone.
     stored = None if title is None or len(title) >= 200 else title.removeprefix("HostileAlert").removeprefix(": ")
-    return [Outcome("api alertmanager", "annotations.summary", response.status_code, stored)]
+    return [Outcome("api alertmanager", "annotations.summary", response.status_code, stored, shaped=one_line)]
 
 
 def api_search(doors: Doors, value: str) -> list[Outcome]:

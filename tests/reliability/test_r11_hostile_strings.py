@@ -59,9 +59,7 @@ def problems(value: str, outcomes: list[d.Outcome], *, expected: Callable[[str],
         where = f"{outcome.door} {outcome.field} <- {value[:60]!r}"
         if outcome.status >= 500:
             found.append(f"{where}: {outcome.status}")
-        elif outcome.stored is not None and outcome.stored != expected(
-            value.strip() if outcome.trimmed else value
-        ):
+        elif outcome.stored is not None and outcome.stored != expected(outcome.shaped(value)):
             found.append(f"{where}: stored {outcome.stored[:60]!r}")
         elif "\x00" in value and (outcome.stored is not None or outcome.status not in (400, 200)):
             found.append(f"{where}: NUL answered {outcome.status}, stored {outcome.stored!r}")
