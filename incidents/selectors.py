@@ -45,6 +45,7 @@ from incidents.models import (
     Team,
 )
 from incidents.search import search_terms
+from incidents.tokens import receipt_hash
 
 REFERENCE_PATTERN = re.compile(r"^(INC|NM|CNM)-(\d{1,9})$", re.IGNORECASE)
 
@@ -380,8 +381,6 @@ def triage_inbox(*, viewer: Viewer) -> QuerySet[Incident]:
 
 def receipt_get(*, code: str) -> Incident:
     """The confidential near-miss a receipt code was issued for; works after the reporter is purged."""
-    from incidents.services import receipt_hash
-
     held = ConfidentialReporter.objects.select_related("incident", "incident__team").get(
         receipt_hash=receipt_hash(code)
     )

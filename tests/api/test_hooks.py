@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incidents.api.authentication import github_signature
 from incidents.models import Deployment, GitHubHook, HookDelivery, Incident, Release
+from incidents.tokens import github_signature
 from tests.api.conftest import payload
 from tests.factories import ReleaseFactory, ServiceFactory
 
