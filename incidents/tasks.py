@@ -16,8 +16,8 @@ from django.db import connection
 from incidents import outbox, services
 from incidents.models import Team
 from incidents.outbox import outbox_handler
-from incidents.reports import services as report_services
-from incidents.reports.weeks import Week
+from incidents.services import reports as report_services
+from incidents.weeks import Week
 
 
 @shared_task(name="incidents.healthcheck")

@@ -27,7 +27,7 @@ from incidents.api.parsers import check_content_length
 from incidents.api.permissions import acting_team, request_viewer
 from incidents.filters import IncidentFilter
 from incidents.models import ActionItem, Cause, Incident, Release, Team, TrendReport
-from incidents.reports import selectors as report_selectors
+from incidents.selectors import reports as report_selectors
 
 # Lookups take any path segment, so a malformed one is a JSON 404 rather than an unmatched URL.
 SLUG_REGEX = r"[^/]+"
@@ -369,7 +369,7 @@ class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet
 
     def get_queryset(self) -> QuerySet[TrendReport]:
         # The same reports as on the web: every team's, one per week and scope, each of the audience the caller
-        # reads (tokens always read "everyone"; see report_audience_for in incidents/reports/selectors.py).
+        # reads (tokens always read "everyone"; see report_audience_for in incidents/selectors/reports.py).
         return report_selectors.reports_visible(self.viewer).filter(status=TrendReport.Status.READY)
 
     @extend_schema(

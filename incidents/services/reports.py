@@ -19,10 +19,10 @@ from django.utils import timezone
 from incidents.mail import SUBJECT_LENGTH, header_text
 from incidents.models import DigestDelivery, DigestSubscription, Membership, Team, TrendReport
 from incidents.outbox import outbox_enqueue, outbox_gave_up
-from incidents.reports.selectors import report_data, reports_visible, scope_of
-from incidents.reports.summary import summarise
-from incidents.reports.weeks import Week
+from incidents.report_summary import summarise
 from incidents.selectors import viewer_for_user
+from incidents.selectors.reports import report_data, reports_visible, scope_of
+from incidents.weeks import Week
 
 logger = logging.getLogger(__name__)
 # The "everyone" report first: it is what most people read, and it never waits for the other one.

@@ -1,4 +1,5 @@
-"""Every non-trivial read. Visibility rules live here once, for the web app, the API and the reports."""
+"""Every non-trivial read but the weekly report's (incidents/selectors/reports.py). Visibility rules live here once,
+for the web app, the API and the reports."""
 
 from __future__ import annotations
 
