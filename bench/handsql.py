@@ -17,7 +17,7 @@ from django.db import connection
 from django.urls import reverse
 
 from incidents.models import Incident
-from incidents.reports.weeks import Week
+from incidents.weeks import Week
 
 SEVERITIES = tuple(Incident.Severity.values)
 UNCOUNTED = "('triage', 'dismissed')"

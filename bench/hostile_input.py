@@ -280,7 +280,7 @@ def _arguments() -> argparse.Namespace:
 
 
 def _setup_alone() -> None:
-    from bench.run import BENCH_ENVIRONMENT
+    from bench.environment import BENCH_ENVIRONMENT
 
     for name, value in BENCH_ENVIRONMENT.items():
         os.environ[name] = value

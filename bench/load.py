@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from incidents.demo import seed_demo
-from incidents.reports.weeks import Week
+from incidents.weeks import Week
 
 RECENT_WEEKS = 52
 

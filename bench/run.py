@@ -18,15 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCH_ENVIRONMENT = {
-    "DJANGO_SETTINGS_MODULE": "bench.settings",
-    "DEBUG": "false",
-    "HINDSIGHT_ENV": "staging",
-    "SECURE_SSL_REDIRECT": "false",
-    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-    # P4 measures throughput, not the per-token write limit.
-    "API_WRITE_THROTTLE_RATE": "10000000/min",
-}
+from bench.environment import BENCH_ENVIRONMENT
 
 
 def _arguments() -> argparse.Namespace:

@@ -21,9 +21,9 @@ from django.test.utils import CaptureQueriesContext
 from bench import handsql, hostile_input, load, p4, p6
 from bench.timing import Figure, measure, measure_interleaved, ratio_figure
 from incidents.models import Environment, Incident, Team
-from incidents.reports.selectors import report_data
-from incidents.reports.services import report_generate
+from incidents.selectors.reports import report_data
 from incidents.services import api_token_create
+from incidents.services.reports import report_generate
 
 # P5: three filters and a full-text query, as a person would narrow the list down.
 LIST_QUERY = "team=payments&environment=prod&severity=sev2&q=certificate"

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from incidents.urls import report_urlpatterns
 from incidents.views import ops
 
 # Only log-in and log-out from django.contrib.auth: there is no self-service password reset or change. Admins set
@@ -21,6 +22,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include(accounts)),
     path("api/", include("incidents.api.urls")),
-    path("reports/", include("incidents.reports.urls")),
+    path("reports/", include((report_urlpatterns, "reports"))),
     path("", include("incidents.urls")),
 ]

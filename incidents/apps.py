@@ -7,3 +7,7 @@ class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = "Hindsight"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The follow-up work registers its outbox handlers by name (and its Celery tasks) as it is imported.
+        from incidents import tasks  # noqa: F401

@@ -1,4 +1,4 @@
-"""Web forms: they validate what people type and hand clean values to one service."""
+"""Web forms: they validate what people type and hand clean values to one service (report pages included)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,19 @@ from incidents.limits import (
     validate_date_in_range,
     validate_single_line,
 )
-from incidents.models import ActionItem, Cause, Environment, Incident, IncidentCause, Release, Service, Team
+from incidents.models import (
+    ActionItem,
+    Cause,
+    Environment,
+    Incident,
+    IncidentCause,
+    Release,
+    Service,
+    Team,
+    TrendReport,
+)
 from incidents.services import CauseInput
+from incidents.weeks import Week
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 MAX_VERSION = 2**31 - 1  # a version beyond any stored one, still a valid database integer
@@ -424,3 +435,33 @@ def style_filter_form(form: forms.Form) -> None:
     for name, label in labels.items():
         if name in form.fields:
             form.fields[name].label = label
+
+
+# --- The weekly trend report: "generate now" and the digest subscription ---------------------------------
+class GenerateReportForm(forms.Form):
+    week = forms.CharField(max_length=8, help_text="An ISO week such as 2026-W47.")
+    scope = forms.ChoiceField(label="For")
+
+    def __init__(self, *args, teams: list[Team], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].choices = [(TrendReport.ORGANISATION, "The organisation")] + [
+            (f"team:{team.slug}", team.name) for team in teams
+        ]
+        self.fields["week"].initial = Week.last().label
+
+    def clean_week(self) -> Week:
+        try:
+            week = Week.parse(self.cleaned_data["week"])
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["week"]) from None
+        if week > Week.current():
+            raise ValidationError(f"{week.label} has not started yet.")
+        return week
+
+    def team(self) -> Team | None:
+        scope = self.cleaned_data["scope"]
+        return None if scope == TrendReport.ORGANISATION else Team.objects.get(slug=scope.removeprefix("team:"))
+
+
+class SubscriptionForm(forms.Form):
+    subscribed = forms.BooleanField(required=False, label="E-mail me the weekly trend digest")

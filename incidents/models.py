@@ -24,6 +24,7 @@ from incidents.limits import (
     validate_date_in_range,
     validate_single_line,
 )
+from incidents.weeks import Week
 
 ONE_LINE = [validate_single_line]
 IN_RANGE = [validate_date_in_range]
@@ -679,8 +680,7 @@ class TrendReport(models.Model):
 
     @property
     def week_label(self) -> str:
-        year, week, _ = self.week_start.isocalendar()
-        return f"{year}-W{week:02d}"
+        return Week.containing(self.week_start).label
 
     def clean(self) -> None:
         if self.week_start and self.week_start.isoweekday() != 1:

@@ -7,6 +7,10 @@
 3. `outbox_relay` (a beat task) hands over every message that is still waiting once the broker is back.
 4. A worker runs `outbox_process`: it claims the row with a conditional UPDATE, runs the handler and marks the
    row processed, so a message dispatched twice (by the request and by the relay) runs once.
+
+Handlers are known by name: a module of follow-up work (incidents/tasks.py) registers each with
+`@outbox_handler("name")` when the app starts (IncidentsConfig.ready imports it). The outbox itself imports
+the models only, and hands messages to its Celery task by the task's registered name.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.celery import app
 from incidents.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -34,18 +39,33 @@ RELAY_BATCH = 500
 MAX_ATTEMPTS = 10
 
 
-def _handlers() -> dict[str, Callable[..., Any]]:
-    from incidents import services
-    from incidents.reports.services import report_generate_enqueue
+# The Celery task that runs one message (incidents/tasks.py registers it under this name).
+PROCESS_TASK = "incidents.outbox_process"
 
-    return {
-        "incident_filed": services.incident_notify_leads,
-        "report_generate": report_generate_enqueue,
-    }
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+_handlers: dict[str, Callable[..., Any]] = {}
+
+
+def outbox_handler(name: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of the messages enqueued as `name`. It is called with
+    the message's payload as keyword arguments; a second, different handler for one name is refused."""
+
+    def register(handler: Handler) -> Handler:
+        known = _handlers.get(name)
+        if known is not None and _qualified(known) != _qualified(handler):
+            raise ValueError(f"Outbox handler {name!r} is already {_qualified(known)}.")
+        _handlers[name] = handler
+        return handler
+
+    return register
+
+
+def _qualified(function: Callable[..., Any]) -> str:
+    return f"{function.__module__}.{function.__qualname__}"
 
 
 def outbox_handler_names() -> list[str]:
-    return sorted(_handlers())
+    return sorted(_handlers)
 
 
 def outbox_pending() -> QuerySet[OutboxMessage]:
@@ -60,7 +80,7 @@ def outbox_gave_up() -> QuerySet[OutboxMessage]:
 
 def outbox_enqueue(*, handler: str, **payload: Any) -> OutboxMessage:
     """Record follow-up work in the current transaction and hand it to Celery once it commits."""
-    if handler not in _handlers():
+    if handler not in _handlers:
         raise ValueError(f"Unknown outbox handler {handler!r}.")
     message = OutboxMessage.objects.create(handler=handler, payload=payload)
     transaction.on_commit(lambda: outbox_dispatch(message_ids=[message.pk]))
@@ -70,12 +90,10 @@ def outbox_enqueue(*, handler: str, **payload: Any) -> OutboxMessage:
 def outbox_dispatch(*, message_ids: Iterable[int]) -> int:
     """Hand messages to the broker; returns how many were handed over. Never raises: a message that could
     not be handed over stays waiting for the relay."""
-    from config.celery import app
-    from incidents.tasks import outbox_process_task
-
     ids = list(message_ids)
     if not ids:
         return 0
+    process = app.tasks[PROCESS_TASK]
     handed = []
     try:
         # Fail fast: a request must not wait for a broker that is down (the relay will try again).
@@ -84,9 +102,7 @@ def outbox_dispatch(*, message_ids: Iterable[int]) -> int:
             transport_options={"max_retries": 0, "socket_connect_timeout": settings.OUTBOX_BROKER_TIMEOUT},
         ) as connection:
             for message_id in ids:
-                outbox_process_task.apply_async(
-                    args=[message_id], connection=connection, retry=False, ignore_result=True
-                )
+                process.apply_async(args=[message_id], connection=connection, retry=False, ignore_result=True)
                 handed.append(message_id)
     except Exception as error:  # the broker is unreachable: keep the rows for the relay
         logger.warning("Outbox: could not reach the broker (%s); %d message(s) wait for the relay.", error,
@@ -126,7 +142,7 @@ def outbox_process(*, message_id: int, now: dt.datetime | None = None) -> bool:
         return False
     message = OutboxMessage.objects.get(pk=message_id)
     try:
-        _handlers()[message.handler](**message.payload)
+        _handlers[message.handler](**message.payload)
     except Exception as error:
         last_error = repr(error)[:2000]
         OutboxMessage.objects.filter(pk=message_id).update(

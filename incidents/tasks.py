@@ -1,4 +1,9 @@
-"""Thin Celery tasks: each takes ids or ISO dates and calls one service."""
+"""Follow-up work, run by a worker: thin Celery tasks and the outbox's handlers.
+
+Each task takes ids or ISO dates and calls one service; each outbox handler (registered by name with
+`@outbox_handler`, and found by the outbox through that name only) calls a service or queues a task. This module
+is imported when the app starts (IncidentsConfig.ready), so that every handler is known before the first message.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,18 @@ import datetime as dt
 
 from celery import chord, shared_task
 from django.conf import settings
+from django.db import connection
+
+from incidents import outbox, services
+from incidents.models import Team
+from incidents.outbox import outbox_handler
+from incidents.services import reports as report_services
+from incidents.weeks import Week
 
 
 @shared_task(name="incidents.healthcheck")
-def healthcheck(nonce: str) -> dict[str, str]:
+def healthcheck_task(nonce: str) -> dict[str, str]:
     """Proves a worker is consuming from the broker and can reach the database."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         (one,) = cursor.fetchone()
@@ -22,39 +32,47 @@ def healthcheck(nonce: str) -> dict[str, str]:
 @shared_task(name="incidents.outbox_process", acks_late=True, ignore_result=True)
 def outbox_process_task(message_id: int) -> bool:
     """Run one outbox message; a message already run (or being run) is left alone."""
-    from incidents.outbox import outbox_process
-
-    return outbox_process(message_id=message_id)
+    return outbox.outbox_process(message_id=message_id)
 
 
 @shared_task(name="incidents.outbox_relay", ignore_result=True)
 def outbox_relay_task() -> int:
     """Beat: hand the broker every outbox message still waiting (after an outage, or a lost message)."""
-    from incidents.outbox import outbox_relay
-
-    return outbox_relay()
+    return outbox.outbox_relay()
 
 
 @shared_task(name="incidents.confidential_reporters_purge", acks_late=True)
-def confidential_reporters_purge() -> int:
+def confidential_reporters_purge_task() -> int:
     """Daily: forget the identity of confidential reporters whose retention has passed."""
-    from incidents.services import confidential_reporters_purge as purge
-
-    return purge()
+    return services.confidential_reporters_purge()
 
 
 @shared_task(name="incidents.hook_deliveries_purge", acks_late=True)
-def hook_deliveries_purge() -> int:
+def hook_deliveries_purge_task() -> int:
     """Daily: forget webhook deliveries older than HOOK_DELIVERY_RETENTION_DAYS."""
-    from incidents.services import hook_deliveries_purge as purge
-
-    return purge()
+    return services.hook_deliveries_purge()
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Weekly trend reports (issue: trend reports). One task per (week, scope), computing both audiences; a weekly
-# run generates every scope and then sends the digests. Each is safe to run twice: reports are replaced in place
-# (unique week + scope + audience) and each digest delivery is claimed once (unique person + week).
+# Outbox handlers: what a service enqueued, by name, in its transaction (incidents/outbox.py).
+
+
+@outbox_handler("incident_filed")
+def incident_filed_handler(*, incident_id: int) -> int:
+    """Tell the team's leads that an incident or near-miss was filed."""
+    return services.incident_notify_leads(incident_id=incident_id)
+
+
+@outbox_handler("report_generate")
+def report_generate_handler(*, week_start: str, team_id: int | None) -> None:
+    """Queue the generation of one report (retries and time limits are the task's)."""
+    report_generate_task.delay(week_start, team_id)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Weekly trend reports. One task per (week, scope), computing both audiences; a weekly run generates every
+# scope and then sends the digests. Each is safe to run twice: reports are replaced in place (unique week +
+# scope + audience) and each digest delivery is claimed once (unique person + week).
 
 
 REPORT_TASK_OPTIONS = {
@@ -74,10 +92,6 @@ def _backoff(retries: int) -> int:
 @shared_task(name="incidents.report_generate", **REPORT_TASK_OPTIONS)
 def report_generate_task(self, week_start: str, team_id: int | None = None) -> str:
     """Generate the report of the week starting `week_start` (ISO date) for the team, or the organisation."""
-    from incidents.models import Team
-    from incidents.reports.services import report_generate, report_mark_failed
-    from incidents.reports.weeks import Week
-
     week = Week(dt.date.fromisoformat(week_start))
     team = None
     if team_id is not None:
@@ -85,11 +99,12 @@ def report_generate_task(self, week_start: str, team_id: int | None = None) -> s
         if team is None:
             return "team gone"
     try:
-        return report_generate(week=week, team=team).status
+        return report_services.report_generate(week=week, team=team).status
     except Exception as error:
         if self.request.retries >= self.max_retries:
             # Give up quietly so that the weekly chord still sends the digests of the other reports.
-            report_mark_failed(week=week, team=team, error=f"Gave up after {self.max_retries} retries: {error}")
+            error_text = f"Gave up after {self.max_retries} retries: {error}"
+            report_services.report_mark_failed(week=week, team=team, error=error_text)
             return "failed"
         raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
 
@@ -97,11 +112,8 @@ def report_generate_task(self, week_start: str, team_id: int | None = None) -> s
 @shared_task(name="incidents.digests_send", **REPORT_TASK_OPTIONS)
 def digests_send_task(self, week_start: str) -> int:
     """Send the digest of the week starting `week_start` to every subscriber who has not had it."""
-    from incidents.reports.services import digests_send
-    from incidents.reports.weeks import Week
-
     try:
-        return digests_send(week=Week(dt.date.fromisoformat(week_start)))
+        return report_services.digests_send(week=Week(dt.date.fromisoformat(week_start)))
     except Exception as error:
         raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
 
@@ -109,11 +121,10 @@ def digests_send_task(self, week_start: str) -> int:
 @shared_task(name="incidents.reports_weekly", acks_late=True)
 def reports_weekly_task(week_start: str | None = None) -> str:
     """The beat entry: last week's report for the organisation and each team, then the digests."""
-    from incidents.reports.services import report_scopes
-    from incidents.reports.weeks import Week
-
     week = Week(dt.date.fromisoformat(week_start)) if week_start else Week.last()
     monday = week.monday.isoformat()
-    reports = [report_generate_task.si(monday, team.pk if team else None) for team in report_scopes()]
+    reports = [
+        report_generate_task.si(monday, team.pk if team else None) for team in report_services.report_scopes()
+    ]
     chord(reports)(digests_send_task.si(monday))
     return week.label

@@ -1,10 +1,11 @@
-"""Web pages for people."""
+"""Web pages for people: `urlpatterns` (namespace "incidents", mounted at /) and `report_urlpatterns` (namespace
+"reports", mounted at /reports/ by config/urls.py)."""
 
 from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from incidents.views import action_items, catalogue, home, incidents, near_misses, triage
+from incidents.views import action_items, catalogue, home, incidents, near_misses, reports, triage
 from incidents.views.common import IdConverter
 
 register_converter(IdConverter, "id")
@@ -34,4 +35,16 @@ urlpatterns = [
     path("releases/<id:pk>/", catalogue.release_detail, name="release_detail"),
     path("environments/", catalogue.environment_list, name="environment_list"),
     path("environments/<slug:slug>/", catalogue.environment_detail, name="environment_detail"),
+]
+
+# The weekly trend report pages, in their own namespace: reverse("reports:report_detail", ...).
+report_urlpatterns = [
+    path("", reports.report_list, name="report_list"),
+    path("generate/", reports.report_generate, name="report_generate"),
+    path("subscription/", reports.subscription, name="subscription"),
+    path("unsubscribe/<str:token>/", reports.unsubscribe, name="unsubscribe"),
+    path("<str:week>/<str:scope>/", reports.report_detail, name="report_detail"),
+    path("<str:week>/<str:scope>/data.json", reports.report_json, name="report_json"),
+    path("<str:week>/<str:scope>/data.csv", reports.report_csv, name="report_csv"),
+    path("<str:week>/<str:scope>/charts/<slug:name>.svg", reports.report_chart, name="report_chart"),
 ]

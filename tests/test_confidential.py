@@ -51,7 +51,7 @@ def test_after_the_purge_the_reporter_no_longer_sees_it_but_the_receipt_works(
     with time_machine.travel(
         timezone.now() + dt.timedelta(days=settings.CONFIDENTIAL_REPORTER_RETENTION_DAYS + 1)
     ):
-        assert tasks.confidential_reporters_purge() == 1
+        assert tasks.confidential_reporters_purge_task() == 1
     assert filing.incident not in incidents_visible(viewer_for_user(reporter))
     assert filing.incident in incidents_visible(viewer_for_user(lead))
     client.force_login(reporter)

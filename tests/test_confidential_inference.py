@@ -36,9 +36,9 @@ from incidents.models import (
     Service,
     Team,
 )
-from incidents.reports.services import report_generate
-from incidents.reports.weeks import Week
 from incidents.services import action_item_complete, action_item_create, api_token_create, near_miss_report
+from incidents.services.reports import report_generate
+from incidents.weeks import Week
 from tests.factories import (
     ActionItemFactory,
     DeploymentFactory,

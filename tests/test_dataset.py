@@ -39,8 +39,8 @@ from incidents.models import (
     Team,
     TimelineEntry,
 )
-from incidents.reports.selectors import report_data
-from incidents.reports.weeks import Week
+from incidents.selectors.reports import report_data
+from incidents.weeks import Week
 from tests.factories import (
     ActionItemFactory,
     DeploymentFactory,

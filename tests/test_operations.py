@@ -211,7 +211,7 @@ def test_metrics_show_report_and_digest_outcomes_from_the_database(client, metri
 
 @pytest.mark.django_db
 def test_last_generation_duration_covers_the_aggregation_of_a_generated_report(client, metrics_on):
-    from incidents.reports import services as report_services
+    from incidents.services import reports as report_services
 
     aggregate = report_services.report_data
     with time_machine.travel(NOW, tick=False) as clock:

@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident, OutboxMessage, TrendReport
-from incidents.reports.services import report_generate
-from incidents.reports.weeks import Week
 from incidents.services import near_miss_report
+from incidents.services.reports import report_generate
+from incidents.weeks import Week
 from tests.api.conftest import _fresh_throttle_counts, payload, writer  # noqa: F401
 from tests.factories import UserFactory
 

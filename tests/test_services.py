@@ -20,10 +20,10 @@ from incidents.services import (
     incident_create,
     incident_update,
     near_miss_report,
-    receipt_hash,
     release_record,
     timeline_entry_add,
 )
+from incidents.tokens import receipt_hash
 from tests.factories import ActionItemFactory, IncidentFactory, ReleaseFactory, ServiceFactory, cause
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from django.contrib.auth.models import AnonymousUser
@@ -11,6 +10,7 @@ from rest_framework import authentication, exceptions
 from incidents import selectors, services
 from incidents.audit import set_actor
 from incidents.models import ApiToken, GitHubHook
+from incidents.tokens import api_token_hash, github_signature
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -24,7 +24,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         raw = raw.strip()
         if not raw or " " in raw or not raw.isascii() or not raw.isprintable():
             raise exceptions.AuthenticationFailed("Send the token as `Authorization: Bearer <token>`.")
-        token = selectors.api_token_authenticate(token_hash=services.api_token_hash(raw))
+        token = selectors.api_token_authenticate(token_hash=api_token_hash(raw))
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         if not token.is_active:
@@ -38,10 +38,6 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 
 SIGNATURE_HEADER = "HTTP_X_HUB_SIGNATURE_256"
-
-
-def github_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class GitHubSignatureAuthentication(authentication.BaseAuthentication):

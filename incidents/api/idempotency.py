@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 
@@ -15,6 +14,7 @@ from incidents import services
 from incidents.api.exceptions import Conflict, Unprocessable
 from incidents.api.permissions import request_token
 from incidents.models import IdempotencyRecord
+from incidents.tokens import request_fingerprint
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -35,7 +35,7 @@ def _fingerprint(request) -> str:
     if hasattr(data, "lists"):  # a QueryDict
         data = dict(data.lists())
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
+    return request_fingerprint(request.method, request.path, canonical)
 
 
 def idempotent(request, handler: Callable[[], Response]) -> Response:

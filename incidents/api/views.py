@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -26,8 +25,10 @@ from incidents.api.idempotency import idempotent
 from incidents.api.parsers import check_content_length
 from incidents.api.permissions import acting_team, request_viewer
 from incidents.filters import IncidentFilter
+from incidents.limits import DATE_RANGE_TEXT
 from incidents.models import ActionItem, Cause, Incident, Release, Team, TrendReport
-from incidents.reports import selectors as report_selectors
+from incidents.selectors import reports as report_selectors
+from incidents.weeks import WEEK_PATTERN, NoSuchWeek, Week
 
 # Lookups take any path segment, so a malformed one is a JSON 404 rather than an unmatched URL.
 SLUG_REGEX = r"[^/]+"
@@ -348,19 +349,18 @@ class DeploymentViewSet(
 
 # --- Reports ---------------------------------------------------------------------------------------------
 
-WEEK_PATTERN = r"^\d{4}-W\d{2}$"
 SCOPE_PATTERN = r"^(organisation|team:[-a-zA-Z0-9_]{1,50})$"
 
 
-def week_start(label: str) -> dt.date | None:
-    """The Monday of an ISO week label; None for a well-formed label that names no week (2026-W60)."""
-    if not re.fullmatch(WEEK_PATTERN, label):
-        raise ValidationError({"week": ["Give an ISO week such as 2026-W47."]})
-    year, week = label.split("-W")
+def report_week(label: str) -> Week | None:
+    """The week of a label; None for a well-formed label that names no week (2026-W60), which is a 404 like a
+    week without a report. A malformed label or a year out of range is a 400 naming `week` (Week.parse)."""
     try:
-        return dt.date.fromisocalendar(int(year), int(week), 1)
-    except ValueError:
+        return Week.parse(label)
+    except NoSuchWeek:
         return None
+    except DjangoValidationError as error:
+        raise validation_error(error) from None
 
 
 class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -369,7 +369,7 @@ class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet
 
     def get_queryset(self) -> QuerySet[TrendReport]:
         # The same reports as on the web: every team's, one per week and scope, each of the audience the caller
-        # reads (tokens always read "everyone"; see report_audience_for in incidents/reports/selectors.py).
+        # reads (tokens always read "everyone"; see report_audience_for in incidents/selectors/reports.py).
         return report_selectors.reports_visible(self.viewer).filter(status=TrendReport.Status.READY)
 
     @extend_schema(
@@ -378,8 +378,11 @@ class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet
                 "week",
                 str,
                 OpenApiParameter.PATH,
-                pattern=WEEK_PATTERN,
-                description="ISO week, e.g. 2026-W47; a week that does not exist answers 404.",
+                pattern=WEEK_PATTERN.pattern,
+                description=(
+                    f"ISO week, e.g. 2026-W47, {DATE_RANGE_TEXT} (400 otherwise); a week that does not exist "
+                    "answers 404."
+                ),
             ),
             OpenApiParameter(
                 "scope", str, pattern=SCOPE_PATTERN, description='"organisation" (default) or "team:<slug>".'
@@ -388,11 +391,11 @@ class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "The report's data (see DESIGN.md).")},
     )
     def retrieve(self, request: Request, week: str) -> Response:
-        start = week_start(week)
+        parsed = report_week(week)
         scope = request.query_params.get("scope") or TrendReport.ORGANISATION  # `?scope=` too
         if not re.fullmatch(SCOPE_PATTERN, scope):
             raise ValidationError({"scope": ['Use "organisation" or "team:<slug>".']})
-        report = self.get_queryset().filter(week_start=start, scope=scope).first() if start else None
+        report = self.get_queryset().filter(week_start=parsed.monday, scope=scope).first() if parsed else None
         if report is None:
             raise Http404("No ready report for that week and scope.")
         return Response(report.data)

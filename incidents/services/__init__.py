@@ -29,7 +29,6 @@ from incidents.services.incidents import (
     near_miss_report,
     postmortem_create,
     postmortem_update,
-    receipt_hash,
     timeline_entry_add,
     triage_promote,
 )
@@ -47,7 +46,6 @@ from incidents.services.releases import (
 from incidents.services.tools import (
     ABANDONED_CLAIM_AFTER,
     ALERT_SEVERITIES,
-    API_TOKEN_PREFIX,
     LAST_USED_PRECISION,
     RESERVED_SOURCES,
     TOOL_STATUSES,
@@ -55,7 +53,6 @@ from incidents.services.tools import (
     alert_record,
     alertmanager_notification_record,
     api_token_create,
-    api_token_hash,
     api_token_revoke,
     api_token_touch,
     hook_deliveries_purge,
@@ -72,7 +69,6 @@ from incidents.services.tools import (
 __all__ = [
     "ABANDONED_CLAIM_AFTER",
     "ALERT_SEVERITIES",
-    "API_TOKEN_PREFIX",
     "GITHUB_FINAL_STATES",
     "INCIDENT_TEXT_FIELDS",
     "LAST_USED_PRECISION",
@@ -96,7 +92,6 @@ __all__ = [
     "alert_record",
     "alertmanager_notification_record",
     "api_token_create",
-    "api_token_hash",
     "api_token_revoke",
     "api_token_touch",
     "confidential_reporters_purge",
@@ -120,7 +115,6 @@ __all__ = [
     "not_writable_detail",
     "postmortem_create",
     "postmortem_update",
-    "receipt_hash",
     "release_record",
     "service_writable_by",
     "timeline_entry_add",

@@ -7,8 +7,6 @@ status workflow, version checks, the audit trail and the follow-up work all happ
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -51,6 +49,7 @@ from incidents.models import (
 )
 from incidents.outbox import outbox_enqueue
 from incidents.redaction import redact_fields
+from incidents.tokens import receipt_code_new, receipt_hash
 
 
 class VersionConflict(Exception):
@@ -137,10 +136,6 @@ def _merge_redactions(into: Redactions, found: Redactions) -> None:
         counts = into.setdefault(name, {})
         for kind, count in kinds.items():
             counts[kind] = counts.get(kind, 0) + count
-
-
-def receipt_hash(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def incident_numbers_reserve(*, kind: str, count: int = 1) -> int:
@@ -372,7 +367,7 @@ def near_miss_report(
         )  # fmt: skip
     receipt_code = None
     if confidential:
-        receipt_code = secrets.token_urlsafe(24)
+        receipt_code = receipt_code_new()
         ConfidentialReporter.objects.create(
             incident=incident, user=reporter, receipt_hash=receipt_hash(receipt_code)
         )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +32,11 @@ from incidents.services.incidents import (
     incident_create,
     incident_update,
 )
+from incidents.tokens import api_token_hash, api_token_new
 
 # --- The API for tools: tokens, safe retries, items posted by tools, webhook events ---------------------
 
 
-API_TOKEN_PREFIX = "hs_"  # noqa: S105 - a marker, not a secret
 TOOL_STATUSES = (
     Incident.Status.TRIAGE,
     Incident.Status.DRAFT,
@@ -61,14 +59,9 @@ def not_writable_detail(team: Team, service: Service) -> str:
     return f"{service.slug} is not one of {team.slug}'s services (it is owned by another team)."
 
 
-def api_token_hash(raw: str) -> str:
-    # Tokens carry 256 random bits, so a plain SHA-256 is as strong as a slow hash here.
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
 def api_token_create(*, name: str, team: Team, scope: str) -> tuple[ApiToken, str]:
     """Create a token for `team` and return it with its secret, which is not stored and cannot be shown again."""
-    raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    raw = api_token_new()
     token = ApiToken(
         name=name, team=team, scope=scope, prefix=raw[: ApiToken.PREFIX_LENGTH], token_hash=api_token_hash(raw)
     )

@@ -6,7 +6,8 @@ import pytest
 from django.contrib.messages import get_messages
 
 from incidents.models import ApiToken, GitHubHook
-from incidents.services import api_token_create, api_token_hash
+from incidents.services import api_token_create
+from incidents.tokens import api_token_hash
 from tests.api.conftest import Tool
 
 pytestmark = pytest.mark.django_db

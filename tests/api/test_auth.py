@@ -8,7 +8,8 @@ from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from incidents.models import ApiToken, Incident
-from incidents.services import api_token_hash, api_token_revoke
+from incidents.services import api_token_revoke
+from incidents.tokens import api_token_hash
 from tests.api.conftest import Tool
 from tests.factories import IncidentFactory, NearMissFactory
 

@@ -118,9 +118,9 @@ def test_concurrent_copies_of_one_github_delivery_record_it_once(tool):
 
     from rest_framework.test import APIClient
 
-    from incidents.api.authentication import github_signature
     from incidents.models import Deployment, GitHubHook, HookDelivery
     from incidents.services import releases as release_services
+    from incidents.tokens import github_signature
     from tests.api.conftest import payload
     from tests.factories import ServiceFactory
 

@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incidents.api.authentication import github_signature
 from incidents.models import Deployment, GitHubHook, HookDelivery, Incident, Release
+from incidents.tokens import github_signature
 from tests.api.conftest import payload
 from tests.factories import ReleaseFactory, ServiceFactory
 
@@ -415,13 +415,13 @@ def test_malformed_delivery_id_names_the_header(hook):
 
 
 def test_daily_purge_forgets_deliveries_past_the_retention(hook, settings):
-    from incidents.tasks import hook_deliveries_purge
+    from incidents.tasks import hook_deliveries_purge_task
 
     settings.HOOK_DELIVERY_RETENTION_DAYS = 30
     deliver("deployment_status", status_event(state="failure"), HTTP_X_GITHUB_DELIVERY="old")
     HookDelivery.objects.update(received_at=timezone.now() - dt.timedelta(days=31))
     deliver("ping", {"zen": "Keep it simple."}, HTTP_X_GITHUB_DELIVERY="recent")
-    assert hook_deliveries_purge() == 1
+    assert hook_deliveries_purge_task() == 1
     assert list(HookDelivery.objects.values_list("delivery_id", flat=True)) == ["recent"]
 
 

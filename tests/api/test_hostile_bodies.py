@@ -10,8 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from incidents.api.authentication import github_signature
 from incidents.models import ActionItem, Deployment, GitHubHook, Incident, Release
+from incidents.tokens import github_signature
 from tests.factories import ActionItemFactory, IncidentFactory
 
 pytestmark = pytest.mark.django_db

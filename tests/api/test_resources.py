@@ -268,6 +268,13 @@ def test_malformed_week_is_400_naming_the_parameter(reader, week):
     assert "week" in response.json()
 
 
+@pytest.mark.parametrize("week", ["1969-W01", "2101-W01", "0000-W01", "9999-W52"])
+def test_week_of_a_year_out_of_range_is_400_naming_the_parameter(reader, week):
+    response = reader.get(f"/api/v1/reports/{week}/")
+    assert response.status_code == 400
+    assert "1970 and 2100" in response.json()["week"][0]
+
+
 def test_malformed_scope_is_400(reader):
     assert "scope" in reader.get("/api/v1/reports/2026-W47/", {"scope": "everything"}).json()
 

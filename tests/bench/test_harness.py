@@ -17,9 +17,9 @@ from bench import handsql, load
 from bench.suite import _comparable, _differences
 from incidents.models import ActionItem, Incident, IncidentCause
 from incidents.paginators import CappedPaginator
-from incidents.reports.selectors import report_data
-from incidents.reports.weeks import Week
 from incidents.search import search_document_sql
+from incidents.selectors.reports import report_data
+from incidents.weeks import Week
 from tests.factories import IncidentFactory, NearMissFactory, TeamFactory
 from tests.reports.conftest import REPORT_WEEK, frozen, golden, paris  # noqa: F401 - fixtures for the P1 test
 

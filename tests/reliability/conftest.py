@@ -27,9 +27,9 @@ from incidents.models import (
     IdempotencyRecord,
     Incident,
 )
-from incidents.reports.services import report_generate, unsubscribe_token
-from incidents.reports.weeks import Week
 from incidents.services import api_token_create, incident_revision_record, near_miss_report
+from incidents.services.reports import report_generate, unsubscribe_token
+from incidents.weeks import Week
 from tests.api.conftest import Tool, other_writer, reader, writer  # noqa: F401 - the API tests' token personas
 from tests.factories import (
     ActionItemFactory,

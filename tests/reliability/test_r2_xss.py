@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from incidents.limits import one_line
 from incidents.models import ActionItem, Environment, Incident
-from incidents.reports.services import report_generate
-from incidents.reports.weeks import Week
+from incidents.services.reports import report_generate
+from incidents.weeks import Week
 from tests.factories import cause
 from tests.html_safety import executable_content
 from tests.reliability.conftest import blns_section

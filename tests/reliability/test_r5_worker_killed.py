@@ -20,7 +20,7 @@ import pytest
 
 from incidents.demo import seed_demo
 from incidents.models import TrendReport
-from incidents.reports.weeks import Week
+from incidents.weeks import Week
 from tests.workers import requires_postgresql_url, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]

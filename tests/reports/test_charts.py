@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pygal
 
-from incidents.reports.charts import CHART_OPTIONS, STYLE
+from incidents.views.report_charts import CHART_OPTIONS, STYLE
 
 CSS = Path(__file__).resolve().parents[2] / "incidents" / "static" / "reports" / "reports.css"
 

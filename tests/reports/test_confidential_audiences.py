@@ -25,19 +25,19 @@ from django.core import mail
 from django.urls import reverse
 
 from incidents.models import ApiToken, ConfidentialReporter, IncidentCause, Membership, TrendReport
-from incidents.reports import selectors
-from incidents.reports.charts import chart_svg
-from incidents.reports.selectors import report_audience_for, report_data
-from incidents.reports.services import (
+from incidents.selectors import reports as report_selectors
+from incidents.selectors import viewer_for_team, viewer_for_user
+from incidents.selectors.reports import report_audience_for, report_data
+from incidents.services import api_token_create
+from incidents.services.reports import (
     digest_message,
     digest_reports,
     digest_send,
     digest_subscription_set,
     report_generate,
 )
-from incidents.reports.weeks import Week
-from incidents.selectors import viewer_for_team, viewer_for_user
-from incidents.services import api_token_create
+from incidents.views.report_charts import chart_svg
+from incidents.weeks import Week
 from tests.api.conftest import Tool
 from tests.factories import (
     ActionItemFactory,
@@ -310,7 +310,7 @@ def test_a_failing_confidential_report_leaves_the_everyone_report_ready(client, 
             raise RuntimeError("confidential report failed")
         return report_data(week=week, team=team, audience=audience)
 
-    with mock.patch("incidents.reports.services.report_data", side_effect=failing), pytest.raises(RuntimeError):
+    with mock.patch("incidents.services.reports.report_data", side_effect=failing), pytest.raises(RuntimeError):
         report_generate(week=WEEK, team=team)
     assert "Generated" in page(client, reporter, "team:payments")
     assert "Generation failed: confidential report failed" in page(client, lead, "team:payments")
@@ -358,7 +358,9 @@ def test_a_leads_digest_has_their_teams_confidential_report_and_the_organisation
 
 def test_digest_and_list_read_through_the_same_selector(generated, team, lead):
     viewer = viewer_for_user(lead)
-    readable = {(r.scope, r.audience) for r in selectors.reports_visible(viewer).filter(week_start=WEEK.monday)}
+    readable = {
+        (r.scope, r.audience) for r in report_selectors.reports_visible(viewer).filter(week_start=WEEK.monday)
+    }
     assert readable == {
         ("organisation", report_audience_for(viewer, None)),
         ("team:payments", report_audience_for(viewer, team)),
@@ -372,15 +374,15 @@ def test_digest_and_list_read_through_the_same_selector(generated, team, lead):
 def test_a_team_confidential_report_leaves_out_another_teams_confidential_near_miss(team, other_team):
     """Its leads may see their own team's confidential near-misses only: an action item their team owns on
     another team's confidential near-miss is not theirs to count."""
-    before = report_data(week=WEEK, team=team, audience=selectors.CONFIDENTIAL)
+    before = report_data(week=WEEK, team=team, audience=report_selectors.CONFIDENTIAL)
     hidden = NearMissFactory(
         team=other_team, confidential=True, started_at=dt.datetime(2026, 5, 12, 9, tzinfo=UTC)
     )
     ActionItemFactory(incident=hidden, team=team, due_date=dt.date(2026, 5, 13),
                       created_at=dt.datetime(2026, 5, 12, 10, tzinfo=UTC))  # fmt: skip
-    after = report_data(week=WEEK, team=team, audience=selectors.CONFIDENTIAL)
+    after = report_data(week=WEEK, team=team, audience=report_selectors.CONFIDENTIAL)
     assert {k: v for k, v in after.items() if k != "generated_at"} == {
         k: v for k, v in before.items() if k != "generated_at"
     }
-    organisation = report_data(week=WEEK, team=None, audience=selectors.CONFIDENTIAL)
+    organisation = report_data(week=WEEK, team=None, audience=report_selectors.CONFIDENTIAL)
     assert organisation["action_items"]["opened"] >= 1  # admins' organisation report counts it

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from incidents.models import DigestDelivery, OutboxMessage
 from incidents.outbox import MAX_ATTEMPTS
-from incidents.reports.services import (
+from incidents.services.reports import (
     digest_message,
     digest_send,
     digest_subscribers,
@@ -17,7 +17,7 @@ from incidents.reports.services import (
     report_generate,
     unsubscribe_token,
 )
-from incidents.reports.weeks import Week
+from incidents.weeks import Week
 from tests.factories import UserFactory
 from tests.reports.conftest import REPORT_WEEK
 

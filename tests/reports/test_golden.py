@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from incidents.reports.selectors import report_data
-from incidents.reports.weeks import Week
+from incidents.selectors.reports import report_data
+from incidents.weeks import Week
 from tests.reports.conftest import REPORT_WEEK
 
 pytestmark = pytest.mark.django_db

@@ -23,9 +23,9 @@ from config.celery import app
 from incidents import tasks
 from incidents.models import DigestDelivery, TrendReport
 from incidents.outbox import outbox_process
-from incidents.reports.selectors import report_data
-from incidents.reports.services import report_generate, report_request
-from incidents.reports.weeks import Week
+from incidents.selectors.reports import report_data
+from incidents.services.reports import report_generate, report_request
+from incidents.weeks import Week
 from tests.factories import IncidentFactory
 from tests.reports.conftest import REPORT_WEEK, at
 
@@ -46,7 +46,7 @@ def test_weekly_report_is_idempotent(golden, team):
 
 def test_a_failing_generation_marks_the_report_failed_and_keeps_the_reason(golden):
     week = Week.parse(REPORT_WEEK)
-    failing = mock.patch("incidents.reports.services.report_data", side_effect=RuntimeError("database went away"))
+    failing = mock.patch("incidents.services.reports.report_data", side_effect=RuntimeError("database went away"))
     with failing, pytest.raises(RuntimeError):
         report_generate(week=week, team=None)
     for report in TrendReport.objects.filter(week_start=week.monday, scope="organisation"):
@@ -106,7 +106,7 @@ def test_generate_task_is_acks_late_with_bounded_retries_and_time_limits():
 
 
 def test_generate_task_retries_then_gives_up_and_records_the_failure(golden):
-    with mock.patch("incidents.reports.services.report_data", side_effect=RuntimeError("boom")) as compute:
+    with mock.patch("incidents.services.reports.report_data", side_effect=RuntimeError("boom")) as compute:
         result = tasks.report_generate_task.apply(args=["2025-12-29", None])
     assert result.get() == "failed"
     assert compute.call_count == django_settings.REPORT_TASK_MAX_RETRIES + 1

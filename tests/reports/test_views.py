@@ -16,8 +16,8 @@ from django.urls import reverse
 
 from incidents import tasks
 from incidents.models import TrendReport
-from incidents.reports.services import report_generate
-from incidents.reports.weeks import Week
+from incidents.services.reports import report_generate
+from incidents.weeks import Week
 from tests.html_safety import executable_content
 from tests.reports.conftest import REPORT_WEEK
 

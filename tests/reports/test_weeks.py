@@ -9,7 +9,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from incidents.reports.weeks import Week
+from incidents.weeks import Week
 
 
 @pytest.mark.parametrize(

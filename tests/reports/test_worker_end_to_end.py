@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from incidents.models import TrendReport
-from incidents.reports.weeks import Week
+from incidents.weeks import Week
 from tests.factories import IncidentFactory, NearMissFactory, TeamFactory
 from tests.workers import requires_postgresql_url, test_database_url
 

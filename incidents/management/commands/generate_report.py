@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from incidents.models import Team, TrendReport
-from incidents.reports.services import report_generate, report_url
-from incidents.reports.weeks import Week
+from incidents.services.reports import report_generate, report_url
+from incidents.weeks import Week
 
 
 class Command(BaseCommand):

@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from incidents.mail import SUBJECT_LENGTH, header_text
 from incidents.models import DigestDelivery, DigestSubscription, Membership, Team, TrendReport
-from incidents.outbox import outbox_gave_up
-from incidents.reports.selectors import report_data, reports_visible, scope_of
-from incidents.reports.summary import summarise
-from incidents.reports.weeks import Week
+from incidents.outbox import outbox_enqueue, outbox_gave_up
+from incidents.report_summary import summarise
 from incidents.selectors import viewer_for_user
+from incidents.selectors.reports import report_data, reports_visible, scope_of
+from incidents.weeks import Week
 
 logger = logging.getLogger(__name__)
 # The "everyone" report first: it is what most people read, and it never waits for the other one.
@@ -116,8 +116,6 @@ def can_request_report(user: AbstractBaseUser, team: Team | None) -> bool:
 def report_request(*, week: Week, team: Team | None, user: AbstractBaseUser) -> TrendReport:
     """ "Generate now": mark the week's reports (both audiences) pending and queue their generation through the
     outbox. Returns the "everyone" report."""
-    from incidents.outbox import outbox_enqueue
-
     if not can_request_report(user, team):
         raise ValidationError({"scope": "Only a lead of this team (or an admin) can generate this report."})
     if week > Week.current():
@@ -131,13 +129,6 @@ def report_request(*, week: Week, team: Team | None, user: AbstractBaseUser) -> 
             handler="report_generate", week_start=week.monday.isoformat(), team_id=team.pk if team else None
         )
     return everyone
-
-
-def report_generate_enqueue(*, week_start: str, team_id: int | None) -> None:
-    """Outbox handler: queue the generation of one report (retries and time limits are the task's)."""
-    from incidents.tasks import report_generate_task
-
-    report_generate_task.delay(week_start, team_id)
 
 
 def report_scopes() -> list[Team | None]:

@@ -12,14 +12,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from incidents.forms import GenerateReportForm, SubscriptionForm
 from incidents.models import Team, TrendReport
-from incidents.reports import selectors, services
-from incidents.reports.charts import CHARTS, chart_svg, report_charts
-from incidents.reports.forms import GenerateReportForm, SubscriptionForm
-from incidents.reports.summary import summarise
-from incidents.reports.tables import CSV_HEADER, report_csv_rows, report_tables
-from incidents.reports.weeks import Week
+from incidents.report_summary import summarise
+from incidents.selectors import reports as report_selectors
 from incidents.selectors import viewer_for_user
+from incidents.services import reports as report_services
+from incidents.views.report_charts import CHARTS, chart_svg, report_charts
+from incidents.views.report_tables import CSV_HEADER, report_csv_rows, report_tables
+from incidents.weeks import Week
 
 PAGE_SIZE = 50
 REFRESH_SECONDS = 3
@@ -27,15 +28,15 @@ IN_PROGRESS = (TrendReport.Status.PENDING, TrendReport.Status.RUNNING)
 
 
 def _generate_form(request: HttpRequest, data=None) -> GenerateReportForm | None:
-    teams = selectors.teams_for_requests(request.user)
-    if not teams and not services.can_request_report(request.user, None):
+    teams = report_selectors.teams_for_requests(request.user)
+    if not teams and not report_services.can_request_report(request.user, None):
         return None
     return GenerateReportForm(data, teams=teams)
 
 
 def _week_and_team(week: str, scope: str) -> tuple[Week, Team | None]:
     try:
-        return Week.parse(week), selectors.team_for_scope(scope)
+        return Week.parse(week), report_selectors.team_for_scope(scope)
     except (ValidationError, Team.DoesNotExist):
         raise Http404("No such week or team.") from None
 
@@ -43,14 +44,14 @@ def _week_and_team(week: str, scope: str) -> tuple[Week, Team | None]:
 def _stored_report(request: HttpRequest, week: str, scope: str) -> TrendReport:
     parsed, _ = _week_and_team(week, scope)
     try:
-        return selectors.report_get(viewer=viewer_for_user(request.user), week=parsed, scope=scope)
+        return report_selectors.report_get(viewer=viewer_for_user(request.user), week=parsed, scope=scope)
     except TrendReport.DoesNotExist:
         raise Http404("This report has not been generated.") from None
 
 
 @login_required
 def report_list(request: HttpRequest) -> HttpResponse:
-    reports = selectors.report_list(viewer=viewer_for_user(request.user))
+    reports = report_selectors.report_list(viewer=viewer_for_user(request.user))
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"page": page, "form": _generate_form(request), "last_week": Week.last()}
     return render(request, "reports/report_list.html", context)
@@ -60,11 +61,11 @@ def report_list(request: HttpRequest) -> HttpResponse:
 def report_detail(request: HttpRequest, week: str, scope: str) -> HttpResponse:
     parsed, team = _week_and_team(week, scope)
     viewer = viewer_for_user(request.user)
-    form = _generate_form(request) if services.can_request_report(request.user, team) else None
+    form = _generate_form(request) if report_services.can_request_report(request.user, team) else None
     if form is not None:
         form.initial.update({"week": parsed.label, "scope": scope})
     try:
-        report = selectors.report_get(viewer=viewer, week=parsed, scope=scope)
+        report = report_selectors.report_get(viewer=viewer, week=parsed, scope=scope)
     except TrendReport.DoesNotExist:
         context = {"week": parsed, "scope": scope, "team": team, "form": form}
         return render(request, "reports/report_missing.html", context, status=404)
@@ -95,7 +96,7 @@ def report_generate(request: HttpRequest) -> HttpResponse:
         return render(request, "reports/report_generate.html", {"form": form}, status=400)
     week, team = form.cleaned_data["week"], form.team()
     try:
-        report = services.report_request(week=week, team=team, user=request.user)
+        report = report_services.report_request(week=week, team=team, user=request.user)
     except ValidationError as error:
         form.add_error(None, error)
         return render(request, "reports/report_generate.html", {"form": form}, status=403)
@@ -153,9 +154,9 @@ def subscription(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = SubscriptionForm(request.POST)
         if form.is_valid():
-            services.digest_subscription_set(user=request.user, subscribed=form.cleaned_data["subscribed"])
+            report_services.digest_subscription_set(user=request.user, subscribed=form.cleaned_data["subscribed"])
             return redirect("reports:subscription")
-    subscribed = services.digest_is_subscribed(request.user)
+    subscribed = report_services.digest_is_subscribed(request.user)
     form = SubscriptionForm(initial={"subscribed": subscribed})
     return render(request, "reports/subscription.html", {"form": form, "subscribed": subscribed})
 
@@ -164,10 +165,10 @@ def subscription(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        user = services.unsubscribe_user(token)
+        user = report_services.unsubscribe_user(token)
     except ValidationError:
         return render(request, "reports/unsubscribe.html", {"invalid": True}, status=400)
     if request.method == "POST":
-        services.digest_subscription_set(user=user, subscribed=False)
+        report_services.digest_subscription_set(user=user, subscribed=False)
         return render(request, "reports/unsubscribe.html", {"done": True, "email": user.email})
     return render(request, "reports/unsubscribe.html", {"email": user.email})

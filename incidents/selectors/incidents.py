@@ -1,4 +1,5 @@
-"""Every non-trivial read. Visibility rules live here once, for the web app, the API and the reports."""
+"""Every non-trivial read but the weekly report's (incidents/selectors/reports.py). Visibility rules live here once,
+for the web app, the API and the reports."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ from incidents.models import (
     Team,
 )
 from incidents.search import search_terms
+from incidents.tokens import receipt_hash
 
 REFERENCE_PATTERN = re.compile(r"^(INC|NM|CNM)-(\d{1,9})$", re.IGNORECASE)
 
@@ -380,8 +382,6 @@ def triage_inbox(*, viewer: Viewer) -> QuerySet[Incident]:
 
 def receipt_get(*, code: str) -> Incident:
     """The confidential near-miss a receipt code was issued for; works after the reporter is purged."""
-    from incidents.services import receipt_hash
-
     held = ConfidentialReporter.objects.select_related("incident", "incident__team").get(
         receipt_hash=receipt_hash(code)
     )

@@ -1,4 +1,7 @@
-"""ISO weeks in the configured time zone: labels such as 2026-W47 and their local Monday-to-Monday bounds."""
+"""ISO weeks in the configured time zone: labels such as 2026-W47 and their local Monday-to-Monday bounds.
+
+The one week of Hindsight: the home page's "this week", the report pages, the API's `week`, the tasks and the
+stored reports all use `Week`. A leaf module: it imports nothing of the project but the shared limits."""
 
 from __future__ import annotations
 
@@ -13,6 +16,10 @@ from incidents.limits import DATE_RANGE_TEXT, FIRST_YEAR, LAST_YEAR
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 REPORT_WEEKS = 13  # the report's week and the 12 weeks before it
+
+
+class NoSuchWeek(ValidationError):
+    """A well-formed label, within the years Hindsight accepts, that names no week (2021-W53)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -37,7 +44,7 @@ class Week:
         try:
             monday = dt.date.fromisocalendar(year, number, 1)
         except ValueError:
-            raise ValidationError({"week": f"{year} has no week {number}."}) from None
+            raise NoSuchWeek({"week": f"{year} has no week {number}."}) from None
         return cls(monday)
 
     @classmethod

@@ -20,8 +20,8 @@ from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
 from incidents.models import Incident, IncidentCause
-from incidents.reports.summary import SEVERITIES
-from incidents.reports.weeks import Week
+from incidents.report_summary import SEVERITIES
+from incidents.weeks import Week
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"

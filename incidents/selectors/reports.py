@@ -52,8 +52,8 @@ from incidents.models import (
     Team,
     TrendReport,
 )
-from incidents.reports.weeks import Week
 from incidents.selectors import Viewer
+from incidents.weeks import Week
 
 EVERYONE, CONFIDENTIAL = TrendReport.Audience.EVERYONE, TrendReport.Audience.CONFIDENTIAL
 SEVERITIES = tuple(Incident.Severity.values)

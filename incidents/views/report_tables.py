@@ -8,8 +8,8 @@ from typing import Any
 
 from django.urls import reverse
 
-from incidents.reports.charts import CAUGHT_BY_LABELS, GATE_LABELS, Links, report_links
-from incidents.reports.summary import SEVERITIES, duration, incidents_per_week, percent
+from incidents.report_summary import SEVERITIES, duration, incidents_per_week, percent
+from incidents.views.report_charts import CAUGHT_BY_LABELS, GATE_LABELS, Links, report_links
 
 HEAT_LEVELS = 4
 
