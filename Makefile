@@ -6,15 +6,19 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# `make test` spreads the tests over the cores (pytest-xdist); TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= auto
+# `make time-tests`: runs of the whole suite against a baseline file, e.g. TIME_TESTS_ARGS="--runs 3".
+TIME_TESTS_ARGS ?=
 # `make bench`: a PostgreSQL database whose name starts with "bench" (dropped and re-created by each run).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_INCIDENTS ?= 1000000
 BENCH_ARGS ?=
 
 # A fresh checkout runs in development mode; production sets DEBUG=false and a SECRET_KEY itself.
-run test: export DEBUG ?= true
+run test time-tests: export DEBUG ?= true
 
-.PHONY: run test bench lint format ci clean
+.PHONY: run test time-tests bench lint format ci clean
 
 $(VENV)/.python-ok:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -43,7 +47,10 @@ run: $(VENV)/.installed
 	$(MANAGE) runserver $(HOST):$(PORT)
 
 test: $(VENV)/.installed-dev
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+time-tests: $(VENV)/.installed-dev
+	$(PY) -m bench.suite_timer --workers $(TEST_WORKERS) $(TIME_TESTS_ARGS)
 
 bench: $(VENV)/.installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.run --incidents $(BENCH_INCIDENTS) $(BENCH_ARGS)

@@ -40,7 +40,7 @@ FULL_REPEATS = 5
 # A ratio past the target is measured again (its samples join the first ones) up to this many times: a cost
 # that grows faster than the text does so every time, a busy moment of the machine does not.
 CONFIRMATIONS = 2
-# Neither the README's gunicorn command nor bench/p4.py sets --timeout: gunicorn's default applies.
+# Neither the README's gunicorn command nor bench/api_throughput.py sets --timeout: gunicorn's default applies.
 GUNICORN_TIMEOUT = 30.0
 BODY_MAX, TEXT_MAX = 200_000, 20_000
 MIN_SAMPLE_SECONDS = 0.02  # fast calls are repeated within a sample, so that a preemption is a small part of it

@@ -18,7 +18,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from bench import handsql, hostile_input, load, p4, p6
+from bench import api_throughput, bulk_load, handsql, hostile_input, load
 from bench.timing import Figure, measure, measure_interleaved, ratio_figure
 from incidents.models import Environment, Incident, Team
 from incidents.selectors.reports import report_data
@@ -264,23 +264,30 @@ class Suite:
         log = Path(settings.VAR_DIR) / "bench-gunicorn.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         connection.close()  # the server's workers get their own connections
-        server = p4.start_server(port=self.port, log=log)
+        server = api_throughput.start_server(port=self.port, log=log)
         seconds = 3.0 if self.smoke else 10.0
-        sides = {"baseline": (p4.BASELINE_PATH, "bench-baseline"), "api": (p4.API_PATH, "bench-api")}
-        bursts: dict[str, list[p4.Burst]] = {name: [] for name in sides}
+        sides = {
+            "baseline": (api_throughput.BASELINE_PATH, "bench-baseline"),
+            "api": (api_throughput.API_PATH, "bench-api"),
+        }
+        bursts: dict[str, list[api_throughput.Burst]] = {name: [] for name in sides}
         try:
             for path, source in sides.values():  # warm-up
-                p4.burst(port=self.port, path=path, source=f"{source}-warmup", token=self.token, seconds=1.0)
+                api_throughput.burst(
+                    port=self.port, path=path, source=f"{source}-warmup", token=self.token, seconds=1.0
+                )
             for _ in range(3):
                 for name, (path, source) in sides.items():
                     bursts[name].append(
-                        p4.burst(port=self.port, path=path, source=source, token=self.token, seconds=seconds)
+                        api_throughput.burst(
+                            port=self.port, path=path, source=source, token=self.token, seconds=seconds
+                        )
                     )
         finally:
-            p4.stop_server(server)
+            api_throughput.stop_server(server)
         self._p4_result(sides, bursts)
 
-    def _p4_result(self, sides: dict[str, tuple[str, str]], bursts: dict[str, list[p4.Burst]]) -> None:
+    def _p4_result(self, sides: dict[str, tuple[str, str]], bursts: dict[str, list[api_throughput.Burst]]) -> None:
         rates = {name: Figure([burst.rate for burst in items]) for name, items in bursts.items()}
         errors = sum(burst.errors for items in bursts.values() for burst in items)
         for name, (_, source) in sides.items():
@@ -295,7 +302,7 @@ class Suite:
         ratio = rates["api"].median / rates["baseline"].median
         pairs = [a.rate / b.rate for a, b in zip(bursts["api"], bursts["baseline"], strict=True)]
         self.report.add(Row(
-            "P4", f"POST /api/v1/incidents/ under gunicorn, {p4.CLIENTS} clients / minimal insert view",
+            "P4", f"POST /api/v1/incidents/ under gunicorn, {api_throughput.CLIENTS} clients / minimal insert view",
             f"{ratio:.2f} (min {min(pairs):.2f}, max {max(pairs):.2f}); {rates['api'].median:.0f} vs"
             f" {rates['baseline'].median:.0f} requests/s; {errors} errors",
             ">= 0.35, zero errors, rows = 2xx", ratio >= 0.35 and not errors,
@@ -306,8 +313,8 @@ class Suite:
     def p6(self) -> None:
         batch = 2_000 if self.smoke else 20_000
         now = load.load_now()
-        p6.loader_and_copy(incidents=batch // 4, now=now, seed=90)  # warm-up
-        results = [p6.loader_and_copy(incidents=batch, now=now, seed=91 + n) for n in range(3)]
+        bulk_load.loader_and_copy(incidents=batch // 4, now=now, seed=90)  # warm-up
+        results = [bulk_load.loader_and_copy(incidents=batch, now=now, seed=91 + n) for n in range(3)]
         loader = Figure([rows / seconds for rows, seconds, _ in results])
         copy = Figure([rows / seconds for rows, _, seconds in results])
         ratio = loader.median / copy.median

@@ -10,9 +10,19 @@ import importlib
 
 import pytest
 from django.apps import apps
+from django.test.utils import override_settings
 
 from incidents.models import Environment, Membership
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
+
+# Tests only: every user the factories create and every log-in would otherwise pay for the production hasher
+# (PBKDF2, a million rounds, about half a second each). Hashes made here never leave the test database.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_configure(config):
+    """Settings that only make the suite faster, applied before the first test (and the first hash)."""
+    override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS).enable()
 
 
 @pytest.fixture(autouse=True)

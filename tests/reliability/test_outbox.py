@@ -46,7 +46,7 @@ def near_miss_form(team, staging) -> dict:
 
 
 @pytest.mark.django_db
-def test_r7_a_rolled_back_transaction_enqueues_nothing(team, django_capture_on_commit_callbacks):
+def test_a_rolled_back_transaction_enqueues_nothing(team, django_capture_on_commit_callbacks):
     with (
         mock.patch.object(tasks.outbox_process_task, "apply_async") as publish,
         django_capture_on_commit_callbacks(execute=True) as callbacks,
@@ -62,7 +62,7 @@ def test_r7_a_rolled_back_transaction_enqueues_nothing(team, django_capture_on_c
 
 
 @pytest.mark.django_db
-def test_r7_a_committed_filing_is_handed_over_once(
+def test_a_committed_filing_is_handed_over_once(
     client, reporter, team, staging, django_capture_on_commit_callbacks
 ):
     client.force_login(reporter)
@@ -141,7 +141,7 @@ def _mails(folder: Path) -> list[str]:
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 @requires_postgresql_url
 @pytest.mark.django_db(transaction=True)
-def test_r6_filing_survives_redis_being_down_and_the_follow_up_runs_once_it_returns(
+def test_filing_survives_redis_being_down_and_the_follow_up_runs_once_it_returns(
     client, reporter, lead, team, staging, tmp_path, settings
 ):
     port = _free_port()  # nothing listens here yet: Redis is down

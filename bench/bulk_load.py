@@ -1,4 +1,5 @@
-"""P6: the bulk loader's rows per second against PostgreSQL COPY of the same rows into the same tables.
+"""P6, bulk load: the bulk loader's rows per second against PostgreSQL COPY of the same rows into the same
+tables.
 
 Inside one transaction that is rolled back: the loader adds a batch (incidents and every row hanging off
 them), the new rows of each table are read out with COPY TO, deleted, and written back with COPY FROM.

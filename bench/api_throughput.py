@@ -1,4 +1,5 @@
-"""P4: incident creation through the API under gunicorn, 16 concurrent clients, against the baseline view."""
+"""P4, API throughput: incident creation through the API under gunicorn, 16 concurrent clients, against the
+baseline view."""
 
 from __future__ import annotations
 
