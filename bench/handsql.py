@@ -1,7 +1,7 @@
 # ruff: noqa: S608 - every query below is built from constant fragments; values are bound parameters
 """P1's baseline: the weekly report's numbers computed with hand-written SQL (PostgreSQL only).
 
-Each query is what a person would write by hand for one section of DESIGN.md's report, reading the same
+Each query is what a person would write by hand for one section of the report (docs/design.md), reading the same
 tables; Python only shapes the rows into the report_data() dictionary so that the two can be compared key by
 key. It computes the "everyone" report: confidential near-misses and their action items are left out.
 """

@@ -82,7 +82,7 @@ class AuditedAdmin(admin.ModelAdmin):
 class ConfidentialHiddenAdmin(admin.ModelAdmin):
     """Confidential near-misses, and what hangs off them, exist in the admin for superusers only: for other
     staff they are left out of the rows, and so of every changelist count, filter facet, date drill-down,
-    search and object page (DESIGN.md: confidential means undetectable)."""
+    search and object page (confidential means undetectable: docs/confidentiality.md)."""
 
     confidential_lookup = "incident__confidential"  # the path from a row to its incident's flag
 

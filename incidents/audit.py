@@ -33,7 +33,7 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system")
-# Who files a confidential near-miss, as the trail records it: nobody by name (DESIGN.md, "undetectable").
+# Who files a confidential near-miss, as the trail records it: nobody by name (confidential means undetectable).
 CONFIDENTIAL_REPORTER = Actor(None, "confidential reporter")
 _actor: ContextVar[Actor] = ContextVar("hindsight_audit_actor", default=SYSTEM)
 

@@ -388,7 +388,11 @@ class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet
                 "scope", str, pattern=SCOPE_PATTERN, description='"organisation" (default) or "team:<slug>".'
             ),
         ],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "The report's data (see DESIGN.md).")},
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT, "The report's data (each number is defined in docs/design.md)."
+            )
+        },
     )
     def retrieve(self, request: Request, week: str) -> Response:
         parsed = report_week(week)

@@ -1,4 +1,4 @@
-"""Shared helpers of the reliability checks (RELIABILITY.md): hostile strings, PostgreSQL-only runs, threads
+"""Shared helpers of the reliability checks (docs/reliability.md): hostile strings, PostgreSQL-only runs, threads
 released together, every route of the URL resolver, and API tools with fresh throttle counts."""
 
 from __future__ import annotations

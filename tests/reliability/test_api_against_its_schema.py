@@ -19,7 +19,7 @@ from incidents.services import api_token_create
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("R3_EXAMPLES", "200"))
 # Checks run: all of schemathesis' checks; schemathesis.toml beside this file lists the statuses a write may
-# answer to a well-formed body (see RELIABILITY.md).
+# answer to a well-formed body (see docs/reliability.md).
 CHECKS = os.environ.get("R3_CHECKS", "all")
 EXCLUDED = os.environ.get("R3_EXCLUDE_CHECKS", "")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
