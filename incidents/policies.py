@@ -169,10 +169,10 @@ def may_see_all_confidential(actor: Viewer) -> Decision:
 def may_edit(actor: Viewer, incident: Incident) -> Decision:
     """Members of the incident's team (and its tokens) and admins edit it: its fields and status, its timeline
     and action items; a confidential near-miss only its team's leads and admins."""
+    if not (writer := _writer(actor)):  # a read token writes nothing, whatever it can see
+        return writer
     if not (seen := may_view(actor, incident)):
         return seen
-    if not (writer := _writer(actor)):
-        return writer
     if actor.is_admin:
         return ALLOWED
     if incident.confidential:
@@ -215,10 +215,10 @@ def may_triage(actor: Viewer, incident: Incident) -> Decision:
 def may_complete(actor: Viewer, item: ActionItem) -> Decision:
     """The owner, the members (and tokens) of the item's or the incident's team, and admins close an action
     item; the confidential near-miss's own rule applies to the incident's team."""
-    if not (seen := may_view(actor, item.incident)):
-        return seen
     if not (writer := _writer(actor)):
         return writer
+    if not (seen := may_view(actor, item.incident)):
+        return seen
     if (
         actor.is_admin
         or (actor.user_id is not None and item.owner_id == actor.user_id)
