@@ -7,14 +7,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
-from incidents import services
+from incidents import policies, services
 from incidents.audit import audit_record, audit_trail, confidential_trail, diff, snapshot
-from incidents.markdown import render_markdown
 from incidents.models import (
     ActionItem,
     ApiToken,
@@ -40,6 +39,13 @@ from incidents.models import (
     TrendReport,
 )
 from incidents.outbox import MAX_ATTEMPTS, outbox_dispatch, outbox_gave_up
+
+
+def admin_actor(request: HttpRequest) -> policies.Viewer:
+    """The person using the admin, as the policies and services know actors; computed once per request."""
+    if not hasattr(request, "_hindsight_viewer"):
+        request._hindsight_viewer = policies.viewer_for_user(request.user)
+    return request._hindsight_viewer
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -88,7 +94,7 @@ class ConfidentialHiddenAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         rows = super().get_queryset(request)
-        if request.user.is_superuser:
+        if policies.may_see_all_confidential(admin_actor(request)):
             return rows
         return rows.exclude(**{self.confidential_lookup: True})
 
@@ -99,7 +105,8 @@ class SuperuserDeletesAdmin(admin.ModelAdmin):
     included, so for other staff even offering the deletion would tell them such an item exists."""
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser and super().has_delete_permission(request, obj)
+        allowed = policies.may_delete_referenced_rows(admin_actor(request))
+        return bool(allowed) and super().has_delete_permission(request, obj)
 
 
 class MembershipInline(admin.TabularInline):
@@ -259,7 +266,7 @@ class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
         return [*self.readonly_fields, *([] if obj.confidential else ["confidential"])]
 
     def get_list_filter(self, request: HttpRequest) -> list:
-        if request.user.is_superuser:
+        if policies.may_see_all_confidential(admin_actor(request)):
             return self.list_filter
         return [name for name in self.list_filter if name != "confidential"]
 
@@ -267,19 +274,58 @@ class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
         # New items are filed through the web forms or the API, which allocate their numbers.
         return False
 
+    def get_form(self, request: HttpRequest, obj: Incident | None = None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        actor = admin_actor(request)
+
+        class ThroughTheServices(form):
+            """The change is checked as incident_update checks it (the workflow, the policy), beside its fields."""
+
+            def clean(self) -> dict:
+                cleaned = super().clean()
+                if self.instance.pk is not None and not self.errors:
+                    stored = Incident.objects.get(pk=self.instance.pk)
+                    try:
+                        services.incident_update_check(
+                            actor=actor, incident=stored, changes=_service_changes(self), causes=None
+                        )
+                    except policies.NotAllowed as refused:
+                        raise ValidationError(str(refused)) from None
+                return cleaned
+
+        return ThroughTheServices
+
     def save_model(self, request: HttpRequest, obj: Incident, form, change: bool) -> None:
-        # Keep the stored HTML and the edit version in step with the other doors, so an editor who
-        # opened the postmortem before this admin change gets a conflict instead of overwriting it.
-        obj.body_html = render_markdown(obj.body)
-        obj.version += 1
-        obj.updated_at = timezone.now()
-        if change and "confidential" in form.changed_data and not obj.confidential:
-            # Opened: it leaves the CNM sequence and takes the next NM number (the admin's change view
-            # runs in a transaction, which the counter needs).
-            obj.number = services.incident_numbers_reserve(
-                kind=Incident.number_sequence(kind=obj.kind, confidential=False)
-            )
-        super().save_model(request, obj, form, change)
+        # The change goes through incident_update, as from every other door: the policy, the workflow, redaction,
+        # the stored HTML, the audit trail, a new NM number for an opened confidential near-miss, and the edit
+        # version, so an editor who opened the postmortem before this change gets a conflict instead of
+        # overwriting it. What only the admin changes (the team, the reporter, the origin) is saved beside it.
+        stored = Incident.objects.get(pk=obj.pk)
+        related = {
+            name: list(form.cleaned_data[name]) for name in ("services", "releases") if name in form.changed_data
+        }
+        services.incident_update(
+            actor=admin_actor(request), incident=stored, expected_version=stored.version,
+            changes=_service_changes(form), **related,
+        )  # fmt: skip
+        own = [name for name in ADMIN_ONLY_FIELDS if name in form.changed_data]
+        if own:
+            before = snapshot(stored, own)
+            Incident.objects.filter(pk=obj.pk).update(**{name: getattr(obj, name) for name in own})
+            audit_record(obj=obj, action="changed", changes=diff(before, snapshot(obj, own)))
+        obj.refresh_from_db()
+
+
+ADMIN_ONLY_FIELDS = ("team", "reporter", "source", "external_id")
+
+
+def _service_changes(form) -> dict:
+    """The incident's own columns that the admin form changed, as incident_update takes them."""
+    return {
+        name: form.cleaned_data[name]
+        for name in form.changed_data
+        if name in services.UPDATABLE_FIELDS and name in form.cleaned_data
+    }
 
 
 @admin.register(IncidentCause)
@@ -327,19 +373,19 @@ class ConfidentialReporterAdmin(admin.ModelAdmin):
     list_select_related = ["incident", "user"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
+        return bool(policies.may_see_all_confidential(admin_actor(request)))
 
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return request.user.is_superuser
+        return self.has_module_permission(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return request.user.is_superuser
+        return self.has_module_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return request.user.is_superuser
+        return self.has_module_permission(request)
 
 
 @admin.register(TrendReport)
@@ -352,7 +398,9 @@ class TrendReportAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[TrendReport]:
         # The confidential audience counts confidential near-misses: superusers only, as the items themselves.
         reports = super().get_queryset(request)
-        return reports if request.user.is_superuser else reports.filter(audience=TrendReport.Audience.EVERYONE)
+        if policies.may_see_all_confidential(admin_actor(request)):
+            return reports
+        return reports.filter(audience=TrendReport.Audience.EVERYONE)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -386,6 +434,29 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
 # --- The API for tools: tokens and GitHub hooks -------------------------------------------------------------
 
 
+class TokenManagersOnly(admin.ModelAdmin):
+    """Credentials that write for a team (API tokens, GitHub hooks) are managed as policies.may_manage_tokens
+    says, whatever model permissions a staff account holds."""
+
+    def _manages(self, request: HttpRequest) -> bool:
+        return bool(policies.may_manage_tokens(admin_actor(request)))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._manages(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._manages(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._manages(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._manages(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._manages(request) and super().has_delete_permission(request, obj)
+
+
 class ApiTokenForm(forms.ModelForm):
     class Meta:
         model = ApiToken
@@ -393,7 +464,7 @@ class ApiTokenForm(forms.ModelForm):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(AuditedAdmin):
+class ApiTokenAdmin(TokenManagersOnly, AuditedAdmin):
     """Tokens are created here (the secret is shown once, in a message) and revoked with an action."""
 
     list_display = ["name", "team", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
@@ -452,7 +523,7 @@ class GitHubHookForm(forms.ModelForm):
 
 
 @admin.register(GitHubHook)
-class GitHubHookAdmin(AuditedAdmin):
+class GitHubHookAdmin(TokenManagersOnly, AuditedAdmin):
     form = GitHubHookForm
     audit_hidden_fields = frozenset({"secret"})
     list_display = ["name", "team", "service", "active", "last_delivery_at"]
@@ -555,7 +626,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
         entries = super().get_queryset(request)
-        if request.user.is_superuser:
+        if policies.may_see_all_confidential(admin_actor(request)):
             return entries
         return entries.exclude(confidential_trail())
 
@@ -593,10 +664,10 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     a message names the item it follows up, confidential filings included."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_superuser
+        return request.user.is_active and bool(policies.may_see_operations(admin_actor(request)))
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_active and request.user.is_superuser
+        return self.has_module_permission(request)
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return self.has_view_permission(request, obj)

@@ -36,6 +36,7 @@ from incidents.models import (
     Service,
     Team,
 )
+from incidents.policies import Viewer
 from incidents.services import action_item_complete, action_item_create, api_token_create, near_miss_report
 from incidents.services.reports import report_generate
 from incidents.weeks import Week
@@ -55,6 +56,7 @@ NOW = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.UTC)  # a Wednesday afternoon, f
 THIS_WEEK = Week.containing(NOW.date())
 WEEKS = [THIS_WEEK.shifted(-2), THIS_WEEK.shifted(-1), THIS_WEEK]
 TEAMS = ("payments", "platform")
+ADMIN = Viewer(user_id=None, team_ids=frozenset(), lead_team_ids=frozenset(), is_admin=True)  # seeding the data
 CAUSES = ("missing-check", "weak-monitoring", "config-drift", "secret-handling")
 ENVIRONMENTS = ("dev", "staging", "prod")
 TITLE = "Migration would have locked the orders table"  # shares words with public items: search, similar
@@ -253,13 +255,13 @@ class ConfidentialInferenceBase(TestCase):
                 owner = {"none": None, "member": users[f"member-{team.slug}"], "lead": users[f"lead-{team.slug}"],
                          "other-lead": users[f"lead-{other.slug}"]}[step["owner"]]  # fmt: skip
                 item = action_item_create(
-                    incident=incident, title="Add a lock timeout to migrations", owner=owner,
+                    actor=ADMIN, incident=incident, title="Add a lock timeout to migrations", owner=owner,
                     team={"none": None, "own": team, "other": other}[step["team"]],
                     due_date=NOW.date() + dt.timedelta(days=-2 if step["overdue"] else 9),
                     cause=Cause.objects.filter(slug=step["cause"]).first(),
-                )  # fmt: skip
+                ).obj  # fmt: skip
                 if step["done"]:
-                    action_item_complete(action_item=item, at=started + dt.timedelta(hours=1))
+                    action_item_complete(actor=ADMIN, action_item=item, at=started + dt.timedelta(hours=1))
         return incident
 
     def assert_nothing_readable_changed(self, case: dict) -> None:

@@ -26,6 +26,7 @@ from incidents.models import (
     IncidentRevision,
     OutboxMessage,
 )
+from incidents.policies import Viewer
 from incidents.services import (
     action_item_create,
     confidential_reporters_purge,
@@ -38,6 +39,7 @@ from tests.api.conftest import Tool
 from tests.factories import IncidentFactory, NearMissFactory, UserFactory, cause
 
 pytestmark = pytest.mark.django_db
+ADMIN = Viewer(user_id=None, team_ids=frozenset(), lead_team_ids=frozenset(), is_admin=True)  # for direct writes
 NEAR_MISS_FORM = reverse("incidents:near_miss_create")
 migration = importlib.import_module("incidents.migrations.0013_confidential_numbers")
 
@@ -126,7 +128,9 @@ def test_a_token_cannot_add_an_action_item_to_a_cnm_and_a_malformed_reference_is
 def test_an_open_near_miss_cannot_be_made_confidential(reporter, team, staging):
     incident = file_near_miss(reporter, team, staging, confidential=False)
     with pytest.raises(Exception) as raised:
-        incident_update(incident=incident, expected_version=incident.version, changes={"confidential": True})
+        incident_update(
+            actor=ADMIN, incident=incident, expected_version=incident.version, changes={"confidential": True}
+        )
     assert "confidential" in raised.value.message_dict
     incident.refresh_from_db()
     assert incident.reference == "NM-1" and not incident.confidential
@@ -135,7 +139,9 @@ def test_an_open_near_miss_cannot_be_made_confidential(reporter, team, staging):
 def test_opening_a_confidential_near_miss_gives_it_the_next_nm_number(reporter, team, staging):
     file_near_miss(reporter, team, staging, confidential=False)
     secret = file_near_miss(reporter, team, staging, confidential=True)
-    opened = incident_update(incident=secret, expected_version=secret.version, changes={"confidential": False})
+    opened = incident_update(
+        actor=ADMIN, incident=secret, expected_version=secret.version, changes={"confidential": False}
+    ).obj
     opened.refresh_from_db()
     assert opened.reference == "NM-2"
     assert AuditEntry.objects.filter(object_id=str(opened.pk), action="changed").get().changes["reference"] == [
@@ -163,7 +169,7 @@ def test_the_migration_moves_old_confidential_near_misses_to_cnm_in_their_number
 
 def test_new_action_items_get_random_ids_that_the_pages_and_the_api_accept(client, reporter, team, staging):
     incident = IncidentFactory(team=team)
-    items = [action_item_create(incident=incident, title=f"Step {n}") for n in range(5)]
+    items = [action_item_create(actor=ADMIN, incident=incident, title=f"Step {n}").obj for n in range(5)]
     ids = [item.pk for item in items]
     assert all(1 <= pk <= ACTION_ITEM_ID_LIMIT for pk in ids)
     assert sorted(ids) != list(range(min(ids), min(ids) + 5))  # not a sequence
@@ -233,9 +239,9 @@ def test_the_purge_scrubs_old_trail_entries_once_and_the_admin_then_shows_no_rep
     client, reporter, team, staging, admin_user, settings
 ):
     secret = file_near_miss(reporter, team, staging, confidential=True)
-    action_item_create(incident=secret, title="Add a pre-commit hook")
+    action_item_create(actor=ADMIN, incident=secret, title="Add a pre-commit hook")
     _old_trail_naming(reporter, secret)
-    timeline_entry_add(incident=secret, at=secret.started_at, text="Hook fired.")
+    timeline_entry_add(actor=ADMIN, incident=secret, at=secret.started_at, text="Hook fired.")
     due = timezone.now() + dt.timedelta(days=settings.CONFIDENTIAL_REPORTER_RETENTION_DAYS + 1)
     assert confidential_reporters_purge(now=due) == 1
     assert confidential_reporters_purge(now=due) == 0
@@ -252,7 +258,7 @@ def test_the_purge_scrubs_old_trail_entries_once_and_the_admin_then_shows_no_rep
 
 def test_the_migration_scrubs_the_filing_entries_of_existing_confidential_items(reporter, team, staging):
     secret = file_near_miss(reporter, team, staging, confidential=True)
-    action_item_create(incident=secret, title="Add a pre-commit hook")
+    action_item_create(actor=ADMIN, incident=secret, title="Add a pre-commit hook")
     AuditEntry.objects.all().delete()
     _old_trail_naming(reporter, secret)
     migration.scrub_confidential_reporters(apps, None)
@@ -290,12 +296,12 @@ def test_staff_who_are_not_superusers_neither_see_nor_count_confidential_items(
     client, staff, admin_user, reporter, team, staging
 ):
     public = file_near_miss(reporter, team, staging, confidential=False, title="Public leaked near-miss")
-    action_item_create(incident=public, title="Public step")
+    action_item_create(actor=ADMIN, incident=public, title="Public step")
     client.force_login(staff)
     before = _admin_reads(client)
     secret = file_near_miss(reporter, team, staging, confidential=True, title="Secret leaked near-miss")
-    item = action_item_create(incident=secret, title="Secret step")
-    timeline_entry_add(incident=secret, at=secret.started_at, text="leaked")
+    item = action_item_create(actor=ADMIN, incident=secret, title="Secret step").obj
+    timeline_entry_add(actor=ADMIN, incident=secret, at=secret.started_at, text="leaked")
     IncidentRevision.objects.create(incident=secret, version=1, title=secret.title, status="published")
     assert _admin_reads(client) == before
     page = client.get(reverse("admin:incidents_incident_changelist")).content.decode()

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from incidents.models import ActionItem, ConfidentialReporter, Deployment, Incident, Release
+from incidents.policies import Viewer, viewer_for_team, viewer_for_user
 from incidents.services import (
     ActionItemInput,
     CauseInput,
@@ -27,6 +28,8 @@ from incidents.tokens import receipt_hash
 from tests.factories import ActionItemFactory, IncidentFactory, ReleaseFactory, ServiceFactory, cause
 
 pytestmark = pytest.mark.django_db
+
+ADMIN = Viewer(user_id=None, team_ids=frozenset(), lead_team_ids=frozenset(), is_admin=True)
 
 
 def field_errors(excinfo) -> dict:
@@ -99,12 +102,12 @@ def test_retired_and_repeated_causes_are_refused(reporter, team, staging):
 def test_incident_is_created_with_causes_timeline_and_action_items(team, lead, prod, service):
     start = timezone.now() - dt.timedelta(hours=5)
     incident = incident_create(
-        team=team, kind=Incident.Kind.INCIDENT, title="Checkout down", reporter=lead, severity="sev1",
+        actor=viewer_for_user(lead), team=team, kind=Incident.Kind.INCIDENT, title="Checkout down", reporter=lead, severity="sev1",
         environment=prod, caught_by="monitoring_alert", started_at=start, services=[service],
         causes=[CauseInput(cause=cause("weak-monitoring"), note="No alert on 5xx", gate="prod-monitoring")],
         timeline=[TimelineInput(at=start, text="Deploy"), TimelineInput(at=start + dt.timedelta(minutes=9), text="Page")],
         action_items=[ActionItemInput(title="Alert on 5xx rate", owner=lead, due_date=dt.date(2030, 1, 1))],
-    )  # fmt: skip
+    ).obj  # fmt: skip
     assert incident.reference == "INC-1"
     assert "## Contributing factors" in incident.body and "<h2>Contributing factors</h2>" in incident.body_html
     assert [(ic.cause.slug, ic.gate, ic.note) for ic in incident.incident_causes.all()] == [
@@ -115,36 +118,54 @@ def test_incident_is_created_with_causes_timeline_and_action_items(team, lead, p
 
 
 def test_incident_create_rejects_impossible_times_and_unknown_gates(team, prod):
-    start = timezone.now()
+    start, tool = timezone.now(), viewer_for_team(team)
     with pytest.raises(ValidationError) as excinfo:
         incident_create(
-            team=team, kind="incident", title="x", started_at=start, detected_at=start - dt.timedelta(1)
+            actor=tool,
+            team=team,
+            kind="incident",
+            title="x",
+            started_at=start,
+            detected_at=start - dt.timedelta(1),
         )
     assert field_errors(excinfo)["detected_at"] == ["Cannot be before the start time."]
     with pytest.raises(ValidationError, match="Gate 'lunch'"):
         incident_create(
-            team=team, kind="incident", title="x", causes=[CauseInput(cause=cause("missing-check"), gate="lunch")]
+            actor=tool,
+            team=team,
+            kind="incident",
+            title="x",
+            causes=[CauseInput(cause=cause("missing-check"), gate="lunch")],
         )
     with pytest.raises(ValidationError) as excinfo:
-        incident_create(team=team, kind="incident", title="x", number=7)
+        incident_create(actor=tool, team=team, kind="incident", title="x", number=7)
     assert field_errors(excinfo) == {"number": ["This field cannot be set."]}
     assert not Incident.objects.exists()
 
 
 def test_incident_create_refuses_a_second_item_for_the_same_external_id(team):
     first = incident_create(
-        team=team, kind="incident", title="Alert", status="triage", source="alertmanager", external_id="fp1"
+        actor=viewer_for_team(team),
+        team=team,
+        kind="incident",
+        title="Alert",
+        status="triage",
+        source="alertmanager",
+        external_id="fp1",
     )
     with pytest.raises(ValidationError) as excinfo:
         incident_create(
-            team=team, kind="incident", title="Alert", status="triage", source="alertmanager", external_id="fp1"
-        )
-    assert first.reference in field_errors(excinfo)["external_id"][0]
+            actor=viewer_for_team(team), team=team, kind="incident", title="Alert", status="triage",
+            source="alertmanager", external_id="fp1",
+        )  # fmt: skip
+    assert first.obj.reference in field_errors(excinfo)["external_id"][0]
 
 
 def test_update_bumps_the_version_and_renders_the_body(team):
     incident = IncidentFactory(team=team, status=Incident.Status.DRAFT)
-    updated = incident_update(incident=incident, expected_version=1, changes={"body": "## Impact\n\n*none*"})
+    updated = incident_update(
+        actor=viewer_for_team(team), incident=incident, expected_version=1, changes={"body": "## Impact\n\n*none*"}
+    ).obj
     stored = Incident.objects.get(pk=incident.pk)
     assert (updated.version, stored.version) == (2, 2)
     assert stored.body_html == "<h2>Impact</h2>\n<p><em>none</em></p>"
@@ -153,61 +174,69 @@ def test_update_bumps_the_version_and_renders_the_body(team):
 def test_stale_update_raises_a_conflict_and_keeps_the_first_write(team):
     incident = IncidentFactory(team=team, status=Incident.Status.DRAFT)
     first_copy, second_copy = Incident.objects.get(pk=incident.pk), Incident.objects.get(pk=incident.pk)
-    incident_update(incident=first_copy, expected_version=1, changes={"title": "First editor"})
+    tool = viewer_for_team(team)
+    incident_update(actor=tool, incident=first_copy, expected_version=1, changes={"title": "First editor"})
     with pytest.raises(VersionConflict) as excinfo:
-        incident_update(incident=second_copy, expected_version=1, changes={"title": "Second editor"})
+        incident_update(actor=tool, incident=second_copy, expected_version=1, changes={"title": "Second editor"})
     assert excinfo.value.current.title == "First editor"
     assert Incident.objects.get(pk=incident.pk).title == "First editor"
 
 
-def test_status_follows_the_workflow(team):
-    incident = IncidentFactory(team=team, status=Incident.Status.DRAFT)
+def test_status_follows_the_workflow(team, lead):
+    incident, actor = IncidentFactory(team=team, status=Incident.Status.DRAFT), viewer_for_user(lead)
     with pytest.raises(ValidationError) as excinfo:
-        incident_update(incident=incident, expected_version=1, changes={"status": "published"})
+        incident_update(actor=actor, incident=incident, expected_version=1, changes={"status": "published"})
     assert "can move to dismissed, in_review" in field_errors(excinfo)["status"][0]
-    incident = incident_update(incident=incident, expected_version=1, changes={"status": "in_review"})
-    incident = incident_update(incident=incident, expected_version=2, changes={"status": "published"})
+    incident = incident_update(
+        actor=actor, incident=incident, expected_version=1, changes={"status": "in_review"}
+    ).obj
+    incident = incident_update(
+        actor=actor, incident=incident, expected_version=2, changes={"status": "published"}
+    ).obj
     assert Incident.objects.get(pk=incident.pk).status == "published"
 
 
 def test_update_replaces_causes_and_refuses_protected_fields(team):
     incident = IncidentFactory(team=team, causes=["config-drift"])
     incident_update(
-        incident=incident, expected_version=1, causes=[CauseInput(cause=cause("manual-change"), gate="review")]
-    )
+        actor=ADMIN, incident=incident, expected_version=1,
+        causes=[CauseInput(cause=cause("manual-change"), gate="review")],
+    )  # fmt: skip
     assert list(incident.incident_causes.values_list("cause__slug", "gate")) == [("manual-change", "review")]
     with pytest.raises(ValidationError) as excinfo:
-        incident_update(incident=incident, expected_version=2, changes={"reporter": None, "version": 9})
+        incident_update(
+            actor=ADMIN, incident=incident, expected_version=2, changes={"reporter": None, "version": 9}
+        )
     assert set(field_errors(excinfo)) == {"reporter", "version"}
 
 
 def test_timeline_entry_needs_text(team):
     incident = IncidentFactory(team=team)
     with pytest.raises(ValidationError) as excinfo:
-        timeline_entry_add(incident=incident, at=timezone.now(), text="")
+        timeline_entry_add(actor=ADMIN, incident=incident, at=timezone.now(), text="")
     assert "text" in field_errors(excinfo)
-    assert timeline_entry_add(incident=incident, at=timezone.now(), text="Paged").pk
+    assert timeline_entry_add(actor=ADMIN, incident=incident, at=timezone.now(), text="Paged").obj.pk
 
 
 def test_action_item_is_created_and_completed_once(lead):
     incident = IncidentFactory()
     item = action_item_create(
-        incident=incident, title="Rehearse rollback", owner=lead, ticket_url="https://t.example/1"
-    )
-    done = action_item_complete(action_item=item)
+        actor=ADMIN, incident=incident, title="Rehearse rollback", owner=lead, ticket_url="https://t.example/1"
+    ).obj
+    done = action_item_complete(actor=viewer_for_user(lead), action_item=item)
     assert done.status == ActionItem.Status.DONE and done.completed_at is not None
     first_completion = done.completed_at
-    again = action_item_complete(action_item=item, status=ActionItem.Status.WONT_DO)
+    again = action_item_complete(actor=viewer_for_user(lead), action_item=item, status=ActionItem.Status.WONT_DO)
     assert (again.status, again.completed_at) == (ActionItem.Status.DONE, first_completion)
 
 
 def test_action_item_rejects_bad_urls_and_statuses():
     incident = IncidentFactory()
     with pytest.raises(ValidationError) as excinfo:
-        action_item_create(incident=incident, title="x", ticket_url="javascript:alert(1)")
+        action_item_create(actor=ADMIN, incident=incident, title="x", ticket_url="javascript:alert(1)")
     assert "ticket_url" in field_errors(excinfo)
     with pytest.raises(ValidationError) as excinfo:
-        action_item_complete(action_item=ActionItemFactory(), status="open")
+        action_item_complete(actor=ADMIN, action_item=ActionItemFactory(), status="open")
     assert "status" in field_errors(excinfo)
 
 

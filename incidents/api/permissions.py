@@ -1,10 +1,10 @@
-"""What a caller may do: read with any token or a session; write with a token of the write scope."""
+"""The API's doors ask the policies: read with any token or a session; write with a token of the write scope."""
 
 from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from incidents import selectors
+from incidents import policies
 from incidents.models import ApiToken, GitHubHook, Team
 
 
@@ -12,12 +12,15 @@ def request_token(request) -> ApiToken | None:
     return request.auth if isinstance(request.auth, ApiToken) else None
 
 
-def request_viewer(request) -> selectors.Viewer:
-    """A token sees what a member of its team sees; a signed-in person what they see on the web."""
-    token = request_token(request)
-    if token is not None:
-        return selectors.viewer_for_team(token.team)
-    return selectors.viewer_for_user(request.user)
+def request_viewer(request) -> policies.Viewer:
+    """The caller as an actor, computed once per request: a token acts for its team (as a member of it sees),
+    a signed-in person as on the web."""
+    if not hasattr(request, "_hindsight_viewer"):
+        token = request_token(request)
+        request._hindsight_viewer = (
+            policies.viewer_for_token(token) if token is not None else policies.viewer_for_user(request.user)
+        )
+    return request._hindsight_viewer
 
 
 def acting_team(request) -> Team:
@@ -25,16 +28,16 @@ def acting_team(request) -> Team:
 
 
 class TokenScopePermission(BasePermission):
-    message = "This API token can only read; writing needs a token with the write scope."
+    message = policies.READ_ONLY_TOKEN
 
     def has_permission(self, request, view) -> bool:
-        token = request_token(request)
-        if request.method in SAFE_METHODS:
-            return token is not None or bool(request.user and request.user.is_authenticated)
-        if token is None:
-            self.message = "Writing needs an API token with the write scope; a session can only read."
-            return False
-        return token.can_write
+        actor = request_viewer(request)
+        decision = (
+            policies.may_read_api(actor) if request.method in SAFE_METHODS else policies.may_write_api(actor)
+        )
+        if not decision:
+            self.message = decision.rule
+        return bool(decision)
 
 
 class SignedByGitHub(BasePermission):

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from incidents import services
+from incidents import policies, services
 from incidents.api.fields import InRangeDateField, InRangeDateTimeField, OneLineField, SlugRefsField
 from incidents.api.strict import StrictJsonMixin
 from incidents.limits import (
@@ -131,9 +131,9 @@ class ReleaseSerializer(serializers.ModelSerializer):
 
 
 def _check_service_owner(service: Service, team: Team) -> None:
-    if not services.service_writable_by(team, service):
+    if not policies.service_writable_by(team, service):
         raise serializers.ValidationError(
-            {"service": [f"{services.not_writable_detail(team, service)} This token acts for {team.slug}."]}
+            {"service": [f"{policies.not_writable_detail(team, service)} This token acts for {team.slug}."]}
         )
 
 
@@ -295,7 +295,7 @@ class RedactedMixin(serializers.Serializer):
 
     @extend_schema_field(REDACTED_SCHEMA)
     def get_redacted(self, saved) -> dict[str, dict[str, int]]:
-        return getattr(saved, "redacted", {})
+        return self.context.get("redactions", {})  # what the write that this answers replaced
 
 
 class IncidentActionItemSerializer(serializers.ModelSerializer):

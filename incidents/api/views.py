@@ -12,12 +12,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents import selectors, services
+from incidents import policies, selectors, services
 from incidents.api import serializers as s
 from incidents.api.exceptions import Conflict, PreconditionFailed, PreconditionRequired, validation_error
 from incidents.api.filters import ActionItemFilter, DeploymentFilter, ReleaseFilter, StrictOrderingFilter
@@ -47,7 +47,7 @@ class ApiViewMixin:
         super().initial(request, *args, **kwargs)
 
     @property
-    def viewer(self) -> selectors.Viewer:
+    def viewer(self) -> policies.Viewer:
         return request_viewer(self.request)
 
 
@@ -154,12 +154,17 @@ class IncidentViewSet(
         except Incident.DoesNotExist:
             raise Http404("No such incident.") from None
 
-    def _detail(self, incident: Incident, status_code: int = status.HTTP_200_OK) -> Response:
-        redacted = getattr(incident, "redacted", {})
+    def _detail(
+        self,
+        incident: Incident,
+        status_code: int = status.HTTP_200_OK,
+        *,
+        redactions: services.Redactions | None = None,
+    ) -> Response:
         incident = selectors.incident_by_reference(self.get_queryset(), incident.reference)
-        incident.redacted = redacted
         incident.suspect_releases = list(selectors.suspect_releases(incident=incident))
-        data = s.IncidentDetailSerializer(incident, context=self.get_serializer_context()).data
+        context = {**self.get_serializer_context(), "redactions": redactions or {}}
+        data = s.IncidentDetailSerializer(incident, context=context).data
         return Response(data, status=status_code, headers=_etag(incident))
 
     @extend_schema(responses={200: s.IncidentDetailSerializer})
@@ -181,31 +186,32 @@ class IncidentViewSet(
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         fields["timeline"] = [services.TimelineInput(**entry) for entry in fields.get("timeline", [])]
-        incident, created = _service_call(
-            services.incident_record_for_tool, team=acting_team(self.request), **fields
+        saved, created = _service_call(
+            services.incident_record_for_tool, actor=self.viewer, team=acting_team(self.request), **fields
         )
-        return self._detail(incident, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return self._detail(saved.obj, code, redactions=saved.redactions)
 
     @extend_schema(request=s.IncidentUpdateSerializer, responses={200: s.IncidentDetailSerializer})
     def partial_update(self, request: Request, *args, **kwargs) -> Response:
         incident = self.get_object()
-        if incident.team_id != acting_team(request).pk:
-            raise PermissionDenied("This item belongs to another team; a token writes only its own team's items.")
+        policies.require(policies.may_edit(self.viewer, incident))  # before the body; the service checks again
         serializer = s.IncidentUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         expected, from_header = _expected_version(request, changes.pop("version", None))
         related = {name: changes.pop(name) for name in ("services", "releases", "causes") if name in changes}
         try:
-            incident = _service_call(
-                services.incident_update, incident=incident, expected_version=expected, changes=changes, **related
-            )
+            saved = _service_call(
+                services.incident_update, actor=self.viewer, incident=incident, expected_version=expected,
+                changes=changes, **related,
+            )  # fmt: skip
         except services.VersionConflict as conflict:
             error = PreconditionFailed if from_header else Conflict
             detail = f"{conflict.current.reference} changed since version {expected}; read it again and re-apply."
             body = {"detail": detail, "current_version": conflict.current.version}
             return Response(body, status=error.status_code, headers=_etag(conflict.current))
-        return self._detail(incident)
+        return self._detail(saved.obj, redactions=saved.redactions)
 
 
 # --- Action items ----------------------------------------------------------------------------------------
@@ -241,30 +247,45 @@ class ActionItemViewSet(
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         team = acting_team(self.request)
-        own_items = selectors.incidents_visible(self.viewer).filter(team=team)
         try:
-            incident = selectors.incident_by_reference(own_items, fields.pop("incident"))
+            incident = selectors.incident_by_reference(
+                selectors.incidents_visible(self.viewer), fields.pop("incident")
+            )
         except Incident.DoesNotExist:
             raise ValidationError(
                 {"incident": [f"No incident of team {team.slug} with that reference."]}
             ) from None
-        item = _service_call(services.action_item_create, incident=incident, **fields)
-        return Response(s.ActionItemSerializer(item).data, status=status.HTTP_201_CREATED)
+        # The incident is named in the body: one the token may not change is refused as that field's error.
+        if not (decision := policies.may_edit(self.viewer, incident)):
+            raise ValidationError({"incident": [decision.rule]})
+        saved = _service_call(services.action_item_create, actor=self.viewer, incident=incident, **fields)
+        data = s.ActionItemSerializer(saved.obj, context={"redactions": saved.redactions}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ActionItemUpdateSerializer, responses={200: s.ActionItemSerializer})
     def partial_update(self, request: Request, *args, **kwargs) -> Response:
         item = self.get_object()
-        if item.incident.team_id != acting_team(request).pk:
-            raise PermissionDenied("This action item belongs to another team's incident.")
         serializer = s.ActionItemUpdateSerializer(data=request.data, partial=True, context=self._context())
+        # Its details are the incident's to change; closing it, its owner's and teams' (the services check again).
+        fields = set(request.data) if isinstance(request.data, dict) else set()
+        if fields - {"status"} or not fields:
+            policies.require(policies.may_edit_action_item(self.viewer, item))
+        if "status" in fields:
+            policies.require(policies.may_complete(self.viewer, item))
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         new_status = changes.pop("status", None)
+        redactions: services.Redactions = {}
         if changes:
-            item = _service_call(services.action_item_update, action_item=item, changes=changes)
+            saved = _service_call(
+                services.action_item_update, actor=self.viewer, action_item=item, changes=changes
+            )
+            item, redactions = saved.obj, saved.redactions
         if new_status:
-            item = _service_call(services.action_item_complete, action_item=item, status=new_status)
-        return Response(s.ActionItemSerializer(item).data)
+            item = _service_call(
+                services.action_item_complete, actor=self.viewer, action_item=item, status=new_status
+            )
+        return Response(s.ActionItemSerializer(item, context={"redactions": redactions}).data)
 
 
 # --- Releases and deployments ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Every non-trivial read. Visibility rules live here once, for the web app, the API and the reports.
+"""Every non-trivial read. Who may see what is decided in incidents/policies.py; the reads here apply it.
 
 The package is split by subject: everything but the weekly report is importable from `incidents.selectors`;
 the report's reads are `incidents.selectors.reports`.
@@ -10,7 +10,6 @@ from incidents.selectors.incidents import (
     REFERENCE_PATTERN,
     SIMILAR_LIMIT,
     SIMILAR_STOPWORDS,
-    Viewer,
     action_item_get,
     action_items_for,
     action_items_open,
@@ -19,9 +18,6 @@ from incidents.selectors.incidents import (
     api_incident_detail,
     api_incident_list,
     api_token_authenticate,
-    can_complete,
-    can_edit,
-    can_publish,
     causes_active,
     confidential_reporter_of,
     deployment_list,
@@ -49,8 +45,6 @@ from incidents.selectors.incidents import (
     team_members,
     teams_for_filing,
     triage_inbox,
-    viewer_for_team,
-    viewer_for_user,
     week_at_a_glance,
 )
 
@@ -58,7 +52,6 @@ __all__ = [
     "REFERENCE_PATTERN",
     "SIMILAR_LIMIT",
     "SIMILAR_STOPWORDS",
-    "Viewer",
     "action_item_get",
     "action_items_for",
     "action_items_open",
@@ -67,9 +60,6 @@ __all__ = [
     "api_incident_detail",
     "api_incident_list",
     "api_token_authenticate",
-    "can_complete",
-    "can_edit",
-    "can_publish",
     "causes_active",
     "confidential_reporter_of",
     "deployment_list",
@@ -97,7 +87,5 @@ __all__ = [
     "team_members",
     "teams_for_filing",
     "triage_inbox",
-    "viewer_for_team",
-    "viewer_for_user",
     "week_at_a_glance",
 ]

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
     Case,
     Count,
@@ -40,11 +39,11 @@ from incidents.models import (
     Incident,
     IncidentCause,
     IncidentRevision,
-    Membership,
     Release,
     Service,
     Team,
 )
+from incidents.policies import Viewer, filing_teams, visible_incidents
 from incidents.search import search_terms
 from incidents.tokens import receipt_hash
 
@@ -64,45 +63,9 @@ def reference_lookup(reference: str) -> Q:
     return Q(kind=Incident.Kind.NEAR_MISS, confidential=prefix == Incident.CONFIDENTIAL_PREFIX, number=number)
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """Who is looking: a signed-in person, or a tool acting for a team."""
-
-    user_id: int | None
-    team_ids: frozenset[int]
-    lead_team_ids: frozenset[int]
-    is_admin: bool = False
-
-
-def viewer_for_user(user: AbstractBaseUser | AnonymousUser) -> Viewer:
-    if not user.is_authenticated:
-        return Viewer(user_id=None, team_ids=frozenset(), lead_team_ids=frozenset())
-    memberships = list(Membership.objects.filter(user=user).values_list("team_id", "role"))
-    return Viewer(
-        user_id=user.pk,
-        team_ids=frozenset(team_id for team_id, _ in memberships),
-        lead_team_ids=frozenset(team_id for team_id, role in memberships if role == Membership.Role.LEAD),
-        is_admin=user.is_superuser,
-    )
-
-
-def viewer_for_team(team: Team) -> Viewer:
-    """A tool acting for a team sees what a member of that team sees."""
-    return Viewer(user_id=None, team_ids=frozenset({team.pk}), lead_team_ids=frozenset())
-
-
 def incidents_visible(viewer: Viewer) -> QuerySet[Incident]:
-    """Everyone signed in sees every team's non-confidential items (learning travels); a confidential
-    near-miss is seen by its reporter, its team's leads and admins only."""
-    incidents = Incident.objects.all()
-    if viewer.is_admin:
-        return incidents
-    if viewer.user_id is None and not viewer.team_ids:
-        return incidents.none()
-    allowed = Q(confidential=False) | Q(team_id__in=viewer.lead_team_ids)
-    if viewer.user_id is not None:
-        allowed |= Q(confidential_reporter__user_id=viewer.user_id)
-    return incidents.filter(allowed)
+    """The incidents the viewer may see (the rule: policies.visible_incidents)."""
+    return Incident.objects.filter(visible_incidents(viewer))
 
 
 def incident_list(*, viewer: Viewer) -> QuerySet[Incident]:
@@ -256,25 +219,9 @@ SIMILAR_STOPWORDS = frozenset(
 )
 
 
-def can_edit(viewer: Viewer, incident: Incident) -> bool:
-    """Members of the incident's team and admins edit it; a confidential one only its team's leads and admins."""
-    if viewer.is_admin:
-        return True
-    if incident.confidential:
-        return incident.team_id in viewer.lead_team_ids
-    return incident.team_id in viewer.team_ids
-
-
-def can_publish(viewer: Viewer, incident: Incident) -> bool:
-    """Publishing is the review: the team's leads and admins do it."""
-    return viewer.is_admin or incident.team_id in viewer.lead_team_ids
-
-
 def teams_for_filing(user: AbstractBaseUser) -> QuerySet[Team]:
-    """The teams a person may file for: their own, or every team for an admin."""
-    if user.is_superuser:
-        return Team.objects.all()
-    return Team.objects.filter(memberships__user=user).distinct()
+    """The teams a person may file for (the rule: policies.teams_for_filing)."""
+    return Team.objects.filter(filing_teams(user)).distinct()
 
 
 def week_at_a_glance(*, viewer: Viewer, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
@@ -316,16 +263,6 @@ def action_item_get(*, viewer: Viewer, pk: int) -> ActionItem:
     """An action item on an incident the viewer can see; ActionItem.DoesNotExist otherwise."""
     return ActionItem.objects.select_related("incident").get(
         pk=pk, incident__in=incidents_visible(viewer).values("pk")
-    )
-
-
-def can_complete(viewer: Viewer, item: ActionItem) -> bool:
-    """The owner, the members of the item's or the incident's team, and admins close an action item."""
-    return (
-        viewer.is_admin
-        or (viewer.user_id is not None and item.owner_id == viewer.user_id)
-        or item.team_id in viewer.team_ids
-        or can_edit(viewer, item.incident)
     )
 
 

@@ -52,7 +52,7 @@ from incidents.models import (
     Team,
     TrendReport,
 )
-from incidents.selectors import Viewer
+from incidents.policies import Viewer
 from incidents.weeks import Week
 
 EVERYONE, CONFIDENTIAL = TrendReport.Audience.EVERYONE, TrendReport.Audience.CONFIDENTIAL
@@ -602,10 +602,8 @@ def team_for_scope(scope: str) -> Team | None:
     return Team.objects.get(slug=scope.removeprefix("team:"))
 
 
-def teams_for_requests(user) -> list[Team]:
-    """The teams whose report the person may generate now: all for admins, the teams they lead otherwise."""
-    if not user.is_authenticated:
-        return []
-    if user.is_superuser:
-        return list(Team.objects.order_by("name"))
-    return list(Team.objects.filter(memberships__user=user, memberships__role="lead").order_by("name"))
+def teams_for_requests(viewer: Viewer) -> list[Team]:
+    """The teams whose report the viewer may generate now (policies.may_request_report): all for admins, the
+    teams they lead otherwise."""
+    teams = Team.objects.order_by("name")
+    return list(teams if viewer.is_admin else teams.filter(pk__in=viewer.lead_team_ids))

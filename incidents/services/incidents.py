@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -48,6 +48,18 @@ from incidents.models import (
     TimelineEntry,
 )
 from incidents.outbox import outbox_enqueue
+from incidents.policies import (
+    Viewer,
+    may_complete,
+    may_edit,
+    may_edit_action_item,
+    may_file_for,
+    may_file_published,
+    may_set_status,
+    may_triage,
+    require,
+    viewer_for_user,
+)
 from incidents.redaction import redact_fields
 from incidents.tokens import receipt_code_new, receipt_hash
 
@@ -83,10 +95,23 @@ class ActionItemInput:
     ticket_url: str = ""
 
 
+Redactions = dict[str, dict[str, int]]  # field → placeholder kind → how many were replaced
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Saved(Generic[T]):
+    """What a write stored, and what redaction on ingest replaced on the way in (for the door to report)."""
+
+    obj: T
+    redactions: Redactions = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class NearMissFiling:
     incident: Incident
     receipt_code: str | None  # shown once to the reporter of a confidential near-miss
+    redactions: Redactions = field(default_factory=dict)
 
 
 # Status workflow: triage items are promoted or dismissed; postmortems go draft → in review → published.
@@ -107,7 +132,6 @@ UPDATABLE_FIELDS = frozenset(
 
 # Free text of an incident, each passed through the redaction policy of its name (incidents/redaction.py).
 INCIDENT_TEXT_FIELDS = ("title", "summary", "potential_impact", "trigger", "body")
-Redactions = dict[str, dict[str, int]]  # field → placeholder kind → how many were replaced
 
 
 def _redact(
@@ -160,13 +184,6 @@ def _number_for(*, kind: str, confidential: bool) -> int:
     return incident_numbers_reserve(kind=Incident.number_sequence(kind=kind, confidential=confidential))
 
 
-def _check_membership(user: AbstractBaseUser, team: Team) -> None:
-    if getattr(user, "is_superuser", False):
-        return
-    if not Membership.objects.filter(user=user, team=team).exists():
-        raise ValidationError({"team": f"You are not a member of {team.name}."})
-
-
 def _check_causes(causes: Sequence[CauseInput], *, already_attached: Iterable[int] = ()) -> None:
     slugs = [item.cause.slug for item in causes]
     duplicates = sorted({slug for slug in slugs if slugs.count(slug) > 1})
@@ -207,9 +224,92 @@ def _store_timeline(incident: Incident, entries: Sequence[TimelineInput]) -> Non
     TimelineEntry.objects.bulk_create(rows)
 
 
+def _check_filing(actor: Viewer, team: Team, *, kind: str, status: str, fields: Mapping[str, Any]) -> None:
+    """Validate and authorize a filing: known fields only; the actor may file for the team (the team is a field
+    the person chose, so a refusal names it), and may file it already published."""
+    unknown = set(fields) - UPDATABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
+    if not (decision := may_file_for(actor, team)):
+        raise ValidationError({"team": decision.rule})
+    require(may_file_published(actor, team, kind=kind, status=status))
+
+
+def _redacted_filing(
+    *,
+    kind: str,
+    title: str,
+    body: str | None,
+    fields: dict[str, Any],
+    causes: Sequence[CauseInput],
+    timeline: Sequence[TimelineInput],
+    into: Redactions,
+) -> tuple[dict[str, Any], list[CauseInput], list[TimelineInput]]:
+    """The incident's texts (a new incident starts from the postmortem template), causes and timeline, each
+    through its redaction policy. Returns the columns to store, the causes and the timeline entries."""
+    body = POSTMORTEM_TEMPLATE if body is None and kind == Incident.Kind.INCIDENT else (body or "")
+    texts = {"title": title, "body": body} | {
+        name: fields[name] for name in INCIDENT_TEXT_FIELDS if name in fields
+    }
+    columns = fields | _redact(texts, into=into)
+    redacted_causes = [_redacted_cause(item, into=into) for item in causes]
+    redacted_timeline = [
+        replace(entry, text=_redact({"text": entry.text}, into=into, policy_prefix="timeline.",
+                                    error_key="timeline")["text"])
+        for entry in timeline
+    ]  # fmt: skip
+    return columns, redacted_causes, redacted_timeline
+
+
+def _store_new_incident(*, team: Team, kind: str, columns: Mapping[str, Any], **origin: Any) -> Incident:
+    """Validate the new row, number it in its sequence and save it."""
+    incident = Incident(team=team, kind=kind, body_html=render_markdown(columns["body"]), number=0, **origin,
+                        **columns)  # fmt: skip
+    # The fields' choices and Incident.clean() check what the check constraints check (the database still
+    # enforces them); validating each constraint through the database cost three round trips apiece.
+    incident.full_clean(exclude=["number"], validate_constraints=False)
+    incident.number = _number_for(kind=kind, confidential=incident.confidential)
+    incident.save()
+    return incident
+
+
+def _link_filing(
+    incident: Incident,
+    *,
+    services: Sequence[Service],
+    releases: Sequence[Release],
+    causes: Sequence[CauseInput],
+    timeline: Sequence[TimelineInput],
+) -> None:
+    """Attach the services, releases, causes and timeline entries of a new item."""
+    if services:  # a new item has none yet: set() would first read them
+        incident.services.set(services)
+    if releases:
+        incident.releases.set(releases)
+    _store_causes(incident, causes)
+    _store_timeline(incident, timeline)
+
+
+def _store_filed_action_items(incident: Incident, items: Sequence[ActionItemInput], *, into: Redactions) -> None:
+    """The action items filed with the item (authorized with the filing itself)."""
+    for item in items:
+        try:
+            created = _action_item_store(incident=incident, **vars(item))
+        except ValidationError as error:
+            raise ValidationError({"action_items": error.messages}) from None
+        _merge_redactions(into, created.redactions)
+
+
+def _hand_over_filed(incident: Incident) -> None:
+    """Follow-up work of a new item, through the outbox: its leads hear of it (not of what waits in triage)."""
+    if incident.status != Incident.Status.TRIAGE:
+        outbox_enqueue(handler="incident_filed", incident_id=incident.pk)
+
+
 @transaction.atomic
 def incident_create(
     *,
+    actor: Viewer,
     team: Team,
     kind: str,
     title: str,
@@ -224,55 +324,23 @@ def incident_create(
     source: str = "web",
     external_id: str = "",
     **fields: Any,
-) -> Incident:
-    """Create an incident or near-miss with its causes, timeline and action items in one transaction."""
-    unknown = set(fields) - UPDATABLE_FIELDS
-    if unknown:
-        raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
-    if reporter is not None:
-        _check_membership(reporter, team)
+) -> Saved[Incident]:
+    """File an incident or near-miss for `team` as `actor`, with its causes, timeline and action items, in one
+    transaction."""
+    _check_filing(actor, team, kind=kind, status=status, fields=fields)
     _check_causes(causes)
     _check_external_id(source, external_id)
-    body = POSTMORTEM_TEMPLATE if body is None and kind == Incident.Kind.INCIDENT else (body or "")
-    redacted: Redactions = {}
-    texts = {"title": title, "body": body} | {
-        name: fields[name] for name in INCIDENT_TEXT_FIELDS if name in fields
-    }
-    cleaned = _redact(texts, into=redacted)
-    title, body = cleaned.pop("title"), cleaned.pop("body")
-    fields.update(cleaned)
-    causes = [_redacted_cause(item, into=redacted) for item in causes]
-    timeline = [
-        replace(entry, text=_redact({"text": entry.text}, into=redacted, policy_prefix="timeline.",
-                                    error_key="timeline")["text"])
-        for entry in timeline
-    ]  # fmt: skip
-    incident = Incident(
-        team=team, kind=kind, title=title, status=status, reporter=reporter, source=source,
-        external_id=external_id, body=body, body_html=render_markdown(body), number=0, **fields,
-    )  # fmt: skip
-    # The fields' choices and Incident.clean() check what the check constraints check (the database still
-    # enforces them); validating each constraint through the database cost three round trips apiece.
-    incident.full_clean(exclude=["number"], validate_constraints=False)
-    incident.number = _number_for(kind=kind, confidential=incident.confidential)
-    incident.save()
-    if services:  # a new item has none yet: set() would first read them
-        incident.services.set(services)
-    if releases:
-        incident.releases.set(releases)
-    _store_causes(incident, causes)
-    _store_timeline(incident, timeline)
-    for item in action_items:
-        try:
-            created = action_item_create(incident=incident, **vars(item))
-        except ValidationError as error:
-            raise ValidationError({"action_items": error.messages}) from None
-        _merge_redactions(redacted, created.redacted)
-    incident.redacted = redacted
+    redactions: Redactions = {}
+    columns, causes, timeline = _redacted_filing(
+        kind=kind, title=title, body=body, fields=fields, causes=causes, timeline=timeline, into=redactions
+    )
+    incident = _store_new_incident(team=team, kind=kind, columns=columns, status=status, reporter=reporter,
+                                   source=source, external_id=external_id)  # fmt: skip
+    _link_filing(incident, services=services, releases=releases, causes=causes, timeline=timeline)
+    _store_filed_action_items(incident, action_items, into=redactions)
     audit_record(obj=incident, action="created", changes={"status": [None, incident.status]})
-    if incident.status != Incident.Status.TRIAGE:
-        outbox_enqueue(handler="incident_filed", incident_id=incident.pk)
-    return incident
+    _hand_over_filed(incident)
+    return Saved(incident, redactions)
 
 
 def incident_notify_leads(*, incident_id: int) -> int:
@@ -326,6 +394,27 @@ def confidential_reporters_purge(*, now: dt.datetime | None = None) -> int:
     )
 
 
+def _check_near_miss(*, caught_by: str, service: Service | None, release: Release | None) -> Service | None:
+    """A near-miss says how it was caught; a release belongs to the service given. Returns the service (the
+    release's own when only a release is given)."""
+    if not caught_by:
+        raise ValidationError({"caught_by": "Say how it was caught."})
+    if release is not None and service is not None and release.service_id != service.pk:
+        raise ValidationError(
+            {"release": f"Release {release.version} belongs to {release.service.name}, not {service.name}."}
+        )
+    if release is not None and service is None:
+        return release.service
+    return service
+
+
+def _keep_confidential_reporter(incident: Incident, reporter: AbstractBaseUser) -> str:
+    """Keep who filed a confidential near-miss apart from the item; returns the receipt code, shown once."""
+    receipt_code = receipt_code_new()
+    ConfidentialReporter.objects.create(incident=incident, user=reporter, receipt_hash=receipt_hash(receipt_code))
+    return receipt_code
+
+
 @transaction.atomic
 def near_miss_report(
     *,
@@ -343,35 +432,22 @@ def near_miss_report(
     severity: str = "",
     started_at: dt.datetime | None = None,
 ) -> NearMissFiling:
-    """File a near-miss. A confidential one keeps its reporter apart and hands back a receipt code."""
-    if not caught_by:
-        raise ValidationError({"caught_by": "Say how it was caught."})
-    if release is not None and service is not None and release.service_id != service.pk:
-        raise ValidationError(
-            {"release": f"Release {release.version} belongs to {release.service.name}, not {service.name}."}
-        )
-    if release is not None and service is None:
-        service = release.service
-    if confidential:  # otherwise incident_create checks the reporter it stores
-        _check_membership(reporter, team)
+    """File a near-miss as `reporter` (the actor). A confidential one keeps its reporter apart and hands back a
+    receipt code."""
+    service = _check_near_miss(caught_by=caught_by, service=service, release=release)
     # A confidential filing names nobody: not as the reporter, not in the audit trail.
     acting = acting_as(actor=CONFIDENTIAL_REPORTER) if confidential else nullcontext()
     with acting:
-        incident = incident_create(
-            team=team, kind=Incident.Kind.NEAR_MISS, title=title, summary=summary,
-            potential_impact=potential_impact, environment=environment, caught_by=caught_by,
+        filed = incident_create(
+            actor=viewer_for_user(reporter), team=team, kind=Incident.Kind.NEAR_MISS, title=title,
+            summary=summary, potential_impact=potential_impact, environment=environment, caught_by=caught_by,
             severity=severity, started_at=started_at or timezone.now(), confidential=confidential,
             status=Incident.Status.PUBLISHED, reporter=None if confidential else reporter,
             services=[service] if service else [], releases=[release] if release else [],
             causes=[CauseInput(cause=cause) for cause in causes],
         )  # fmt: skip
-    receipt_code = None
-    if confidential:
-        receipt_code = receipt_code_new()
-        ConfidentialReporter.objects.create(
-            incident=incident, user=reporter, receipt_hash=receipt_hash(receipt_code)
-        )
-    return NearMissFiling(incident=incident, receipt_code=receipt_code)
+    receipt_code = _keep_confidential_reporter(filed.obj, reporter) if confidential else None
+    return NearMissFiling(incident=filed.obj, receipt_code=receipt_code, redactions=filed.redactions)
 
 
 def _check_transition(current: str, new: str) -> None:
@@ -380,24 +456,15 @@ def _check_transition(current: str, new: str) -> None:
         raise ValidationError({"status": f"An item in {current} can move to {allowed}, not to {new}."})
 
 
-@transaction.atomic
-def incident_update(
-    *,
-    incident: Incident,
-    expected_version: int,
-    changes: Mapping[str, Any] | None = None,
-    services: Sequence[Service] | None = None,
-    releases: Sequence[Release] | None = None,
-    causes: Sequence[CauseInput] | None = None,
-) -> Incident:
-    """Update an incident if nobody else has since `expected_version`; raises VersionConflict otherwise.
-
-    1. Validate the new values on the in-memory row.
-    2. Write them with an UPDATE conditioned on the version, which also bumps it: of two racing
-       writers based on the same version, exactly one matches a row.
-    3. Replace the related sets that were given.
-    """
-    changes = dict(changes or {})
+def incident_update_check(
+    *, actor: Viewer, incident: Incident, changes: Mapping[str, Any], causes: Sequence[CauseInput] | None = None
+) -> None:
+    """Authorize and validate an update before making it (incident_update's first step; the admin's form asks it
+    too): the actor may edit the item (and publish it, when that is the move); known fields only, an allowed
+    status move, causes that may be attached. NotAllowed or ValidationError."""
+    require(may_edit(actor, incident))
+    if "status" in changes:
+        require(may_set_status(actor, incident, changes["status"]))
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
@@ -405,17 +472,12 @@ def incident_update(
         _check_transition(incident.status, changes["status"])
     if causes is not None:
         _check_causes(causes, already_attached=incident.incident_causes.values_list("cause_id", flat=True))
-    redacted: Redactions = {}
-    changes.update(
-        _redact({name: changes[name] for name in INCIDENT_TEXT_FIELDS if name in changes}, into=redacted)
-    )
-    if causes is not None:
-        causes = [_redacted_cause(item, into=redacted) for item in causes]
-    renumbered = _check_confidentiality_change(incident, changes)
-    audited = list(changes) + (["reference"] if renumbered else [])  # body_html follows body, unaudited
-    before = snapshot(incident, audited) | _related_slugs(
-        incident, services=services, releases=releases, causes=causes
-    )
+    _check_confidentiality_change(incident, changes)
+
+
+def _apply_changes(incident: Incident, changes: dict[str, Any], *, renumbered: bool) -> None:
+    """Set the new values on the in-memory row (a new NM number when it is opened, the HTML of a new body) and
+    validate it. `changes` gains the derived columns."""
     for name, value in changes.items():
         setattr(incident, name, value)
     if renumbered:
@@ -424,6 +486,10 @@ def incident_update(
         incident.body_html = changes["body_html"] = render_markdown(incident.body)
     incident.full_clean()
 
+
+def _save_versioned(incident: Incident, changes: Mapping[str, Any], *, expected_version: int) -> None:
+    """Write the changed columns with an UPDATE conditioned on the version, which also bumps it: of two racing
+    writers based on the same version, exactly one matches a row. VersionConflict for the other."""
     now = timezone.now()
     columns = {name: getattr(incident, name) for name in changes}
     updated = Incident.objects.filter(pk=incident.pk, version=expected_version).update(
@@ -433,6 +499,15 @@ def incident_update(
         raise VersionConflict(Incident.objects.get(pk=incident.pk))
     incident.version, incident.updated_at = expected_version + 1, now
 
+
+def _replace_related(
+    incident: Incident,
+    *,
+    services: Sequence[Service] | None,
+    releases: Sequence[Release] | None,
+    causes: Sequence[CauseInput] | None,
+) -> None:
+    """Replace the related sets that were given."""
     if services is not None:
         incident.services.set(services)
     if releases is not None:
@@ -440,13 +515,38 @@ def incident_update(
     if causes is not None:
         incident.incident_causes.all().delete()
         _store_causes(incident, causes)
-    incident.redacted = redacted
-    after = snapshot(incident, audited) | _related_slugs(
-        incident, services=services, releases=releases, causes=causes
+
+
+@transaction.atomic
+def incident_update(
+    *,
+    actor: Viewer,
+    incident: Incident,
+    expected_version: int,
+    changes: Mapping[str, Any] | None = None,
+    services: Sequence[Service] | None = None,
+    releases: Sequence[Release] | None = None,
+    causes: Sequence[CauseInput] | None = None,
+) -> Saved[Incident]:
+    """Update an incident as `actor` if nobody else has since `expected_version`; VersionConflict otherwise."""
+    changes = dict(changes or {})
+    incident_update_check(actor=actor, incident=incident, changes=changes, causes=causes)
+    redactions: Redactions = {}
+    changes.update(
+        _redact({name: changes[name] for name in INCIDENT_TEXT_FIELDS if name in changes}, into=redactions)
     )
-    if changed := diff(before, after):
+    if causes is not None:
+        causes = [_redacted_cause(item, into=redactions) for item in causes]
+    renumbered = _check_confidentiality_change(incident, changes)
+    audited = list(changes) + (["reference"] if renumbered else [])  # body_html follows body, unaudited
+    related = {"services": services, "releases": releases, "causes": causes}
+    before = snapshot(incident, audited) | _related_slugs(incident, **related)
+    _apply_changes(incident, changes, renumbered=renumbered)
+    _save_versioned(incident, changes, expected_version=expected_version)
+    _replace_related(incident, **related)
+    if changed := diff(before, snapshot(incident, audited) | _related_slugs(incident, **related)):
         audit_record(obj=incident, action="changed", changes=changed)
-    return incident
+    return Saved(incident, redactions)
 
 
 def _check_confidentiality_change(incident: Incident, changes: Mapping[str, Any]) -> bool:
@@ -480,24 +580,30 @@ def _related_slugs(incident: Incident, *, services=None, releases=None, causes=N
 
 
 @transaction.atomic
-def timeline_entry_add(*, incident: Incident, at: dt.datetime, text: str) -> TimelineEntry:
-    redacted: Redactions = {}
+def timeline_entry_add(*, actor: Viewer, incident: Incident, at: dt.datetime, text: str) -> Saved[TimelineEntry]:
+    require(may_edit(actor, incident))
+    redactions: Redactions = {}
     entry = TimelineEntry(
-        incident=incident, at=at, text=_redact({"text": text}, into=redacted, policy_prefix="timeline.")["text"]
+        incident=incident, at=at, text=_redact({"text": text}, into=redactions, policy_prefix="timeline.")["text"]
     )
     entry.full_clean()
     entry.save()
-    entry.redacted = redacted
     audit_record(
         obj=incident,
         action="timeline entry added",
         changes={"timeline": [None, f"{at:%Y-%m-%d %H:%M} {entry.text}"]},
     )
-    return entry
+    return Saved(entry, redactions)
+
+
+def action_item_create(*, actor: Viewer, incident: Incident, **fields: Any) -> Saved[ActionItem]:
+    """Add an action item to `incident` as `actor` (fields as _action_item_store)."""
+    require(may_edit(actor, incident))
+    return _action_item_store(incident=incident, **fields)
 
 
 @transaction.atomic
-def action_item_create(
+def _action_item_store(
     *,
     incident: Incident,
     title: str,
@@ -506,9 +612,9 @@ def action_item_create(
     due_date: dt.date | None = None,
     cause: Cause | None = None,
     ticket_url: str = "",
-) -> ActionItem:
-    redacted: Redactions = {}
-    texts = _redact({"title": title, "ticket_url": ticket_url}, into=redacted, policy_prefix="action_item.")
+) -> Saved[ActionItem]:
+    redactions: Redactions = {}
+    texts = _redact({"title": title, "ticket_url": ticket_url}, into=redactions, policy_prefix="action_item.")
     item = ActionItem(
         incident=incident,
         title=texts["title"],
@@ -520,15 +626,15 @@ def action_item_create(
     )
     item.full_clean()
     item.save()
-    item.redacted = redacted
     audit_record(obj=item, action="created", changes={"title": [None, item.title]})
-    return item
+    return Saved(item, redactions)
 
 
 def action_item_complete(
-    *, action_item: ActionItem, status: str = ActionItem.Status.DONE, at: dt.datetime | None = None
+    *, actor: Viewer, action_item: ActionItem, status: str = ActionItem.Status.DONE, at: dt.datetime | None = None
 ) -> ActionItem:
     """Close an open action item as done or won't do. Closing an already closed item changes nothing."""
+    require(may_complete(actor, action_item))
     if status not in (ActionItem.Status.DONE, ActionItem.Status.WONT_DO):
         raise ValidationError({"status": "An action item is closed as done or wont_do."})
     at = at or timezone.now()
@@ -544,16 +650,17 @@ def action_item_complete(
     return action_item
 
 
-def action_item_update(*, action_item: ActionItem, changes: Mapping[str, Any]) -> ActionItem:
+def action_item_update(*, actor: Viewer, action_item: ActionItem, changes: Mapping[str, Any]) -> Saved[ActionItem]:
     """Change an action item's details; closing goes through action_item_complete."""
+    require(may_edit_action_item(actor, action_item))
     allowed = {"title", "owner", "team", "due_date", "cause", "ticket_url"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
-    redacted: Redactions = {}
+    redactions: Redactions = {}
     changes = dict(changes)
     texts = {name: changes[name] for name in ("title", "ticket_url") if name in changes}
-    changes.update(_redact(texts, into=redacted, policy_prefix="action_item."))
+    changes.update(_redact(texts, into=redactions, policy_prefix="action_item."))
     before = snapshot(action_item, changes)
     for name, value in changes.items():
         setattr(action_item, name, value)
@@ -561,8 +668,7 @@ def action_item_update(*, action_item: ActionItem, changes: Mapping[str, Any]) -
     with transaction.atomic():
         action_item.save(update_fields=list(changes))
         audit_record(obj=action_item, action="changed", changes=diff(before, snapshot(action_item, changes)))
-    action_item.redacted = redacted
-    return action_item
+    return Saved(action_item, redactions)
 
 
 # Alertmanager severity label values, lower-cased, and the severity each means.
@@ -589,33 +695,34 @@ def incident_revision_record(*, incident: Incident, author: AbstractBaseUser | N
 
 
 @transaction.atomic
-def postmortem_create(*, author: AbstractBaseUser, team: Team, **fields: Any) -> Incident:
+def postmortem_create(*, actor: Viewer, author: AbstractBaseUser, team: Team, **fields: Any) -> Saved[Incident]:
     """Create an incident from the web editor and keep its first revision."""
-    incident = incident_create(team=team, kind=Incident.Kind.INCIDENT, reporter=author, **fields)
-    incident_revision_record(incident=incident, author=author)
-    return incident
+    filed = incident_create(actor=actor, team=team, kind=Incident.Kind.INCIDENT, reporter=author, **fields)
+    incident_revision_record(incident=filed.obj, author=author)
+    return filed
 
 
 @transaction.atomic
 def postmortem_update(
-    *, incident: Incident, editor: AbstractBaseUser, expected_version: int, **changes: Any
-) -> Incident:
+    *, actor: Viewer, incident: Incident, editor: AbstractBaseUser, expected_version: int, **changes: Any
+) -> Saved[Incident]:
     """incident_update from the web editor, keeping a revision of the new version (VersionConflict as there)."""
-    incident = incident_update(incident=incident, expected_version=expected_version, **changes)
-    incident_revision_record(incident=incident, author=editor)
-    return incident
+    saved = incident_update(actor=actor, incident=incident, expected_version=expected_version, **changes)
+    incident_revision_record(incident=saved.obj, author=editor)
+    return saved
 
 
 @transaction.atomic
 def triage_promote(
-    *, incident: Incident, kind: str, expected_version: int, editor: AbstractBaseUser | None = None
+    *, actor: Viewer, incident: Incident, kind: str, expected_version: int, editor: AbstractBaseUser | None = None
 ) -> Incident:
     """Promote a triage item to a draft incident or near-miss, with a number of its new kind when it changes.
 
-    1. Check the item is still in triage and the kind is one we know.
+    1. Check the actor may triage it, it is still in triage and the kind is one we know.
     2. Reserve a number of the new kind (when the kind changes) inside this transaction.
     3. Write kind, number and status with an UPDATE conditioned on the version and the triage status.
     """
+    require(may_triage(actor, incident))
     if kind not in Incident.Kind.values:
         raise ValidationError({"kind": f"Promote to one of {', '.join(Incident.Kind.values)}."})
     if incident.status != Incident.Status.TRIAGE:

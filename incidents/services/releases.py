@@ -20,13 +20,9 @@ from incidents.models import (
     Service,
     validate_gates,
 )
+from incidents.policies import not_writable_detail, service_writable_by
 from incidents.services.incidents import Redactions, _redact  # noqa: F401
-from incidents.services.tools import (
-    hook_delivery_claim,
-    hook_delivery_finish,
-    not_writable_detail,
-    service_writable_by,
-)
+from incidents.services.tools import hook_delivery_claim, hook_delivery_finish
 
 
 def release_record(
@@ -170,7 +166,7 @@ class GitHubDeploymentEvent:
 
 def _github_service(*, hook: GitHubHook, repository: str) -> tuple[Service | None, str]:
     """The hook's service (an admin's choice), else the service named like the repository, if the hook's team
-    may write for it (services.tools.service_writable_by)."""
+    may write for it (policies.service_writable_by)."""
     if hook.service is not None:
         return hook.service, ""
     service = Service.objects.filter(slug=repository).first()

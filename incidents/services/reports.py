@@ -19,8 +19,8 @@ from django.utils import timezone
 from incidents.mail import SUBJECT_LENGTH, header_text
 from incidents.models import DigestDelivery, DigestSubscription, Membership, Team, TrendReport
 from incidents.outbox import outbox_enqueue, outbox_gave_up
+from incidents.policies import may_request_report, viewer_for_user
 from incidents.report_summary import summarise
-from incidents.selectors import viewer_for_user
 from incidents.selectors.reports import report_data, reports_visible, scope_of
 from incidents.weeks import Week
 
@@ -103,21 +103,12 @@ def report_mark_failed(*, week: Week, team: Team | None, error: str) -> None:
     ).update(status=TrendReport.Status.FAILED, error=error[:2000])
 
 
-def can_request_report(user: AbstractBaseUser, team: Team | None) -> bool:
-    """Leads may generate their team's report; the organisation's by any lead; admins any report."""
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser:
-        return True
-    leads = Membership.objects.filter(user=user, role=Membership.Role.LEAD)
-    return leads.filter(team=team).exists() if team is not None else leads.exists()
-
-
 def report_request(*, week: Week, team: Team | None, user: AbstractBaseUser) -> TrendReport:
     """ "Generate now": mark the week's reports (both audiences) pending and queue their generation through the
     outbox. Returns the "everyone" report."""
-    if not can_request_report(user, team):
-        raise ValidationError({"scope": "Only a lead of this team (or an admin) can generate this report."})
+    decision = may_request_report(viewer_for_user(user), team)
+    if not decision:
+        raise ValidationError({"scope": decision.rule})
     if week > Week.current():
         raise ValidationError({"week": f"{week.label} has not started yet."})
     with transaction.atomic():

@@ -24,8 +24,10 @@ from incidents.models import (
     Service,
     Team,
 )
+from incidents.policies import Viewer, not_writable_detail, service_writable_by, viewer_for_token
 from incidents.services.incidents import (
     Redactions,
+    Saved,
     VersionConflict,
     _merge_redactions,
     _redact,
@@ -47,16 +49,6 @@ TOOL_STATUSES = (
 RESERVED_SOURCES = ("web", "alertmanager", "github")
 ABANDONED_CLAIM_AFTER = dt.timedelta(minutes=5)
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
-
-
-def service_writable_by(team: Team, service: Service) -> bool:
-    """The one ownership rule of tools: a token or webhook acting for `team` writes releases, deployments and
-    alert items only for the team's own services and for services that no team owns."""
-    return service.owner_team_id is None or service.owner_team_id == team.pk
-
-
-def not_writable_detail(team: Team, service: Service) -> str:
-    return f"{service.slug} is not one of {team.slug}'s services (it is owned by another team)."
 
 
 def api_token_create(*, name: str, team: Team, scope: str) -> tuple[ApiToken, str]:
@@ -136,11 +128,12 @@ def _recorded_for_team(*, team: Team, source: str, external_id: str) -> Incident
 
 
 def incident_record_for_tool(
-    *, team: Team, source: str, external_id: str = "", **fields: Any
-) -> tuple[Incident, bool]:
-    """Create an item posted by a tool, or return the one already recorded under source + external_id.
+    *, actor: Viewer, team: Team, source: str, external_id: str = "", **fields: Any
+) -> tuple[Saved[Incident], bool]:
+    """Create an item posted by a tool acting for `team`, or return the one already recorded under source +
+    external_id.
 
-    Returns (incident, created).
+    Returns (what was saved, created); an item already recorded comes back without redactions.
     1. An item already recorded under the same source + external_id is returned as it is.
     2. Otherwise create it. Two concurrent requests can both get here; the unique constraint on
        (source, external_id) refuses the second insert (or its validation sees the first row), and that
@@ -149,14 +142,14 @@ def incident_record_for_tool(
     if external_id:
         existing = _recorded_for_team(team=team, source=source, external_id=external_id)
         if existing is not None:
-            return existing, False
+            return Saved(existing), False
     try:
-        return incident_create(team=team, source=source, external_id=external_id, **fields), True
+        return incident_create(actor=actor, team=team, source=source, external_id=external_id, **fields), True
     except (IntegrityError, ValidationError):
         existing = _recorded_for_team(team=team, source=source, external_id=external_id) if external_id else None
         if existing is None:
             raise
-        return existing, False
+        return Saved(existing), False
 
 
 ALERT_SEVERITIES = {
@@ -194,41 +187,49 @@ def _alert_title(alert: AlertInput, *, into: Redactions) -> str:
     return _cut(title, Incident._meta.get_field("title").max_length)
 
 
-def alert_record(*, team: Team, alert: AlertInput) -> tuple[Incident, str, str]:
+@dataclass(frozen=True)
+class AlertRecorded:
+    incident: Incident
+    what: str  # "created", "resolved" or "unchanged" (a notification sent again)
+    note: str  # why a service label was not used (a service of another team is left out)
+    redactions: Redactions
+
+
+def alert_record(*, actor: Viewer, team: Team, alert: AlertInput) -> AlertRecorded:
     """One triage item per alert fingerprint and firing period; a resolved notification sets its resolved time.
 
-    Returns the item, what happened ("created", "resolved" or "unchanged": a notification sent again) and a note
-    (why a service label was not used: a service of another team is left out, the item is filed without it).
+    The item is filed without a service label's service when `team` may not write for it (another team's).
     """
     service, note = alert.service, ""
     if service is not None and not service_writable_by(team, service):
         service, note = None, not_writable_detail(team, service) + " The item is filed without it."
-    redacted: Redactions = {}
-    title = _alert_title(alert, into=redacted)
+    redactions: Redactions = {}
+    title = _alert_title(alert, into=redactions)
     resolved_at = alert.ends_at if alert.resolved and alert.ends_at and alert.ends_at >= alert.starts_at else None
     external_id = f"team{team.pk}/{alert.fingerprint}/{alert.starts_at.isoformat()}"
-    incident, created = incident_record_for_tool(
-        team=team, source="alertmanager", external_id=external_id,
+    saved, created = incident_record_for_tool(
+        actor=actor, team=team, source="alertmanager", external_id=external_id,
         kind=Incident.Kind.INCIDENT, status=Incident.Status.TRIAGE, title=title, summary=alert.summary,
         severity=alert.severity, environment=alert.environment, caught_by=Incident.CaughtBy.MONITORING_ALERT,
         started_at=alert.starts_at, detected_at=alert.starts_at, resolved_at=resolved_at,
         services=[service] if service else [],
     )  # fmt: skip
     if created:
-        _merge_redactions(redacted, getattr(incident, "redacted", {}))
-        incident.redacted = redacted
-        return incident, "created", note
-    return *_alert_resolve(incident, resolved_at), note
+        _merge_redactions(redactions, saved.redactions)
+        return AlertRecorded(saved.obj, "created", note, redactions)
+    incident, what = _alert_resolve(actor, saved.obj, resolved_at)
+    return AlertRecorded(incident, what, note, {})
 
 
-def _alert_resolve(incident: Incident, resolved_at: dt.datetime | None) -> tuple[Incident, str]:
+def _alert_resolve(actor: Viewer, incident: Incident, resolved_at: dt.datetime | None) -> tuple[Incident, str]:
     if resolved_at is None or incident.resolved_at is not None:
         return incident, "unchanged"
     for _ in range(3):  # someone may be editing the item at the same moment
         try:
             return incident_update(
-                incident=incident, expected_version=incident.version, changes={"resolved_at": resolved_at}
-            ), "resolved"
+                actor=actor, incident=incident, expected_version=incident.version,
+                changes={"resolved_at": resolved_at},
+            ).obj, "resolved"  # fmt: skip
         except VersionConflict as conflict:
             incident = conflict.current
             if incident.resolved_at is not None:
@@ -236,10 +237,10 @@ def _alert_resolve(incident: Incident, resolved_at: dt.datetime | None) -> tuple
     raise VersionConflict(incident)
 
 
-def _alert_outcome_record(outcome: dict[str, Any], alert: AlertInput, *, team: Team) -> None:
+def _alert_outcome_record(outcome: dict[str, Any], alert: AlertInput, *, actor: Viewer, team: Team) -> None:
     """Record one alert of a notification into `outcome`: its reference under what happened, or its error."""
     try:
-        incident, what, note = alert_record(team=team, alert=alert)
+        recorded = alert_record(actor=actor, team=team, alert=alert)
     except ValidationError as error:
         detail = (
             {("non_field_errors" if name == NON_FIELD_ERRORS else name): messages
@@ -251,12 +252,12 @@ def _alert_outcome_record(outcome: dict[str, Any], alert: AlertInput, *, team: T
     except VersionConflict:
         outcome["errors"].append({"fingerprint": alert.fingerprint, "detail": "Being edited; resend."})
         return
-    outcome[what].append(incident.reference)
-    if getattr(incident, "redacted", None):
-        outcome["redacted"][incident.reference] = incident.redacted
-    if note:
+    outcome[recorded.what].append(recorded.incident.reference)
+    if recorded.redactions:
+        outcome["redacted"][recorded.incident.reference] = recorded.redactions
+    if recorded.note:
         outcome["warnings"].append({"fingerprint": alert.fingerprint, "service": alert.service.slug,
-                                    "detail": note})  # fmt: skip
+                                    "detail": recorded.note})  # fmt: skip
 
 
 def alertmanager_notification_record(*, token: ApiToken, alerts: list[AlertInput]) -> dict[str, Any]:
@@ -269,7 +270,7 @@ def alertmanager_notification_record(*, token: ApiToken, alerts: list[AlertInput
         "created": [], "resolved": [], "unchanged": [], "errors": [], "warnings": [], "redacted": {}
     }  # fmt: skip
     for alert in alerts:
-        _alert_outcome_record(outcome, alert, team=token.team)
+        _alert_outcome_record(outcome, alert, actor=viewer_for_token(token), team=token.team)
     if outcome["errors"]:
         result = HookDelivery.Outcome.PARTIAL
     elif outcome["created"] or outcome["resolved"]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from incidents import selectors, services
+from incidents import policies, selectors, services
 from incidents.forms import ActionItemCompleteForm
 from incidents.models import ActionItem
 from incidents.views.common import page_of, viewer_of
@@ -38,14 +38,13 @@ def action_item_complete(request: HttpRequest, pk: int) -> HttpResponse:
         item = selectors.action_item_get(viewer=viewer, pk=pk)
     except ActionItem.DoesNotExist:
         raise Http404("No such action item.") from None
-    if not selectors.can_complete(viewer, item):
-        raise PermissionDenied("Only the owner or the team closes this item.")
+    policies.require(policies.may_complete(viewer, item))  # before reading the form; the service checks again
     form = ActionItemCompleteForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Close an item as done or won't do.")
     else:
         try:
-            services.action_item_complete(action_item=item, status=form.cleaned_data["status"])
+            services.action_item_complete(actor=viewer, action_item=item, status=form.cleaned_data["status"])
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Page
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
-from incidents import selectors
+from incidents import policies, selectors
 from incidents.blame import blame_hints, names_of, parse_phrases
 from incidents.models import Cause, Incident, Team
 from incidents.paginators import CappedPaginator
 from incidents.redaction import describe_redactions
 
 
-def viewer_of(request: HttpRequest) -> selectors.Viewer:
-    """The request's viewer, computed once per request."""
+def viewer_of(request: HttpRequest) -> policies.Viewer:
+    """The request's viewer (the actor of its writes), computed once per request."""
     if not hasattr(request, "_hindsight_viewer"):
-        request._hindsight_viewer = selectors.viewer_for_user(request.user)
+        request._hindsight_viewer = policies.viewer_for_user(request.user)
     return request._hindsight_viewer
 
 
@@ -29,9 +31,8 @@ def incident_or_404(request: HttpRequest, reference: str) -> Incident:
         raise Http404("No such incident.") from None
 
 
-def announce_redactions(request: HttpRequest, saved: object) -> None:
-    """Tell the person what redaction on ingest replaced in what they just saved."""
-    found = getattr(saved, "redacted", None)
+def announce_redactions(request: HttpRequest, found: Mapping[str, Mapping[str, int]]) -> None:
+    """Tell the person what redaction on ingest replaced in what they just saved (a service's redactions)."""
     if found:
         messages.warning(request, describe_redactions(found))
 
@@ -48,7 +49,7 @@ def query_without(request: HttpRequest, *names: str) -> str:
     return query.urlencode()
 
 
-def hints_for(text: str, *, viewer: selectors.Viewer, team: Team | None = None) -> list[dict]:
+def hints_for(text: str, *, viewer: policies.Viewer, team: Team | None = None) -> list[dict]:
     """Blame-language hints for `text`, each with the system cause it suggests (when that cause exists)."""
     team_ids = set(viewer.team_ids) | ({team.pk} if team is not None else set())
     people = selectors.people_in_teams(team_ids=team_ids)

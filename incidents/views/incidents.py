@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from incidents import selectors, services
+from incidents import policies, selectors, services
 from incidents.diff import field_changes
 from incidents.filters import IncidentFilter
 from incidents.forms import (
@@ -79,18 +79,17 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, incident: Incident, **forms: Any) -> dict[str, Any]:
     viewer = viewer_of(request)
-    editable = selectors.can_edit(viewer, incident)
-    publisher = selectors.can_publish(viewer, incident)
+    editable = bool(policies.may_edit(viewer, incident))
     allowed = sorted(services.STATUS_TRANSITIONS.get(incident.status, set()))
     transitions = [
         (status, Incident.Status(status).label)
         for status in allowed
-        if editable and (status != Incident.Status.PUBLISHED or publisher)
+        if policies.may_set_status(viewer, incident, status)
     ]
     cause_ids = [link.cause_id for link in incident.incident_causes.all()]
     service_ids = [service.pk for service in incident.services.all()]
     held = None
-    if viewer.is_admin and incident.confidential:
+    if policies.may_see_confidential_reporter(viewer, incident):
         held = selectors.confidential_reporter_of(incident=incident)
     return {
         "incident": incident,
@@ -122,8 +121,8 @@ def incident_detail(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def _editable_or_403(request: HttpRequest, incident: Incident) -> None:
-    if not selectors.can_edit(viewer_of(request), incident):
-        raise PermissionDenied("Only the incident's team can change it.")
+    """Refuse the edit page and forms before reading them (the services refuse the write the same way)."""
+    policies.require(policies.may_edit(viewer_of(request), incident))
 
 
 def _editor_context(request: HttpRequest, form: IncidentForm, incident: Incident | None) -> dict[str, Any]:
@@ -156,16 +155,16 @@ def incident_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         data = form.cleaned_data
         try:
-            incident = services.postmortem_create(
-                author=request.user, team=data["team"], services=list(data["services"]), releases=data["releases"],
+            filed = services.postmortem_create(
+                actor=viewer_of(request), author=request.user, team=data["team"], services=list(data["services"]), releases=data["releases"],
                 causes=form.cause_inputs(), **form.changes(),
             )  # fmt: skip
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
-            messages.success(request, f"{incident.reference} created as a draft.")
-            announce_redactions(request, incident)
-            return redirect("incidents:incident_detail", incident.reference)
+            messages.success(request, f"{filed.obj.reference} created as a draft.")
+            announce_redactions(request, filed.redactions)
+            return redirect("incidents:incident_detail", filed.obj.reference)
     status = 400 if form.is_bound and form.errors and "preview" not in request.POST else 200
     return render(request, "incidents/incident_form.html", _editor_context(request, form, None), status=status)
 
@@ -179,7 +178,7 @@ def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
         data = form.cleaned_data
         try:
             saved = services.postmortem_update(
-                incident=incident, editor=request.user, expected_version=data["expected_version"],
+                actor=viewer_of(request), incident=incident, editor=request.user, expected_version=data["expected_version"],
                 changes=form.changes(), services=list(data["services"]), releases=data["releases"],
                 causes=form.cause_inputs(),
             )  # fmt: skip
@@ -189,7 +188,7 @@ def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
             apply_service_errors(form, error)
         else:
             messages.success(request, f"{incident.reference} saved.")
-            announce_redactions(request, saved)
+            announce_redactions(request, saved.redactions)
             return redirect("incidents:incident_detail", incident.reference)
     status = 400 if form.is_bound and form.errors and "preview" not in request.POST else 200
     return render(request, "incidents/incident_form.html", _editor_context(request, form, incident), status=status)
@@ -223,11 +222,9 @@ def incident_status(request: HttpRequest, reference: str) -> HttpResponse:
         messages.error(request, "Choose a status.")
         return redirect("incidents:incident_detail", incident.reference)
     status = form.cleaned_data["status"]
-    if status == Incident.Status.PUBLISHED and not selectors.can_publish(viewer_of(request), incident):
-        raise PermissionDenied("Only the team's leads and admins publish.")
     try:
         services.postmortem_update(
-            incident=incident, editor=request.user, expected_version=form.cleaned_data["expected_version"],
+            actor=viewer_of(request), incident=incident, editor=request.user, expected_version=form.cleaned_data["expected_version"],
             changes={"status": status},
         )  # fmt: skip
     except services.VersionConflict:
@@ -247,12 +244,12 @@ def timeline_add(request: HttpRequest, reference: str) -> HttpResponse:
     form = TimelineEntryForm(request.POST, incident=incident)
     if form.is_valid():
         try:
-            entry = services.timeline_entry_add(incident=incident, **form.cleaned_data)
+            saved = services.timeline_entry_add(actor=viewer_of(request), incident=incident, **form.cleaned_data)
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
             messages.success(request, "Timeline entry added.")
-            announce_redactions(request, entry)
+            announce_redactions(request, saved.redactions)
             return redirect(reverse("incidents:incident_detail", args=[incident.reference]) + "#timeline")
     context = _detail_context(request, incident, timeline_form=form)
     return render(request, "incidents/incident_detail.html", context, status=400)
@@ -266,12 +263,12 @@ def action_item_add(request: HttpRequest, reference: str) -> HttpResponse:
     form = ActionItemForm(request.POST, incident=incident)
     if form.is_valid():
         try:
-            item = services.action_item_create(incident=incident, **form.cleaned_data)
+            saved = services.action_item_create(actor=viewer_of(request), incident=incident, **form.cleaned_data)
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
             messages.success(request, "Action item added.")
-            announce_redactions(request, item)
+            announce_redactions(request, saved.redactions)
             return redirect(reverse("incidents:incident_detail", args=[incident.reference]) + "#action-items")
     context = _detail_context(request, incident, action_form=form)
     return render(request, "incidents/incident_detail.html", context, status=400)

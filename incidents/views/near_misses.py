@@ -28,7 +28,7 @@ def near_miss_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
-            announce_redactions(request, filing.incident)
+            announce_redactions(request, filing.redactions)
             if filing.receipt_code:
                 # Shown once on the next page, then forgotten: only its hash is stored.
                 request.session[RECEIPT_SESSION_KEY] = [filing.incident.reference, filing.receipt_code]

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.forms import GenerateReportForm, SubscriptionForm
 from incidents.models import Team, TrendReport
+from incidents.policies import Viewer, may_request_report, viewer_for_user
 from incidents.report_summary import summarise
 from incidents.selectors import reports as report_selectors
-from incidents.selectors import viewer_for_user
 from incidents.services import reports as report_services
 from incidents.views.report_charts import CHARTS, chart_svg, report_charts
 from incidents.views.report_tables import CSV_HEADER, report_csv_rows, report_tables
@@ -27,9 +27,9 @@ REFRESH_SECONDS = 3
 IN_PROGRESS = (TrendReport.Status.PENDING, TrendReport.Status.RUNNING)
 
 
-def _generate_form(request: HttpRequest, data=None) -> GenerateReportForm | None:
-    teams = report_selectors.teams_for_requests(request.user)
-    if not teams and not report_services.can_request_report(request.user, None):
+def _generate_form(viewer: Viewer, data=None) -> GenerateReportForm | None:
+    teams = report_selectors.teams_for_requests(viewer)
+    if not teams and not may_request_report(viewer, None):
         return None
     return GenerateReportForm(data, teams=teams)
 
@@ -51,9 +51,10 @@ def _stored_report(request: HttpRequest, week: str, scope: str) -> TrendReport:
 
 @login_required
 def report_list(request: HttpRequest) -> HttpResponse:
-    reports = report_selectors.report_list(viewer=viewer_for_user(request.user))
+    viewer = viewer_for_user(request.user)
+    reports = report_selectors.report_list(viewer=viewer)
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "form": _generate_form(request), "last_week": Week.last()}
+    context = {"page": page, "form": _generate_form(viewer), "last_week": Week.last()}
     return render(request, "reports/report_list.html", context)
 
 
@@ -61,7 +62,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
 def report_detail(request: HttpRequest, week: str, scope: str) -> HttpResponse:
     parsed, team = _week_and_team(week, scope)
     viewer = viewer_for_user(request.user)
-    form = _generate_form(request) if report_services.can_request_report(request.user, team) else None
+    form = _generate_form(viewer) if may_request_report(viewer, team) else None
     if form is not None:
         form.initial.update({"week": parsed.label, "scope": scope})
     try:
@@ -89,7 +90,7 @@ def report_detail(request: HttpRequest, week: str, scope: str) -> HttpResponse:
 @login_required
 @require_POST
 def report_generate(request: HttpRequest) -> HttpResponse:
-    form = _generate_form(request, request.POST)
+    form = _generate_form(viewer_for_user(request.user), request.POST)
     if form is None:
         raise PermissionDenied("Only leads and admins can generate reports.")
     if not form.is_valid():

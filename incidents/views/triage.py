@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
-from incidents import selectors, services
+from incidents import policies, selectors, services
 from incidents.forms import TriageForm
 from incidents.models import Incident
 from incidents.views.common import incident_or_404, page_of, viewer_of
@@ -29,8 +29,8 @@ def triage_inbox(request: HttpRequest) -> HttpResponse:
 @require_POST
 def triage_act(request: HttpRequest, reference: str) -> HttpResponse:
     incident = incident_or_404(request, reference)
-    if not selectors.can_edit(viewer_of(request), incident):
-        raise PermissionDenied("Only the item's team triages it.")
+    actor = viewer_of(request)
+    policies.require(policies.may_triage(actor, incident))  # before reading the form; the services check again
     form = TriageForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose to promote or dismiss.")
@@ -41,13 +41,13 @@ def triage_act(request: HttpRequest, reference: str) -> HttpResponse:
             if incident.status != Incident.Status.TRIAGE:
                 raise ValidationError(f"{incident.reference} is not in triage any more.")
             services.postmortem_update(
-                incident=incident, editor=request.user, expected_version=version,
+                actor=actor, incident=incident, editor=request.user, expected_version=version,
                 changes={"status": Incident.Status.DISMISSED},
             )  # fmt: skip
             messages.success(request, f"{incident.reference} dismissed. It stays on record and can be restored.")
         else:
             old = incident.reference
-            incident = services.triage_promote(incident=incident, kind=action, expected_version=version,
+            incident = services.triage_promote(actor=actor, incident=incident, kind=action, expected_version=version,
                                                editor=request.user)  # fmt: skip
             url = reverse("incidents:incident_detail", args=[incident.reference])
             messages.success(

@@ -27,6 +27,7 @@ from config.celery import app
 from incidents import tasks
 from incidents.models import ApiToken, Incident, OutboxMessage
 from incidents.outbox import outbox_dispatch, outbox_process, outbox_relay
+from incidents.policies import viewer_for_team
 from incidents.services import api_token_create, incident_create
 from tests.api.conftest import Tool
 from tests.factories import cause
@@ -53,7 +54,9 @@ def test_a_rolled_back_transaction_enqueues_nothing(team, django_capture_on_comm
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        incident_create(team=team, kind="incident", title="Half-filed", status="draft")
+        incident_create(
+            actor=viewer_for_team(team), team=team, kind="incident", title="Half-filed", status="draft"
+        )
         assert OutboxMessage.objects.count() == 1
         raise RuntimeError("something failed after the incident was written")
     assert callbacks == []
@@ -78,7 +81,9 @@ def test_a_committed_filing_is_handed_over_once(
 
 @pytest.mark.django_db
 def test_a_message_dispatched_twice_runs_once_and_a_failure_is_retried(team, lead, mailoutbox):
-    incident = incident_create(team=team, kind="incident", title="Disk full", status="draft")
+    incident = incident_create(
+        actor=viewer_for_team(team), team=team, kind="incident", title="Disk full", status="draft"
+    ).obj
     message = OutboxMessage.objects.get()
     assert outbox_process(message_id=message.pk) is True
     assert outbox_process(message_id=message.pk) is False

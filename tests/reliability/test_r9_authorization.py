@@ -1,4 +1,5 @@
-"""R9 authorization matrix: every route x (anonymous, reporter, lead, outsider, admin, read token, write token,
+"""R9 authorization matrix: every door answers each persona as the table of docs/authorization.md says (the
+actions, done for real through the web and the API), and every route x (anonymous, reporter, lead, outsider, admin, read token, write token,
 another team's token) gets its expected status, and protected fields cannot be mass-assigned.
 
 Routes are enumerated from the URL resolver, so a route added without an expectation here fails the test.
@@ -25,6 +26,7 @@ from tests.factories import (
     ActionItemFactory,
     IncidentFactory,
 )
+from tests.policy_table import policy_table
 from tests.reliability.conftest import World, all_routes, fill, route_id
 
 pytestmark = pytest.mark.django_db
@@ -241,6 +243,133 @@ def test_every_route_answers_every_persona_as_expected(world, reader, writer, ot
     assert wrong == [], "\n".join(wrong)
     assert set(EXPECTED) <= set(answers), "expectations for routes that no longer exist"
     assert all(not status.startswith("5") for got in answers.values() for status in got.split())
+
+
+# --- Every door answers as the table of docs/authorization.md says ------------------------------------------
+# Each action is done for real, on a fresh object, by each persona: people through the web app, tokens through
+# the API (web pages ignore tokens), the signed-out through both. The answer is classified as the table's cells:
+# a login redirect or 401 is "no" for the signed-out, 403 "no", 404 "hidden", a success "yes".
+
+TABLE = policy_table()
+PEOPLE = ("anonymous", "reporter", "lead", "outsider", "admin")
+
+
+def outcome(response) -> str:
+    if response.status_code == 302 and "/login/" in response["Location"]:
+        return "no"
+    return {401: "no", 403: "no", 404: "hidden"}.get(response.status_code) or (
+        "yes" if response.status_code < 400 else f"unexpected {response.status_code}"
+    )
+
+
+def _fresh(team, **fields) -> Incident:
+    return IncidentFactory(team=team, **fields)
+
+
+def _confidential_by(user, team, prod) -> Incident:
+    from incidents.services import near_miss_report
+
+    return near_miss_report(
+        reporter=user, team=team, title="Key nearly leaked", summary="Scanner caught it.", environment=prod,
+        caught_by=Incident.CaughtBy.AUTOMATED_CHECK, confidential=True,
+    ).incident  # fmt: skip
+
+
+def _timeline(client, incident) -> object:
+    return client.post(
+        f"/incidents/{incident.reference}/timeline/", {"timeline-at": "2026-01-05T10:00", "timeline-text": "Paged"}
+    )
+
+
+def _patch(client, incident, body) -> object:
+    return client.patch(f"/api/v1/incidents/{incident.reference}/", {**body, "version": incident.version},
+                        format="json")  # fmt: skip
+
+
+def door_actions(world: World, team, prod) -> dict[str, tuple]:
+    """action → (make a fresh object, its web door, its API door)."""
+    return {
+        "view an item": (
+            lambda: _fresh(team),
+            lambda c, o: c.get(f"/incidents/{o.reference}/"),
+            lambda c, o: c.get(f"/api/v1/incidents/{o.reference}/"),
+        ),
+        "view a confidential near-miss": (
+            lambda: _confidential_by(world.users["lead"], team, prod),
+            lambda c, o: c.get(f"/incidents/{o.reference}/"),
+            lambda c, o: c.get(f"/api/v1/incidents/{o.reference}/"),
+        ),
+        "view the confidential near-miss one filed": (
+            lambda: _confidential_by(world.users["reporter"], team, prod),
+            lambda c, o: c.get(f"/incidents/{o.reference}/"),
+            lambda c, o: c.get(f"/api/v1/incidents/{o.reference}/"),
+        ),
+        "edit an item (fields, status, timeline, action items)": (
+            lambda: _fresh(team, status=Incident.Status.DRAFT),
+            _timeline,
+            lambda c, o: _patch(c, o, {"title": "Renamed"}),
+        ),
+        "edit a confidential near-miss": (
+            lambda: _confidential_by(world.users["lead"], team, prod),
+            _timeline,
+            lambda c, o: _patch(c, o, {"title": "Renamed"}),
+        ),
+        "edit the confidential near-miss one filed": (
+            lambda: _confidential_by(world.users["reporter"], team, prod),
+            _timeline,
+            lambda c, o: _patch(c, o, {"title": "Renamed"}),
+        ),
+        "publish an item (move it to published)": (
+            lambda: _fresh(team, status=Incident.Status.IN_REVIEW),
+            lambda c, o: c.post(
+                f"/incidents/{o.reference}/status/", {"status": "published", "expected_version": o.version}
+            ),
+            lambda c, o: _patch(c, o, {"status": "published"}),
+        ),
+        "triage an item (promote or dismiss)": (
+            lambda: _fresh(team, status=Incident.Status.TRIAGE),
+            lambda c, o: c.post(
+                f"/incidents/{o.reference}/triage/", {"action": "dismiss", "expected_version": o.version}
+            ),
+            lambda c, o: _patch(c, o, {"status": "dismissed"}),
+        ),
+        "complete an action item": (
+            lambda: ActionItemFactory(incident=_fresh(team)),
+            lambda c, o: c.post(f"/action-items/{o.pk}/complete/", {"status": "done"}),
+            lambda c, o: c.patch(f"/api/v1/action-items/{o.pk}/", {"status": "done"}, format="json"),
+        ),
+    }
+
+
+def test_every_door_answers_each_persona_as_the_table_says(
+    world, reader, writer, other_writer, team, prod, settings
+):
+    settings.API_WRITE_THROTTLE_RATE = "100000/min"
+    tools = {"read_token": reader, "write_token": writer, "other_token": other_writer}
+    wrong = []
+    for action, (make, web, api) in door_actions(world, team, prod).items():
+        for persona, want in TABLE[action].items():
+            if want == "—":
+                continue
+            doors = [("web", web)] if persona in PEOPLE else []
+            doors += [("api", api)] if persona not in PEOPLE or persona == "anonymous" else []
+            for name, door in doors:
+                client = client_for(persona, world, tools, api=name == "api")
+                client.raise_request_exception = False
+                got = outcome(door(client, make()))
+                if got != want:
+                    wrong.append(f"{action} / {persona} through the {name}: expected {want}, got {got}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_the_table_covers_every_door_action():
+    rows_with_doors = {
+        "view an item", "view a confidential near-miss", "view the confidential near-miss one filed",
+        "edit an item (fields, status, timeline, action items)", "edit a confidential near-miss",
+        "edit the confidential near-miss one filed", "publish an item (move it to published)",
+        "triage an item (promote or dismiss)", "complete an action item",
+    }  # fmt: skip
+    assert rows_with_doors <= set(TABLE), "docs/authorization.md lost a row the doors are checked against"
 
 
 # --- Mass assignment: fields that Hindsight sets are never taken from a request -------------------------

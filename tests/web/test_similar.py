@@ -6,13 +6,14 @@ import pytest
 from django.urls import reverse
 
 from incidents import selectors
+from incidents.policies import viewer_for_user
 from tests.factories import IncidentFactory, NearMissFactory, ServiceFactory, cause
 
 pytestmark = pytest.mark.django_db
 
 
 def test_ranked_by_shared_causes_then_service_then_words(reporter, service):
-    viewer = selectors.viewer_for_user(reporter)
+    viewer = viewer_for_user(reporter)
     two_causes = IncidentFactory(title="Unrelated words", causes=["missing-check", "config-drift"])
     one_cause = IncidentFactory(title="Other words", causes=["missing-check"])
     same_service = IncidentFactory(title="Something else", services=[service])
@@ -30,7 +31,7 @@ def test_ranked_by_shared_causes_then_service_then_words(reporter, service):
 
 def test_nothing_to_compare_gives_nothing(reporter):
     IncidentFactory()
-    assert selectors.similar_incidents(viewer=selectors.viewer_for_user(reporter), title="the and of") == []
+    assert selectors.similar_incidents(viewer=viewer_for_user(reporter), title="the and of") == []
 
 
 def test_the_panel_endpoint_excludes_the_item_itself_and_hidden_items(login, outsider, confidential):

@@ -1,0 +1,24 @@
+"""`{% may "complete" item as allowed %}`: templates show a button only when the policy allows its action."""
+
+from __future__ import annotations
+
+from django import template
+
+from incidents import policies
+from incidents.views.common import viewer_of
+
+register = template.Library()
+
+ACTIONS = {
+    "view": policies.may_view,
+    "edit": policies.may_edit,
+    "publish": policies.may_publish,
+    "triage": policies.may_triage,
+    "complete": policies.may_complete,
+}
+
+
+@register.simple_tag(takes_context=True)
+def may(context: template.Context, action: str, obj: object) -> bool:
+    """Whether the request's viewer may do `action` to `obj` (the rules of incidents/policies.py)."""
+    return bool(ACTIONS[action](viewer_of(context["request"]), obj))
