@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from incidents import tasks
 from incidents.models import ConfidentialReporter, Incident
-from incidents.selectors import incidents_visible, viewer_for_user
+from incidents.policies import viewer_for_user
+from incidents.selectors import incidents_visible
 from incidents.services import confidential_reporters_purge, near_miss_report
 from tests.factories import cause
 

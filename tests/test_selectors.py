@@ -9,13 +9,12 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from incidents.models import ConfidentialReporter, Incident
+from incidents.policies import viewer_for_team, viewer_for_user
 from incidents.selectors import (
     action_items_overdue,
     incident_get,
     incident_list,
     incidents_visible,
-    viewer_for_team,
-    viewer_for_user,
 )
 from tests.factories import ActionItemFactory, IncidentFactory, NearMissFactory, UserFactory
 

@@ -25,8 +25,8 @@ from django.core import mail
 from django.urls import reverse
 
 from incidents.models import ApiToken, ConfidentialReporter, IncidentCause, Membership, TrendReport
+from incidents.policies import viewer_for_team, viewer_for_user
 from incidents.selectors import reports as report_selectors
-from incidents.selectors import viewer_for_team, viewer_for_user
 from incidents.selectors.reports import report_audience_for, report_data
 from incidents.services import api_token_create
 from incidents.services.reports import (
