@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from incidents.limits import DATE_RANGE_TEXT, FIRST_YEAR, LAST_YEAR
+from incidents.limits import DATE_RANGE_TEXT, FIRST_YEAR, LAST_YEAR, YEAR_PATTERN
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
+# What the API's schema says of a week: the shape, in the accepted years (another year is a 400).
+WEEK_SCHEMA_PATTERN = YEAR_PATTERN + r"W[0-9]{2}$"
 REPORT_WEEKS = 13  # the report's week and the 12 weeks before it
 
 

@@ -28,7 +28,7 @@ from incidents.filters import IncidentFilter
 from incidents.limits import DATE_RANGE_TEXT
 from incidents.models import ActionItem, Cause, Incident, Release, Team, TrendReport
 from incidents.selectors import reports as report_selectors
-from incidents.weeks import WEEK_PATTERN, NoSuchWeek, Week
+from incidents.weeks import WEEK_SCHEMA_PATTERN, NoSuchWeek, Week
 
 # Lookups take any path segment, so a malformed one is a JSON 404 rather than an unmatched URL.
 SLUG_REGEX = r"[^/]+"
@@ -399,7 +399,7 @@ class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet
                 "week",
                 str,
                 OpenApiParameter.PATH,
-                pattern=WEEK_PATTERN.pattern,
+                pattern=WEEK_SCHEMA_PATTERN,
                 description=(
                     f"ISO week, e.g. 2026-W47, {DATE_RANGE_TEXT} (400 otherwise); a week that does not exist "
                     "answers 404."

@@ -58,6 +58,23 @@ def test_incident_list_documents_the_shared_filters(schema):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "label", ["2026-W47", "1970-W01", "2100-W52", "0000-W00", "1969-W52", "2101-W01", "9999-W01"]
+)
+def test_the_report_week_the_schema_accepts_is_the_week_the_api_accepts(schema, reader, label):
+    """A week that matches the schema's pattern is never a 400 (it may be a 404: not generated, or no such week);
+    one that does not match is a 400 naming the week."""
+    (parameter,) = [
+        p for p in _operation(schema, "/api/v1/reports/{week}/", "get")["parameters"] if p["name"] == "week"
+    ]
+    matches = re.match(parameter["schema"]["pattern"], label) is not None
+    response = reader.get(f"/api/v1/reports/{label}/")
+    assert (response.status_code != 400) == matches, (label, response.status_code)
+    if not matches:
+        assert list(response.json()) == ["week"]
+
+
+@pytest.mark.django_db
 def test_schema_and_docs_are_served_without_a_cdn():
     client = APIClient()
     assert client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").status_code == 200
