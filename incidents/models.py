@@ -424,7 +424,7 @@ class Incident(models.Model):
             ),
             models.Index(fields=["id"], condition=Q(confidential=True), name="incident_confidential_idx"),
         ]
-        # PostgreSQL only (migration 0009): the report's archive pick reads its candidates, published
+        # PostgreSQL only (migration 0007): the report's archive pick reads its candidates, published
         # non-confidential incidents of a year, from a covering index (started_at, id).
 
     def __str__(self) -> str:

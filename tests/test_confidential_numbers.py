@@ -41,7 +41,7 @@ from tests.factories import IncidentFactory, NearMissFactory, UserFactory, cause
 pytestmark = pytest.mark.django_db
 ADMIN = Viewer(user_id=None, team_ids=frozenset(), lead_team_ids=frozenset(), is_admin=True)  # for direct writes
 NEAR_MISS_FORM = reverse("incidents:near_miss_create")
-migration = importlib.import_module("incidents.migrations.0013_confidential_numbers")
+migration = importlib.import_module("incidents.migrations.0011_confidential_numbers")
 
 
 def file_near_miss(reporter, team, staging, *, confidential: bool, title: str = "Almost dropped a table"):

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0010_field_limits'),
+        ('incidents', '0008_field_limits'),
     ]
 
     operations = [

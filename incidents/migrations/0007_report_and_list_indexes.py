@@ -55,7 +55,7 @@ def drop_postgresql_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0008_outbox"),
+        ("incidents", "0006_outbox"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

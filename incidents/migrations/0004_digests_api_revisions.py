@@ -2,16 +2,46 @@
 
 import django.db.models.deletion
 import django.utils.timezone
+from django.conf import settings
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    """The weekly digests' subscriptions and deliveries, the API's tokens, GitHub hooks and idempotency
+    records, and an incident's revisions."""
 
     dependencies = [
         ('incidents', '0003_incident_search_index'),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
+        migrations.CreateModel(
+            name='DigestSubscription',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('subscribed', models.BooleanField()),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='digest_subscription', to=settings.AUTH_USER_MODEL)),
+            ],
+        ),
+        migrations.CreateModel(
+            name='DigestDelivery',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('week_start', models.DateField(help_text='The Monday that starts the ISO week of the digest.')),
+                ('status', models.CharField(choices=[('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed')], default='sending', max_length=10)),
+                ('claimed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ('error', models.TextField(blank=True)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='digest_deliveries', to=settings.AUTH_USER_MODEL)),
+            ],
+            options={
+                'verbose_name_plural': 'digest deliveries',
+                'ordering': ['-week_start', 'user_id'],
+                'constraints': [models.UniqueConstraint(fields=('user', 'week_start'), name='digestdelivery_unique_user_week'), models.CheckConstraint(condition=models.Q(('status__in', ['sending', 'sent', 'failed'])), name='digestdelivery_status_valid')],
+            },
+        ),
         migrations.CreateModel(
             name='ApiToken',
             fields=[
@@ -76,5 +106,24 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='idempotencyrecord',
             constraint=models.CheckConstraint(condition=models.Q(('state__in', ['processing', 'done'])), name='idempotency_state_valid'),
+        ),
+        migrations.CreateModel(
+            name='IncidentRevision',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('version', models.PositiveIntegerField()),
+                ('title', models.CharField(max_length=200)),
+                ('summary', models.TextField(blank=True)),
+                ('trigger', models.TextField(blank=True)),
+                ('body', models.TextField(blank=True)),
+                ('status', models.CharField(choices=[('triage', 'Triage'), ('draft', 'Draft'), ('in_review', 'In review'), ('published', 'Published'), ('dismissed', 'Dismissed')], max_length=20)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='incidents.incident')),
+            ],
+            options={
+                'ordering': ['-version'],
+                'constraints': [models.UniqueConstraint(fields=('incident', 'version'), name='incidentrevision_unique_version')],
+            },
         ),
     ]

@@ -36,7 +36,7 @@ def one_line_existing_rows(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0009_report_and_list_indexes'),
+        ('incidents', '0007_report_and_list_indexes'),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('incidents', '0006_merge_web'),
+        ('incidents', '0004_digests_api_revisions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -59,7 +59,7 @@ def scrub_confidential_reporters(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0012_report_audience"),
+        ("incidents", "0010_report_audience"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 

@@ -11,7 +11,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0011_hook_deliveries"),
+        ("incidents", "0009_hook_deliveries"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0007_audit_entries'),
+        ('incidents', '0005_audit_entries'),
     ]
 
     operations = [
