@@ -1,8 +1,13 @@
-"""Hindsight settings. Every value comes from the environment; .env.example lists them all."""
+"""Hindsight settings. Every value comes from the environment; .env.example lists them all.
+
+Importing this module only reads the environment: it creates no folder and touches no file. The folders under
+HINDSIGHT_VAR_DIR that the processes write to are made before they are first needed (config/folders.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
@@ -23,6 +28,8 @@ from config.env import (
     env_timezone,
     env_weekday,
 )
+
+# --- Core: the instance, its apps, requests, templates, time, static files ----------------------------------
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("HINDSIGHT_VAR_DIR", str(BASE_DIR / "var")))
@@ -57,6 +64,11 @@ INSTALLED_APPS = [
     "django_filters",
     "csp",
     "incidents",
+    # The API's OpenAPI schema, and Swagger UI served from local static files.
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    # Login brute-force lockout (see "Authentication" below).
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -72,12 +84,54 @@ MIDDLEWARE = [
     "incidents.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it answers a locked-out log-in once everything else has run.
+    "axes.middleware.AxesMiddleware",
 ]
 
-# Transport and browser security. Everything is on unless DEBUG; HSTS only in production.
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "incidents.context_processors.hindsight_environment",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env_timezone("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Security: transport and browser ------------------------------------------------------------------------
+# Everything is on unless DEBUG; HSTS only in production.
+
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 if env_bool("SECURE_PROXY_SSL_HEADER", False):  # behind a proxy that terminates TLS and sets X-Forwarded-Proto
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers and Kubernetes probe over plain HTTP: the probes and the scrape are answered without the HTTPS
+# redirect. They still need an allowed Host header (ALLOWED_HOSTS), which probes must send.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HINDSIGHT_ENV == "production" else 0, minimum=0)
@@ -102,24 +156,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = "config.wsgi.application"
-
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-                "incidents.context_processors.hindsight_environment",
-            ],
-        },
-    },
-]
+# --- Database -----------------------------------------------------------------------------------------------
 
 DATABASES = {
     "default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hindsight.sqlite3'}"),
@@ -145,6 +182,11 @@ else:
         _options["options"] = " ".join([_options.get("options", ""), *_session]).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Authentication and login lockout (django-axes) ---------------------------------------------------------
+# Login brute force: django-axes counts failed log-ins per username and address (the web login and the admin's)
+# and locks that pair out for AXES_COOLOFF_MINUTES after AXES_FAILURE_LIMIT failures, answering 429 with a page
+# that says so and a Retry-After header. A successful log-in resets the count.
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -154,180 +196,36 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1, maximum=7 * 24 * 60)
+AXES_COOLOFF_TIME = AXES_COOLOFF_MINUTES / 60  # axes reads a number as hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "incidents.views.lockout.locked_out"
+AXES_USERNAME_CALLABLE = "incidents.views.lockout.attempt_username"  # storable on PostgreSQL
 
-LANGUAGE_CODE = "en"
-TIME_ZONE = env_timezone("TIME_ZONE", "UTC")
-USE_I18N = True
-USE_TZ = True
-
-STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
-}
-
-# E-mail: the console backend prints mails; smtp sends them through EMAIL_HOST.
-_EMAIL_BACKENDS = {
-    "console": "django.core.mail.backends.console.EmailBackend",
-    "smtp": "django.core.mail.backends.smtp.EmailBackend",
-    "file": "django.core.mail.backends.filebased.EmailBackend",
-    "locmem": "django.core.mail.backends.locmem.EmailBackend",
-}
-EMAIL_BACKEND = _EMAIL_BACKENDS[env_choice("EMAIL_BACKEND", "console", list(_EMAIL_BACKENDS))]
-EMAIL_FILE_PATH = VAR_DIR / "mail"
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Hindsight <hindsight@localhost>")
-
-# Celery: Redis when REDIS_URL is set, otherwise an embedded broker in files under var/ so that
-# nothing but Python is needed to run the whole stack.
-REDIS_URL = env_redis_url("REDIS_URL")
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_RESULT_BACKEND = REDIS_URL
-else:
-    _broker_dir = VAR_DIR / "celery" / "broker"
-    _results_dir = VAR_DIR / "celery" / "results"
-    for _directory in (_broker_dir, _results_dir):
-        _directory.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir),
-        "data_folder_out": str(_broker_dir),
-        "store_processed": False,
-    }
-    CELERY_RESULT_BACKEND = f"file://{_results_dir}"
-CELERY_TIMEZONE = TIME_ZONE
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_RESULT_EXPIRES = 24 * 3600
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
-
-# Confidential near-misses: the reporter's identity is kept apart from the report and forgotten after this many
-# days (the receipt link keeps working). A daily task purges what is due.
-CONFIDENTIAL_REPORTER_RETENTION_DAYS = env_int("CONFIDENTIAL_REPORTER_RETENTION_DAYS", 30, minimum=0, maximum=3650)
-# Transactional outbox (incidents/outbox.py): how long a web request waits for the broker before leaving the
-# follow-up work to the relay, and how often the relay hands over what is still waiting.
-OUTBOX_BROKER_TIMEOUT = env_int("OUTBOX_BROKER_TIMEOUT", 1, minimum=1, maximum=30)
-OUTBOX_RELAY_SECONDS = env_int("OUTBOX_RELAY_SECONDS", 30, minimum=1, maximum=3600)
-CELERY_BEAT_SCHEDULE["outbox-relay"] = {"task": "incidents.outbox_relay", "schedule": OUTBOX_RELAY_SECONDS}
-
-CELERY_BEAT_SCHEDULE["purge-confidential-reporters"] = {
-    "task": "incidents.confidential_reporters_purge",
-    "schedule": crontab(minute=15, hour=3),
-}
-
-# Weekly trend reports: generated for last week on this weekday and local time.
-REPORT_WEEKDAY = env_weekday("REPORT_WEEKDAY", "monday")
-REPORT_TIME = env_time("REPORT_TIME", "07:00")
-
-# Releases deployed to an incident's environment this many hours before it started are listed as suspects.
-SUSPECT_RELEASE_WINDOW_HOURS = env_int("SUSPECT_RELEASE_WINDOW_HOURS", 24, minimum=1, maximum=24 * 30)
-
-# Redaction on ingest (incidents/redaction.py): what happens to personal data and secrets found in free text.
-# REDACTION_DEFAULT_POLICY is redact, reject or off; REDACTION_FIELD_POLICIES overrides it per field, e.g.
-# "title=reject,body=redact,timeline.text=redact,action_item.title=off".
-REDACTION_DEFAULT_POLICY = env_choice("REDACTION_DEFAULT_POLICY", "redact", ["redact", "reject", "off"])
-REDACTION_FIELD_POLICIES = env_field_policies("REDACTION_FIELD_POLICIES")
+# --- The API for tools (/api/) ------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "incidents.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "incidents.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["incidents.api.permissions.TokenScopePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.WriteRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["incidents.api.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "incidents.api.schema.HindsightAutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {
-        "handlers": ["console"],
-        "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"]),
-    },
-}
-
-# ---------------------------------------------------------------------------------------------------------
-# Weekly trend reports (issue: trend reports): the beat entry on REPORT_WEEKDAY at REPORT_TIME (local time,
-# CELERY_TIMEZONE) generates last week's reports, then sends the digests. Task limits are in seconds.
-
-REPORT_TASK_TIME_LIMIT = env_int("REPORT_TASK_TIME_LIMIT", 600, minimum=10, maximum=6 * 3600)
-REPORT_TASK_MAX_RETRIES = env_int("REPORT_TASK_MAX_RETRIES", 3, minimum=0, maximum=20)
-REPORT_TASK_RETRY_DELAY = env_int("REPORT_TASK_RETRY_DELAY", 30, minimum=1, maximum=3600)
-CELERY_BEAT_SCHEDULE["weekly-trend-reports"] = {
-    "task": "incidents.reports_weekly",
-    "schedule": crontab(minute=REPORT_TIME.minute, hour=REPORT_TIME.hour, day_of_week=REPORT_WEEKDAY),
-}
-if not REDIS_URL:
-    # The embedded broker keeps its control (broadcast) tables with the rest of its files, not in the
-    # current directory.
-    CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"] = str(VAR_DIR / "celery" / "control")
-# --- The API for tools (/api/) ----------------------------------------------------------------------------
-
-INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
-
-# Throttle counters live in the cache: Redis (shared by every web process) when REDIS_URL is set.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        # Fail fast when Redis is away: callers (the API throttle) carry on without it.
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-    }
-    if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hindsight"}
-}
-
-# Request bodies larger than this get 413 (bytes).
-API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024, maximum=50 * 1_048_576)
-# Writes per token (or per webhook sender) before 429 Too Many Requests.
-API_WRITE_THROTTLE_RATE = env_rate("API_WRITE_THROTTLE_RATE", "120/min")
-# How long an Idempotency-Key's first response is replayed.
-API_IDEMPOTENCY_TTL_HOURS = env_int("API_IDEMPOTENCY_TTL_HOURS", 24, minimum=1, maximum=24 * 30)
-# JSON bodies nested deeper than this many levels of arrays and objects get 400 (docs/receivers.md).
-API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32, minimum=4, maximum=200)
-# Alerts one Alertmanager notification may carry (400 past it); each alert counts as one write of the rate.
-ALERTMANAGER_MAX_ALERTS = env_int("ALERTMANAGER_MAX_ALERTS", 100, minimum=1, maximum=1000)
-# Webhook deliveries (GitHub's X-GitHub-Delivery ids) are remembered this many days to refuse replays; a daily
-# task forgets older ones. Keep it longer than the sender retries (GitHub redeliveries: 3 days).
-HOOK_DELIVERY_RETENTION_DAYS = env_int("HOOK_DELIVERY_RETENTION_DAYS", 30, minimum=1, maximum=3650)
-CELERY_BEAT_SCHEDULE["purge-hook-deliveries"] = {
-    "task": "incidents.hook_deliveries_purge",
-    "schedule": crontab(minute=45, hour=3),
-}
-# Alertmanager label names read for an alert's environment, service and severity (first present wins).
-ALERTMANAGER_ENVIRONMENT_LABELS = env_list("ALERTMANAGER_ENVIRONMENT_LABELS", ["environment", "env"])
-ALERTMANAGER_SERVICE_LABELS = env_list("ALERTMANAGER_SERVICE_LABELS", ["service", "app"])
-ALERTMANAGER_SEVERITY_LABELS = env_list("ALERTMANAGER_SEVERITY_LABELS", ["severity"])
-
-REST_FRAMEWORK.update(
-    {
-        "DEFAULT_AUTHENTICATION_CLASSES": [
-            "incidents.api.authentication.BearerTokenAuthentication",
-            "rest_framework.authentication.SessionAuthentication",
-        ],
-        "DEFAULT_PERMISSION_CLASSES": ["incidents.api.permissions.TokenScopePermission"],
-        "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.WriteRateThrottle"],
-        "DEFAULT_PARSER_CLASSES": ["incidents.api.parsers.LimitedJSONParser"],
-        "DEFAULT_RENDERER_CLASSES": [
-            "rest_framework.renderers.JSONRenderer",
-            "rest_framework.renderers.BrowsableAPIRenderer",
-        ],
-        "DEFAULT_PAGINATION_CLASS": "incidents.api.pagination.Pagination",
-        "DEFAULT_SCHEMA_CLASS": "incidents.api.schema.HindsightAutoSchema",
-        "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    }
-)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Hindsight API",
     "DESCRIPTION": "Post incidents, near-misses, releases and deployments; read what your team may see. "
@@ -355,10 +253,51 @@ SPECTACULAR_SETTINGS = {
     },
     "SCHEMA_PATH_PREFIX": r"/api/v1",
 }
-# Django reads at most this much of a body itself; keep it above the API's own limit so the API answers 413.
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, API_MAX_BODY_BYTES + 1)
+# Writes per token (or per webhook sender) before 429 Too Many Requests.
+API_WRITE_THROTTLE_RATE = env_rate("API_WRITE_THROTTLE_RATE", "120/min")
+# How long an Idempotency-Key's first response is replayed.
+API_IDEMPOTENCY_TTL_HOURS = env_int("API_IDEMPOTENCY_TTL_HOURS", 24, minimum=1, maximum=24 * 30)
+# Webhook deliveries (GitHub's X-GitHub-Delivery ids) are remembered this many days to refuse replays; a daily
+# task forgets older ones. Keep it longer than the sender retries (GitHub redeliveries: 3 days).
+HOOK_DELIVERY_RETENTION_DAYS = env_int("HOOK_DELIVERY_RETENTION_DAYS", 30, minimum=1, maximum=3650)
+# Alertmanager label names read for an alert's environment, service and severity (first present wins).
+ALERTMANAGER_ENVIRONMENT_LABELS = env_list("ALERTMANAGER_ENVIRONMENT_LABELS", ["environment", "env"])
+ALERTMANAGER_SERVICE_LABELS = env_list("ALERTMANAGER_SERVICE_LABELS", ["service", "app"])
+ALERTMANAGER_SEVERITY_LABELS = env_list("ALERTMANAGER_SEVERITY_LABELS", ["severity"])
 
-# --- Web app for people ---------------------------------------------------------------------------------
+# --- Mail ---------------------------------------------------------------------------------------------------
+# The console backend prints mails; smtp sends them through EMAIL_HOST; file writes them to var/mail.
+
+_EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+}
+EMAIL_BACKEND = _EMAIL_BACKENDS[env_choice("EMAIL_BACKEND", "console", list(_EMAIL_BACKENDS))]
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Hindsight <hindsight@localhost>")
+
+# --- Incidents and near-misses ------------------------------------------------------------------------------
+
+# Confidential near-misses: the reporter's identity is kept apart from the report and forgotten after this many
+# days (the receipt link keeps working). A daily task purges what is due.
+CONFIDENTIAL_REPORTER_RETENTION_DAYS = env_int("CONFIDENTIAL_REPORTER_RETENTION_DAYS", 30, minimum=0, maximum=3650)
+
+# Releases deployed to an incident's environment this many hours before it started are listed as suspects.
+SUSPECT_RELEASE_WINDOW_HOURS = env_int("SUSPECT_RELEASE_WINDOW_HOURS", 24, minimum=1, maximum=24 * 30)
+
+# Redaction on ingest (incidents/redaction.py): what happens to personal data and secrets found in free text.
+# REDACTION_DEFAULT_POLICY is redact, reject or off; REDACTION_FIELD_POLICIES overrides it per field, e.g.
+# "title=reject,body=redact,timeline.text=redact,action_item.title=off".
+REDACTION_DEFAULT_POLICY = env_choice("REDACTION_DEFAULT_POLICY", "redact", ["redact", "reject", "off"])
+REDACTION_FIELD_POLICIES = env_field_policies("REDACTION_FIELD_POLICIES")
+
 # Blame-language hints beside the postmortem editor: comma-separated phrases, each optionally followed by
 # "=cause-slug", the system cause the hint suggests instead (missing-check when not given).
 BLAME_PHRASES = env_list(
@@ -381,24 +320,71 @@ BLAME_PHRASES = env_list(
         "by mistake=manual-change",
     ],
 )
+
+# --- Weekly trend reports -----------------------------------------------------------------------------------
+
+# Weekly trend reports are generated for last week on this weekday and local time (CELERY_TIMEZONE).
+REPORT_WEEKDAY = env_weekday("REPORT_WEEKDAY", "monday")
+REPORT_TIME = env_time("REPORT_TIME", "07:00")
+
+# The report task's limits, in seconds (CELERY_VISIBILITY_TIMEOUT is derived from the time limit).
+REPORT_TASK_TIME_LIMIT = env_int("REPORT_TASK_TIME_LIMIT", 600, minimum=10, maximum=6 * 3600)
+REPORT_TASK_MAX_RETRIES = env_int("REPORT_TASK_MAX_RETRIES", 3, minimum=0, maximum=20)
+REPORT_TASK_RETRY_DELAY = env_int("REPORT_TASK_RETRY_DELAY", 30, minimum=1, maximum=3600)
+
+# --- Limits: sizes of requests and pages --------------------------------------------------------------------
+
+# Request bodies larger than this get 413 (bytes).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024, maximum=50 * 1_048_576)
+# Django reads at most this much of a body itself; keep it above the API's own limit so the API answers 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, API_MAX_BODY_BYTES + 1)
+# JSON bodies nested deeper than this many levels of arrays and objects get 400 (docs/receivers.md).
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32, minimum=4, maximum=200)
+# Alerts one Alertmanager notification may carry (400 past it); each alert counts as one write of the rate.
+ALERTMANAGER_MAX_ALERTS = env_int("ALERTMANAGER_MAX_ALERTS", 100, minimum=1, maximum=1000)
 # How many items a page of the incident list, the triage inbox and the action items shows.
 WEB_PAGE_SIZE = env_int("WEB_PAGE_SIZE", 25, minimum=5, maximum=200)
 
-# --- Reliability and security (issue: reliability) --------------------------------------------------------
-# Login brute force: django-axes counts failed log-ins per username and address (the web login and the admin's)
-# and locks that pair out for AXES_COOLOFF_MINUTES after AXES_FAILURE_LIMIT failures, answering 429 with a page
-# that says so and a Retry-After header. A successful log-in resets the count.
-INSTALLED_APPS += ["axes"]
-MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_ENABLED = env_bool("AXES_ENABLED", True)
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=100)
-AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1, maximum=7 * 24 * 60)
-AXES_COOLOFF_TIME = AXES_COOLOFF_MINUTES / 60  # axes reads a number as hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "incidents.views.lockout.locked_out"
-AXES_USERNAME_CALLABLE = "incidents.views.lockout.attempt_username"  # storable on PostgreSQL
+# --- Logging ------------------------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"]),
+    },
+}
+
+# --- Metrics: Prometheus at /metrics (docs/operations.md) ---------------------------------------------------
+# Off (404) unless METRICS_ENABLED; with METRICS_TOKEN set, a scrape must send `Authorization: Bearer
+# <METRICS_TOKEN>` (401 otherwise). Request counters are per process unless PROMETHEUS_MULTIPROC_DIR is set.
+
+METRICS_ENABLED = env_bool("METRICS_ENABLED", False)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and not METRICS_ENABLED:
+    raise ImproperlyConfigured("METRICS_TOKEN is set but METRICS_ENABLED is not true: /metrics would stay off.")
+
+# --- Cache, broker and Celery -------------------------------------------------------------------------------
+# Redis when REDIS_URL is set. Otherwise a per-process memory cache, and an embedded broker and result store in
+# files under var/, so that nothing but Python is needed to run the whole stack. Last, because the beat schedule
+# reads the settings of the sections above.
+
+REDIS_URL = env_redis_url("REDIS_URL")
+
+# Throttle counters live in the cache: Redis (shared by every web process) when REDIS_URL is set.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Fail fast when Redis is away: callers (the API throttle) carry on without it.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hindsight"}
+}
 
 # Redis redelivers a task whose worker died before acknowledging it (tasks are acks_late) once this many seconds
 # have passed since it was handed out. It must be longer than the longest task (REPORT_TASK_TIME_LIMIT + 30 s),
@@ -406,21 +392,52 @@ AXES_USERNAME_CALLABLE = "incidents.views.lockout.attempt_username"  # storable 
 CELERY_VISIBILITY_TIMEOUT = env_int(
     "CELERY_VISIBILITY_TIMEOUT", max(3600, 2 * (REPORT_TASK_TIME_LIMIT + 30)), minimum=1, maximum=7 * 24 * 3600
 )
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any]
 if REDIS_URL:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
-        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+else:
+    # The embedded broker's folders, its control (broadcast) tables included, live under var/ rather than in
+    # the current directory. They are created before first use (config/folders.py).
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(VAR_DIR / "celery" / "broker"),
+        "data_folder_out": str(VAR_DIR / "celery" / "broker"),
+        "store_processed": False,
+        "control_folder": str(VAR_DIR / "celery" / "control"),
+    }
+    CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'celery' / 'results'}"
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_RESULT_EXPIRES = 24 * 3600
 
-# --- Operations (issue: operations): probes and metrics, docs/operations.md ------------------------------
-# Load balancers and Kubernetes probe over plain HTTP: the probes and the scrape are answered without the HTTPS
-# redirect. They still need an allowed Host header (ALLOWED_HOSTS), which probes must send.
-SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
-# Prometheus metrics at /metrics: off (404) unless METRICS_ENABLED; with METRICS_TOKEN set, a scrape must send
-# `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise). Request counters are per process unless
-# PROMETHEUS_MULTIPROC_DIR is set (docs/operations.md).
-METRICS_ENABLED = env_bool("METRICS_ENABLED", False)
-METRICS_TOKEN = env_str("METRICS_TOKEN")
-if METRICS_TOKEN and not METRICS_ENABLED:
-    raise ImproperlyConfigured("METRICS_TOKEN is set but METRICS_ENABLED is not true: /metrics would stay off.")
+# Transactional outbox (incidents/outbox.py): how long a web request waits for the broker before leaving the
+# follow-up work to the relay, and how often the relay hands over what is still waiting.
+OUTBOX_BROKER_TIMEOUT = env_int("OUTBOX_BROKER_TIMEOUT", 1, minimum=1, maximum=30)
+OUTBOX_RELAY_SECONDS = env_int("OUTBOX_RELAY_SECONDS", 30, minimum=1, maximum=3600)
+
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Every OUTBOX_RELAY_SECONDS seconds (30 by default): hands the broker the outbox messages still waiting.
+    "outbox-relay": {"task": "incidents.outbox_relay", "schedule": OUTBOX_RELAY_SECONDS},
+    # Every day at 03:15: forgets the confidential reporters whose retention has passed.
+    "purge-confidential-reporters": {
+        "task": "incidents.confidential_reporters_purge",
+        "schedule": crontab(minute=15, hour=3),
+    },
+    # Every week on REPORT_WEEKDAY at REPORT_TIME (Monday 07:00 by default): generates last week's trend
+    # reports, then sends the digests.
+    "weekly-trend-reports": {
+        "task": "incidents.reports_weekly",
+        "schedule": crontab(minute=REPORT_TIME.minute, hour=REPORT_TIME.hour, day_of_week=REPORT_WEEKDAY),
+    },
+    # Every day at 03:45: forgets the webhook deliveries older than HOOK_DELIVERY_RETENTION_DAYS.
+    "purge-hook-deliveries": {
+        "task": "incidents.hook_deliveries_purge",
+        "schedule": crontab(minute=45, hour=3),
+    },
+}

@@ -9,5 +9,10 @@ class IncidentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from config.folders import make_var_folders
+
+        # The embedded broker's and the SQLite database's folders, before any process writes there.
+        make_var_folders()
+
         # The follow-up work registers its outbox handlers by name (and its Celery tasks) as it is imported.
         from incidents import tasks  # noqa: F401

@@ -299,7 +299,8 @@ def test_report_list_shows_each_week_and_scope_once(client, generated, lead, adm
 
 def test_a_report_stored_before_audiences_is_still_read_by_leads(client, world, team, lead):
     report_generate(week=WEEK, team=team)
-    TrendReport.objects.filter(audience="confidential").delete()  # as migration 0010_report_audience leaves older weeks
+    # As migration 0010_report_audience leaves older weeks.
+    TrendReport.objects.filter(audience="confidential").delete()
     html = page(client, lead, "team:payments")
     assert "onfidential" not in html and near_misses_shown(html) == "1"
 
