@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# unit repeated up to the length; the brief's families first, then the shapes found while auditing.
+# Each family is a unit repeated up to the length: those of docs/hostile-input.md first, then the shapes found
+# while auditing.
 FAMILIES: dict[str, str] = {
     "[": "[", "*": "*", "_": "_", "a*": "a*", "[a](": "[a](", ".": ".", "a.": "a.", "@": "@", "a@": "a@",
     "a@b.": "a@b.", "http://": "http://", "x:": "x:", "`": "`", "<": "<", "&#": "&#",

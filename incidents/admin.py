@@ -404,7 +404,7 @@ class TrendReportAdmin(admin.ModelAdmin):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Weekly trend report digests (issue: trend reports).
+# Weekly trend report digests.
 
 
 @admin.register(DigestSubscription)

@@ -688,7 +688,7 @@ class TrendReport(models.Model):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Weekly trend report digests (issue: trend reports): who wants the e-mail, and what was sent.
+# Weekly trend report digests: who wants the e-mail, and what was sent.
 
 
 class DigestSubscription(models.Model):

@@ -6,7 +6,7 @@ Serves selectors.incident_list with a `q` search on the web list and the API. SQ
 from django.db import migrations
 
 INDEX = "incident_search_document_idx"
-# Frozen copy of incidents.search.search_document_sql(); tests/test_search.py keeps them equal.
+# Frozen copy of incidents.search.search_document_sql(); tests/test_filters.py keeps them equal.
 DOCUMENT = (
     "to_tsvector('english'::regconfig, coalesce(\"title\", '') || ' ' || coalesce(\"summary\", '') || ' ' || "
     "coalesce(\"potential_impact\", '') || ' ' || coalesce(\"trigger\", '') || ' ' || coalesce(\"body\", ''))"

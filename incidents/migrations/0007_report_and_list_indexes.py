@@ -1,4 +1,4 @@
-"""Indexes for the weekly report and the incident list at a million rows (bench/RESULTS.md, issue 7).
+"""Indexes for the weekly report and the incident list at a million rows (bench/RESULTS.md).
 
 The model indexes work on every database. The PostgreSQL-only ones (a covering index, GIN with btree_gin)
 are created by RunPython steps that do nothing on SQLite; each names the query it serves.
