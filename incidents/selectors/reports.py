@@ -1,10 +1,6 @@
 """Reads behind the weekly trend report: every number is aggregated in the database.
 
-<<<<<<< HEAD:incidents/selectors/reports.py
 The numbers follow the definitions in docs/design.md literally; where it leaves a choice open, the choice is written
-=======
-The numbers follow the report's definitions literally; where they leave a choice open, the choice is written
->>>>>>> a155641 (Comments describe the code: no issue banners, no design document outside the repository, no missing files):incidents/reports/selectors.py
 beside the query that makes it and in docs/reports.md. Python only shapes the aggregated rows into the report's
 JSON (13 week buckets, the cause list, the severities).
 
@@ -518,11 +514,7 @@ def trend_confidential(*, weeks: list[Week], team: Team | None) -> dict[str, int
 
 def report_data(*, week: Week, team: Team | None, audience: str = EVERYONE) -> dict[str, Any]:
     """The whole report for `week`, the scope (the organisation, or one team) and the audience, in the
-<<<<<<< HEAD:incidents/selectors/reports.py
     shape docs/design.md describes. The "everyone" report is what it would be if no confidential near-miss existed."""
-=======
-    report's JSON shape. The "everyone" report is what it would be if no confidential near-miss existed."""
->>>>>>> a155641 (Comments describe the code: no issue banners, no design document outside the repository, no missing files):incidents/reports/selectors.py
     weeks = week.window()
     scoped: dict[str, Any] = {"week": week, "team": team, "audience": audience}
     data = {
