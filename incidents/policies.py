@@ -6,7 +6,7 @@ must stay invisible to the actor (then every door answers 404, as for an object 
 
 Services call `require(...)` and so refuse the same way whichever door they are called from; views, API
 permission classes, templates and the admin ask the same functions and keep no rules of their own. The table of
-docs/authorization.md lists every rule for every kind of actor; tests/reliability/test_r9_authorization.py reads
+docs/authorization.md lists every rule for every kind of actor; tests/reliability/test_every_door_answers_as_the_policy_says.py reads
 it and checks every door against it. This module imports models only.
 """
 
