@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
-from incidents.filters import ChoicesFilter, DayFilter, SlugsFilter, SortFilter
+from incidents.filters import ChoicesFilter, SlugsFilter, SortFilter
 from incidents.limits import YEAR_PATTERN, validate_date_in_range
 from incidents.models import ActionItem, Deployment, Environment, Release, Service, Team
 
@@ -66,7 +66,7 @@ class ActionItemFilter(django_filters.FilterSet):
     incident_team = SlugsFilter(
         field_name="incident__team", queryset=Team.objects.all(), label="Team of the incident"
     )
-    due_before = DayFilter(field_name="due_date", lookup_expr="lt")
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
     ordering = SortFilter(fields=(("due_date", "due"), ("created_at", "created")))
 
     class Meta:
