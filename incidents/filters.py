@@ -128,7 +128,30 @@ def _local_midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-class IncidentFilter(django_filters.FilterSet):
+class OnceEachForm(forms.Form):
+    """A parameter that takes one value, given more than once (`?due_before=x&due_before=`), is an error naming it:
+    which of them is meant would be a guess, and the last one silently winning hides a mistake. Repeatable
+    parameters are the multiple-choice ones."""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        getlist = getattr(self.data, "getlist", None)
+        if getlist is not None:
+            for name, field in self.fields.items():
+                if not isinstance(field, forms.MultipleChoiceField) and len(getlist(name)) > 1:
+                    self.add_error(name, "Give this parameter once.")
+        return cleaned
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """The base of every filter set: its form refuses a one-value parameter given twice (OnceEachForm)."""
+
+    def get_form_class(self) -> type[forms.Form]:
+        fields = {name: filter_.field for name, filter_ in self.filters.items()}
+        return type(f"{type(self).__name__}Form", (OnceEachForm,), fields)
+
+
+class IncidentFilter(StrictFilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")  # words past 200 characters are ignored
     kind = django_filters.ChoiceFilter(choices=Incident.Kind.choices)
     status = ChoicesFilter(choices=Incident.Status.choices)

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
-from incidents.filters import ChoicesFilter, SlugsFilter, SortFilter
+from incidents.filters import ChoicesFilter, DayFilter, SlugsFilter, SortFilter, StrictFilterSet
 from incidents.limits import YEAR_PATTERN, validate_date_in_range
 from incidents.models import ActionItem, Deployment, Environment, Release, Service, Team
 
@@ -34,7 +34,7 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
-class ReleaseFilter(django_filters.FilterSet):
+class ReleaseFilter(StrictFilterSet):
     service = SlugsFilter(field_name="service", queryset=Service.objects.all())
     version = django_filters.CharFilter()
     commit_sha = django_filters.CharFilter()
@@ -46,7 +46,7 @@ class ReleaseFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class DeploymentFilter(django_filters.FilterSet):
+class DeploymentFilter(StrictFilterSet):
     service = SlugsFilter(field_name="release__service", queryset=Service.objects.all())
     version = django_filters.CharFilter(field_name="release__version")
     environment = SlugsFilter(field_name="environment", queryset=Environment.objects.all())
@@ -60,13 +60,13 @@ class DeploymentFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class ActionItemFilter(django_filters.FilterSet):
+class ActionItemFilter(StrictFilterSet):
     status = ChoicesFilter(choices=ActionItem.Status.choices)
     team = SlugsFilter(field_name="team", queryset=Team.objects.all())
     incident_team = SlugsFilter(
         field_name="incident__team", queryset=Team.objects.all(), label="Team of the incident"
     )
-    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
+    due_before = DayFilter(field_name="due_date", lookup_expr="lt")
     ordering = SortFilter(fields=(("due_date", "due"), ("created_at", "created")))
 
     class Meta:

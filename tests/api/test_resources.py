@@ -205,6 +205,44 @@ def test_action_items_of_hidden_incidents_are_not_listed(reader, other_team, tea
     assert sorted(row["id"] for row in body["results"]) == sorted(item.pk for item in visible)
 
 
+@pytest.mark.parametrize("due_before", ["0001-01-01", "9999-12-31", "soon"])
+def test_action_items_due_before_outside_the_accepted_years_is_a_400_naming_it(reader, team, due_before):
+    ActionItemFactory(incident=IncidentFactory(team=team), due_date=dt.date(2026, 12, 1))
+    response = reader.get("/api/v1/action-items/", {"due_before": due_before})
+    assert response.status_code == 400
+    assert list(response.json()) == ["due_before"]
+
+
+def test_action_items_due_before_filters_by_day(reader, team):
+    incident = IncidentFactory(team=team)
+    early = ActionItemFactory(incident=incident, due_date=dt.date(2026, 11, 1))
+    ActionItemFactory(incident=incident, due_date=dt.date(2026, 12, 1))
+    body = reader.get("/api/v1/action-items/", {"due_before": "2026-12-01"}).json()
+    assert [row["id"] for row in body["results"]] == [early.pk]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/v1/action-items/?due_before=junk&due_before=",
+        "/api/v1/releases/?version=1.0&version=2.0",
+        "/api/v1/deployments/?deployed_from=2026-01-01T00:00:00Z&deployed_from=",
+        "/api/v1/incidents/?started_from=2026-01-01&started_from=2026-02-01",
+    ],
+)
+def test_a_one_value_parameter_given_twice_is_a_400_naming_it(reader, query):
+    response = reader.get(query)
+    assert response.status_code == 400
+    name = query.split("?")[1].split("=")[0]
+    assert list(response.json()) == [name]
+    assert response.json()[name] == ["Give this parameter once."]
+
+
+def test_a_repeatable_parameter_may_be_repeated(reader, team, other_team):
+    response = reader.get(f"/api/v1/incidents/?team={team.slug}&team={other_team.slug}")
+    assert response.status_code == 200
+
+
 # --- Reports ---------------------------------------------------------------------------------------------
 
 

@@ -88,6 +88,16 @@ def test_bad_filters_are_explained_not_crashed(login, reporter):
     assert "Some filters are not valid" in response.content.decode()
 
 
+def test_a_one_value_filter_given_twice_is_explained(login, reporter):
+    response = login(reporter).get(
+        f"{LIST}?started_from=2026-01-01&started_from=2026-02-01&status=draft&status=published"
+    )
+    assert response.status_code == 200
+    errors = response.context["filter"].form.errors
+    assert set(errors) == {"started_from"}
+    assert errors["started_from"] == ["Give this parameter once."]
+
+
 def test_a_release_that_does_not_exist_shows_an_empty_list_that_says_so(login, reporter):
     NearMissFactory()
     response = login(reporter).get(LIST, {"release": "999999"})
