@@ -18,7 +18,7 @@ BENCH_ARGS ?=
 # A fresh checkout runs in development mode; production sets DEBUG=false and a SECRET_KEY itself.
 run test time-tests: export DEBUG ?= true
 
-.PHONY: run test time-tests bench lint format ci clean
+.PHONY: run test time-tests bench lint typecheck format ci clean
 
 $(VENV)/.python-ok:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -58,6 +58,9 @@ bench: $(VENV)/.installed
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	DEBUG=true $(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .
