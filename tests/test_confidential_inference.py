@@ -15,6 +15,7 @@ action items (owner, team, due date, cause, whether closed). Each example rolls 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass
 
@@ -297,8 +298,12 @@ confidential_near_misses = st.fixed_dictionaries(
     }
 )
 # No shrinking: each example reads a few hundred pages, and the failure message names the example and URLs.
+# `make test` tries 3 near-misses against the pages and 2 against the reports; .ci/run's PostgreSQL suite sets
+# CONFIDENTIAL_INFERENCE_EXAMPLES=6 (6 and 4). Hypothesis keeps failing examples and tries them first next time.
+PAGE_EXAMPLES = int(os.environ.get("CONFIDENTIAL_INFERENCE_EXAMPLES", "3"))
+REPORT_EXAMPLES = max(2, PAGE_EXAMPLES * 2 // 3)
 EXAMPLES = settings(
-    max_examples=6,
+    max_examples=PAGE_EXAMPLES,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow],
@@ -370,7 +375,7 @@ class TestEveryoneReports(ConfidentialInferenceBase):
         web = ["/reports/", *[f"/reports/{w.label}/{s}/" for w in WEEKS for s in scopes]]
         return api if persona.token else web + api
 
-    @settings(EXAMPLES, max_examples=4)  # each example regenerates nine reports
+    @settings(EXAMPLES, max_examples=REPORT_EXAMPLES)  # each example regenerates nine reports
     @given(case=confidential_near_misses)
     def test_adding_a_confidential_near_miss_changes_no_report_others_can_read(self, case):
         self.file_confidential(case)

@@ -18,9 +18,13 @@ PRODUCTION = {
     "SECRET_KEY": "x8Jq2vN0pL5rT7wY9zA1cE3gH6kM4oQ8sU0xB2dF5hJ7lN9pR1tV3yZ6aC8eG0iK",
     "ALLOWED_HOSTS": "hindsight.example.com",
 }
+# The page is rendered without collected static files (the headers come from middleware, not from storage).
 HEADERS_SCRIPT = """
-from django.test import Client
-response = Client().get("/accounts/login/", secure=True, headers={"host": "hindsight.example.com"})
+from django.test import Client, override_settings
+from django.conf import settings
+storages = settings.STORAGES | {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+with override_settings(STORAGES=storages):
+    response = Client().get("/accounts/login/", secure=True, headers={"host": "hindsight.example.com"})
 for name in ("Strict-Transport-Security", "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options",
              "Referrer-Policy", "Cross-Origin-Opener-Policy"):
     print(f"{name}: {response.headers.get(name)}")
@@ -49,8 +53,6 @@ def _directives(policy: str) -> dict[str, str]:
 
 
 def test_production_responses_carry_hsts_and_a_strict_policy(tmp_path):
-    collected = _run(["manage.py", "collectstatic", "--noinput", "-v0"], PRODUCTION, tmp_path)
-    assert collected.returncode == 0, collected.stderr
     result = _run(["manage.py", "shell", "-c", HEADERS_SCRIPT], PRODUCTION, tmp_path)
     assert result.returncode == 0, result.stderr
     headers = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
@@ -62,6 +64,7 @@ def test_production_responses_carry_hsts_and_a_strict_policy(tmp_path):
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
+    assert "status 200" in result.stdout
 
 
 def test_production_refuses_debug(tmp_path):

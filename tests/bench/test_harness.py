@@ -34,15 +34,15 @@ needs_postgresql = pytest.mark.skipif(
 
 def test_loader_puts_a_tenth_in_the_recent_year_and_the_rest_before_it_at_the_same_rate():
     now = Week.current().start
-    recent = load.load_recent(300, now=now)
-    older = load.load_older(300, now=now)
+    recent = load.load_recent(100, now=now)
+    older = load.load_older(100, now=now)
 
-    assert (recent.incidents, older.incidents) == (30, 270)
-    assert Incident.objects.count() == 300
+    assert (recent.incidents, older.incidents) == (10, 90)
+    assert Incident.objects.count() == 100
     boundary = now - dt.timedelta(weeks=load.RECENT_WEEKS)
-    assert Incident.objects.filter(started_at__gte=boundary, started_at__lt=now).count() == 30
+    assert Incident.objects.filter(started_at__gte=boundary, started_at__lt=now).count() == 10
     oldest = now - dt.timedelta(weeks=10 * load.RECENT_WEEKS)
-    assert Incident.objects.filter(started_at__gte=oldest, started_at__lt=boundary).count() == 270
+    assert Incident.objects.filter(started_at__gte=oldest, started_at__lt=boundary).count() == 90
 
 
 def test_loaded_items_have_seed_demos_shape():
