@@ -39,6 +39,7 @@ from incidents.models import (
     TrendReport,
 )
 from incidents.outbox import MAX_ATTEMPTS, outbox_dispatch, outbox_gave_up
+from incidents.selectors.incidents import reference_lookup
 
 
 def admin_actor(request: HttpRequest) -> policies.Viewer:
@@ -257,6 +258,21 @@ class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
     @admin.display(ordering="number", description="Number")
     def reference(self, obj: Incident) -> str:
         return obj.reference
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        # A reference (INC-12, NM-7) names one item; a number (12, #12) finds the items with it, beside the
+        # text matches for a bare number.
+        term = search_term.strip()
+        try:
+            return queryset.filter(reference_lookup(term)), False
+        except Incident.DoesNotExist:
+            pass
+        found, duplicates = super().get_search_results(request, queryset, term.removeprefix("#"))
+        number = term.removeprefix("#")
+        if number.isdigit() and len(number) <= 9:
+            numbered = queryset.filter(number=int(number))
+            found = numbered if term.startswith("#") else found | numbered
+        return found, duplicates
 
     def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
         # The kind and number are chosen once, by the services that allocate numbers. An open item cannot

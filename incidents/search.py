@@ -1,7 +1,14 @@
-"""Full-text search over incidents: PostgreSQL full-text search, and a plain word match on SQLite.
+"""Full-text search over incidents: PostgreSQL full-text search, and the same query syntax on SQLite.
+
+The syntax is PostgreSQL's web-search syntax on both databases: words must all appear, `"an exact phrase"`
+must appear as written, `-word` (or `-"a phrase"`) must not appear, and `or` between two terms accepts either.
+PostgreSQL stems words (`outages` finds `outage`); SQLite matches them as substrings, case-insensitively.
 
 On PostgreSQL the document expression below is the one indexed by migration 0003 (a GIN index), so a
 search reads the index instead of every row. Keep the two in step.
+
+A query that is a number (`12`) also finds the items with that number; `#12` finds only them. References
+(`INC-12`, `NM-7`) are looked up by the list's filter before the text is searched.
 """
 
 from __future__ import annotations
@@ -29,26 +36,74 @@ def search_terms(query: str) -> list[str]:
     return re.findall(r"\w+", query[:MAX_QUERY_LENGTH].lower())[:MAX_TERMS]
 
 
+_NUMBER = re.compile(r"^(#?)(\d{1,9})$")
+# A term: an optional "-", then a quoted phrase (the closing quote may be missing) or a run of non-spaces.
+_TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
 def search_incidents(queryset: QuerySet, query: str) -> QuerySet:
-    """Items matching every word of `query` (PostgreSQL: web-search syntax with stemming)."""
+    """Items matching `query` in the syntax above, on either database."""
     query = (query or "").strip()[:MAX_QUERY_LENGTH]
     if not query:
         return queryset
-    if connection.vendor == "postgresql":
-        table = queryset.model._meta.db_table
-        # The query text is a bound parameter; the SQL around it is built from constants.
-        matches = RawSQL(  # noqa: S611 - fixed SQL, the search terms are parameters  # nosec B611
-            f"{search_document_sql(table)} @@ websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)",
-            [query],
-            output_field=BooleanField(),
-        )
-        return queryset.filter(matches)
-    terms = search_terms(query)
-    if not terms:
-        return queryset.none()
-    for term in terms:
-        any_field = Q()
-        for name in SEARCHED_FIELDS:
-            any_field |= Q(**{f"{name}__icontains": term})
-        queryset = queryset.filter(any_field)
-    return queryset
+    number = _NUMBER.match(query)
+    if number and number.group(1):
+        return queryset.filter(number=int(number.group(2)))
+    text = _postgresql_match(queryset, query) if connection.vendor == "postgresql" else _sqlite_match(query)
+    if number:
+        text = Q(number=int(number.group(2))) | Q(text)
+    return queryset.filter(text) if text is not None else queryset.none()
+
+
+def _postgresql_match(queryset: QuerySet, query: str) -> Q:
+    table = queryset.model._meta.db_table
+    # The query text is a bound parameter; the SQL around it is built from constants.
+    matches = RawSQL(  # noqa: S611 - fixed SQL, the search terms are parameters  # nosec B611
+        f"{search_document_sql(table)} @@ websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)",
+        [query],
+        output_field=BooleanField(),
+    )
+    return Q(matches)
+
+
+def _sqlite_match(query: str) -> Q | None:
+    """The web-search syntax as a condition: every term ANDed, `or` joining its neighbours, `-` negating.
+    None when the query holds no word (it matches nothing, as an empty tsquery does)."""
+    clauses: list[Q] = []
+    join_next = False
+    terms = 0
+    for match in _TERM.finditer(query):
+        negated, phrase, word = match.group(1) == "-", match.group(2), match.group(3)
+        if word is not None:
+            if word.lower() == "or":
+                join_next = bool(clauses)
+                continue
+            negated = word.startswith("-")
+            words = re.findall(r"\w+", word.lower())
+        else:
+            words = [" ".join(re.findall(r"\w+", phrase.lower()))] if re.search(r"\w", phrase) else []
+        if not words or terms >= MAX_TERMS:
+            continue
+        terms += 1
+        condition = Q()
+        for text in words:
+            condition &= _in_any_field(text)
+        condition = ~condition if negated else condition
+        if join_next:
+            clauses[-1] |= condition
+        else:
+            clauses.append(condition)
+        join_next = False
+    if not clauses:
+        return None
+    combined = Q()
+    for clause in clauses:
+        combined &= clause
+    return combined
+
+
+def _in_any_field(text: str) -> Q:
+    any_field = Q()
+    for name in SEARCHED_FIELDS:
+        any_field |= Q(**{f"{name}__icontains": text})
+    return any_field

@@ -117,3 +117,24 @@ def test_admin_edit_renders_the_body_and_bumps_the_version(client, admin_user, d
     data.refresh_from_db()
     assert data.version == 2
     assert data.body_html == "<h2>Impact</h2>\n<p>&lt;b&gt;bold&lt;/b&gt;</p>"
+
+
+def test_admin_search_finds_an_item_by_its_number(client, admin_user):
+    incident = IncidentFactory(title="Queue stalled")
+    near_miss = NearMissFactory(title="Queue nearly stalled")
+    other = IncidentFactory(title="Unrelated")
+    client.force_login(admin_user)
+    url = reverse("admin:incidents_incident_changelist")
+
+    def found(term: str) -> set[int]:
+        response = client.get(url, {"q": term})
+        assert response.status_code == 200
+        return {row.pk for row in response.context["cl"].result_list}
+
+    assert found(incident.reference) == {incident.pk}
+    assert found(near_miss.reference.lower()) == {near_miss.pk}
+    assert found(f"#{other.number}") == {
+        row.pk for row in (incident, near_miss, other) if row.number == other.number
+    }
+    assert other.pk in found(str(other.number))
+    assert found("INC-999999") == set()

@@ -311,3 +311,22 @@ def test_member_session_sees_every_teams_reports(team, other_team):
     client.force_login(person)
     scopes = sorted(row["scope"] for row in client.get("/api/v1/reports/").json()["results"])
     assert scopes == ["team:payments", "team:platform"]
+
+
+def test_api_search_finds_an_item_by_its_number(reader, team):
+    incident = IncidentFactory(team=team, title="Queue stalled")
+    near_miss = NearMissFactory(team=team, title="Queue nearly stalled")
+    for term, expected in [
+        (incident.reference, {incident.reference}),
+        (near_miss.reference.lower(), {near_miss.reference}),
+        (
+            f"#{near_miss.number}",
+            {
+                r
+                for r, n in [(incident.reference, incident.number), (near_miss.reference, near_miss.number)]
+                if n == near_miss.number
+            },
+        ),
+    ]:
+        body = reader.get("/api/v1/incidents/", {"q": term}).json()
+        assert {row["reference"] for row in body["results"]} == expected, term

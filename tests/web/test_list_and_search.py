@@ -36,6 +36,44 @@ def test_search_finds_items_by_their_words(login, reporter):
 
 
 @pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("-ledger", {"checkout"}),
+        ("outage -ledger", {"checkout"}),
+        ("ledger -checkout", {"ledger"}),
+        ('"ledger outage"', {"ledger"}),
+        ('-"ledger outage"', {"checkout", "both"}),
+        ("ledger or checkout", {"ledger", "checkout", "both"}),
+        ("queue or ledger -checkout", {"ledger"}),
+        ("LEDGER", {"ledger", "both"}),
+        ("!!!", set()),
+    ],
+)
+def test_search_syntax_is_the_same_on_every_database(login, reporter, query, expected):
+    named = {
+        "ledger": IncidentFactory(title="Ledger outage at midnight", summary="The nightly job stopped."),
+        "checkout": IncidentFactory(title="Checkout outage", summary="Card payments failed."),
+        "both": IncidentFactory(title="Ledger lag slowed checkout", summary="A slow replica."),
+    }
+    response = login(reporter).get(LIST, {"q": query})
+    by_reference = {item.reference: name for name, item in named.items()}
+    assert {by_reference[ref] for ref in references(response)} == expected
+
+
+def test_a_number_finds_the_item_with_it_whatever_its_spelling(login, reporter):
+    incident = IncidentFactory(title="Queue stalled")
+    near_miss = NearMissFactory(title="Queue nearly stalled")
+    mentions = IncidentFactory(title="Unrelated", summary=f"see ticket {near_miss.number} upstream")
+    client = login(reporter)
+    assert references(client.get(LIST, {"q": incident.reference})) == [incident.reference]
+    assert references(client.get(LIST, {"q": near_miss.reference.lower()})) == [near_miss.reference]
+    found = set(references(client.get(LIST, {"q": f"#{near_miss.number}"})))
+    assert near_miss.reference in found and mentions.reference not in found
+    found = set(references(client.get(LIST, {"q": f" {near_miss.number} "})))
+    assert {near_miss.reference, mentions.reference} <= found
+
+
+@pytest.mark.parametrize(
     ("params", "expected"),
     [
         ({"kind": "near_miss"}, {"near"}),
