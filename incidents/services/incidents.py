@@ -339,6 +339,7 @@ def incident_create(
     _link_filing(incident, services=services, releases=releases, causes=causes, timeline=timeline)
     _store_filed_action_items(incident, action_items, into=redactions)
     audit_record(obj=incident, action="created", changes={"status": [None, incident.status]})
+    incident_revision_record(incident=incident, author_id=reporter.pk if reporter else None)
     _hand_over_filed(incident)
     return Saved(incident, redactions)
 
@@ -527,8 +528,10 @@ def incident_update(
     services: Sequence[Service] | None = None,
     releases: Sequence[Release] | None = None,
     causes: Sequence[CauseInput] | None = None,
+    author_id: int | None = None,
 ) -> Saved[Incident]:
-    """Update an incident as `actor` if nobody else has since `expected_version`; VersionConflict otherwise."""
+    """Update an incident as `actor` if nobody else has since `expected_version`; VersionConflict otherwise.
+    The new version's revision names `author_id`, else the actor's person (a tool's edit has none)."""
     changes = dict(changes or {})
     incident_update_check(actor=actor, incident=incident, changes=changes, causes=causes)
     redactions: Redactions = {}
@@ -546,6 +549,7 @@ def incident_update(
     _replace_related(incident, **related)
     if changed := diff(before, snapshot(incident, audited) | _related_slugs(incident, **related)):
         audit_record(obj=incident, action="changed", changes=changed)
+    incident_revision_record(incident=incident, author_id=author_id or actor.user_id)
     return Saved(incident, redactions)
 
 
@@ -677,13 +681,14 @@ def action_item_update(*, actor: Viewer, action_item: ActionItem, changes: Mappi
 # --- Web app for people: postmortem revisions, status changes, triage -----------------------------------
 
 
-def incident_revision_record(*, incident: Incident, author: AbstractBaseUser | None) -> IncidentRevision:
-    """Keep the text of `incident` at its current version. Confidential items keep no author."""
+def incident_revision_record(*, incident: Incident, author_id: int | None) -> IncidentRevision:
+    """Keep the text of `incident` at its current version (every filing and every update, by any door, calls
+    this, so the first version is never lost). Confidential items keep no author."""
     revision, _ = IncidentRevision.objects.update_or_create(
         incident=incident,
         version=incident.version,
         defaults={
-            "author": None if incident.confidential else author,
+            "author_id": None if incident.confidential else author_id,
             "title": incident.title,
             "summary": incident.summary,
             "trigger": incident.trigger,
@@ -696,20 +701,18 @@ def incident_revision_record(*, incident: Incident, author: AbstractBaseUser | N
 
 @transaction.atomic
 def postmortem_create(*, actor: Viewer, author: AbstractBaseUser, team: Team, **fields: Any) -> Saved[Incident]:
-    """Create an incident from the web editor and keep its first revision."""
-    filed = incident_create(actor=actor, team=team, kind=Incident.Kind.INCIDENT, reporter=author, **fields)
-    incident_revision_record(incident=filed.obj, author=author)
-    return filed
+    """Create an incident from the web editor (incident_create keeps its first revision)."""
+    return incident_create(actor=actor, team=team, kind=Incident.Kind.INCIDENT, reporter=author, **fields)
 
 
 @transaction.atomic
 def postmortem_update(
     *, actor: Viewer, incident: Incident, editor: AbstractBaseUser, expected_version: int, **changes: Any
 ) -> Saved[Incident]:
-    """incident_update from the web editor, keeping a revision of the new version (VersionConflict as there)."""
-    saved = incident_update(actor=actor, incident=incident, expected_version=expected_version, **changes)
-    incident_revision_record(incident=saved.obj, author=editor)
-    return saved
+    """incident_update from the web editor, the revision kept by the editor (VersionConflict as there)."""
+    return incident_update(
+        actor=actor, incident=incident, expected_version=expected_version, author_id=editor.pk, **changes
+    )
 
 
 @transaction.atomic
@@ -742,7 +745,7 @@ def triage_promote(
         raise VersionConflict(Incident.objects.get(pk=incident.pk))
     before = {"reference": incident.reference, "status": incident.status}
     incident.refresh_from_db()
-    incident_revision_record(incident=incident, author=editor)
+    incident_revision_record(incident=incident, author_id=editor.pk if editor else None)
     audit_record(
         obj=incident,
         action="promoted",

@@ -224,6 +224,19 @@ def test_partial_update_with_the_current_version(writer, team):
     assert (incident.title, incident.status, incident.version) == ("Checkout 502s", "draft", 2)
 
 
+def test_every_version_filed_or_changed_through_the_api_is_kept(writer, team):
+    from incidents.models import IncidentRevision
+
+    created = writer.post(URL, {"kind": "incident", "title": "Queue stalled", "summary": "As first written."})
+    reference = created.json()["reference"]
+    writer.patch(f"{URL}{reference}/", {"summary": "Rewritten.", "version": 1})
+    kept = IncidentRevision.objects.filter(incident__team=team).order_by("version")
+    assert [(r.version, r.summary, r.author) for r in kept] == [
+        (1, "As first written.", None),
+        (2, "Rewritten.", None),
+    ]
+
+
 def test_partial_update_with_if_match(writer, team):
     incident = IncidentFactory(team=team)
     response = writer.patch(f"{URL}{incident.reference}/", {"summary": "New"}, HTTP_IF_MATCH='"1"')

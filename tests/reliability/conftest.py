@@ -131,14 +131,14 @@ class World:
         self.users = {"reporter": reporter, "lead": lead, "outsider": outsider, "admin": admin_user}
         self.incident = IncidentFactory(team=team, status=Incident.Status.TRIAGE, services=[service],
                                         causes=["missing-check"], reporter=reporter)  # fmt: skip
-        incident_revision_record(incident=self.incident, author=reporter)
+        incident_revision_record(incident=self.incident, author_id=reporter.pk)
         filing = near_miss_report(
             reporter=reporter, team=team, title="Token nearly pushed", summary="A hook stopped it.",
             environment=prod, caught_by=Incident.CaughtBy.AUTOMATED_CHECK, confidential=True,
             causes=[cause("secret-handling")],
         )  # fmt: skip
         self.confidential, self.receipt_code = filing.incident, filing.receipt_code
-        incident_revision_record(incident=self.confidential, author=None)
+        incident_revision_record(incident=self.confidential, author_id=None)
         self.action_item = ActionItemFactory(incident=self.incident, team=team)
         TimelineEntryFactory(incident=self.incident)
         self.release = ReleaseFactory(service=service, version="1.0.0")

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from incidents.models import ConfidentialReporter, Incident
 from tests.factories import ReleaseFactory, cause
+from tests.web.test_postmortems import edit_data
 
 pytestmark = pytest.mark.django_db
 URL = reverse("incidents:near_miss_create")
@@ -132,3 +133,28 @@ def test_someone_on_no_team_is_told_to_ask_for_one(login, django_user_model):
 def test_a_member_cannot_file_for_another_team(login, reporter, other_team, staging):
     response = login(reporter).post(URL, form_data(other_team, staging))
     assert response.status_code == 400 and "team" in response.context["form"].errors
+
+
+def test_a_near_miss_filed_on_the_web_keeps_its_first_version_through_an_edit(login, reporter, team, staging):
+    from incidents.models import IncidentRevision
+
+    client = login(reporter)
+    client.post(URL, form_data(team, staging))
+    near_miss = Incident.objects.get()
+    first = IncidentRevision.objects.get(incident=near_miss)
+    assert (first.version, first.author, first.summary) == (1, reporter, near_miss.summary)
+    edit = reverse("incidents:incident_edit", args=[near_miss.reference])
+    response = client.post(edit, edit_data(near_miss, summary="Rewritten later."))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    history = client.get(reverse("incidents:incident_history", args=[near_miss.reference])).content.decode()
+    assert "Version 1" in history and "Version 2" in history
+    original = client.get(reverse("incidents:revision_diff", args=[near_miss.reference, 1])).content.decode()
+    assert "Review caught an ALTER TABLE without a lock timeout." in original
+
+
+def test_a_confidential_filing_keeps_its_first_version_without_an_author(login, reporter, team, staging):
+    from incidents.models import IncidentRevision
+
+    login(reporter).post(URL, form_data(team, staging, confidential="on"))
+    revision = IncidentRevision.objects.get(incident=Incident.objects.get())
+    assert revision.version == 1 and revision.author is None
