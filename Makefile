@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links in e-mails and reports point where `make run` serves (`make run PORT=8811` links to port 8811).
+SITE_URL ?= http://$(HOST):$(PORT)
 PYTEST_ARGS ?=
 # `make test` spreads the tests over the cores (pytest-xdist); TEST_WORKERS=0 runs them in this one process.
 TEST_WORKERS ?= auto
@@ -43,8 +45,8 @@ run: $(VENV)/.installed
 	@echo "  Log in as demo / demo. Ctrl-C stops the web server, the worker and the scheduler."
 	@echo
 	@trap 'kill 0' INT TERM EXIT; \
-	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO & \
-	$(MANAGE) runserver $(HOST):$(PORT)
+	SITE_URL=$(SITE_URL) $(VENV)/bin/celery -A config worker --beat --loglevel=INFO & \
+	SITE_URL=$(SITE_URL) $(MANAGE) runserver $(HOST):$(PORT)
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
