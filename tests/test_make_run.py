@@ -18,7 +18,7 @@ def _planned(*args: str, **env: str) -> list[str]:
     environment = {k: v for k, v in os.environ.items() if k != "SITE_URL"} | env
     result = subprocess.run(
         ["make", "-n", "run", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
-    )  # noqa: S603, S607
+    )
     assert result.returncode == 0, result.stderr
     return [line for line in result.stdout.splitlines() if "celery" in line or "runserver" in line]
 
