@@ -131,6 +131,14 @@ class _World:
     prod_releases: dict[int, tuple[list[dt.datetime], list[int]]] = field(default_factory=dict)
 
 
+ACRONYMS = {"api": "API", "ci": "CI"}
+
+
+def service_name(slug: str) -> str:
+    """A readable name for a demo service slug: "checkout-api" is "Checkout API"."""
+    return " ".join(ACRONYMS.get(word, word.capitalize()) for word in slug.split("-"))
+
+
 def seed_demo(*, incidents: int, weeks: int, seed: int, now: dt.datetime | None = None) -> DemoResult:
     """Load demo data: base data once, then `incidents` items spread over the last `weeks` weeks."""
     if incidents < 0 or weeks < 1:
@@ -187,7 +195,7 @@ def _base_data(result: DemoResult) -> _World:
 
 def _service(slug: str, team: Team | None, result: DemoResult) -> Service:
     service, created = Service.objects.get_or_create(
-        slug=slug, defaults={"name": slug.replace("-", " ").title(), "owner_team": team}
+        slug=slug, defaults={"name": service_name(slug), "owner_team": team}
     )
     result.services += created
     return service

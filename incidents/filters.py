@@ -16,6 +16,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 
+from incidents.choices import plain_empty_choices
 from incidents.limits import LIST_MAX, YEAR_PATTERN, validate_date_in_range
 from incidents.models import Cause, Environment, Incident, IncidentCause, Service, Team
 from incidents.search import search_incidents
@@ -133,6 +134,10 @@ class OnceEachForm(forms.Form):
     which of them is meant would be a guess, and the last one silently winning hides a mistake. Repeatable
     parameters are the multiple-choice ones."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        plain_empty_choices(self, optional="Any")
+
     def clean(self) -> dict:
         cleaned = super().clean()
         getlist = getattr(self.data, "getlist", None)
@@ -151,12 +156,20 @@ class StrictFilterSet(django_filters.FilterSet):
         return type(f"{type(self).__name__}Form", (OnceEachForm,), fields)
 
 
+class AnyYesNo(forms.NullBooleanSelect):
+    """Yes, no, or either: Django's NullBooleanSelect says "Unknown" for either."""
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs)
+        self.choices = [("unknown", "Any"), ("true", "Yes"), ("false", "No")]
+
+
 class IncidentFilter(StrictFilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")  # words past 200 characters are ignored
     kind = django_filters.ChoiceFilter(choices=Incident.Kind.choices)
     status = ChoicesFilter(choices=Incident.Status.choices)
     counted = django_filters.BooleanFilter(
-        method="filter_counted", label="Counted in reports (not in triage, not dismissed)"
+        widget=AnyYesNo, method="filter_counted", label="Counted in reports (not in triage, not dismissed)"
     )
     severity = ChoicesFilter(choices=Incident.Severity.choices)
     caught_by = ChoicesFilter(choices=Incident.CaughtBy.choices)
@@ -176,7 +189,8 @@ class IncidentFilter(StrictFilterSet):
             ("severity", "severity"),
             ("number", "number"),
             ("updated_at", "updated"),
-        )
+        ),
+        empty_label="Latest started first",
     )
 
     class Meta:

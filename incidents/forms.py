@@ -11,6 +11,7 @@ from django.core.validators import MaxLengthValidator
 from django.db.models import Q
 from django.utils import timezone
 
+from incidents.choices import plain_empty_choices
 from incidents import selectors
 from incidents.limits import (
     BODY_MAX,
@@ -149,6 +150,7 @@ class NearMissForm(forms.Form):
     def __init__(self, *args: Any, user, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _limit_texts(self)
+        plain_empty_choices(self)
         self.fields["causes"].queryset = selectors.causes_active()
         self.fields["team"].queryset = selectors.teams_for_filing(user)
         self.fields["started_at"].help_text = _zone_help("Leave as is for now.")
@@ -257,6 +259,9 @@ class IncidentForm(forms.ModelForm):
         for name in ("detected_at", "mitigated_at", "resolved_at"):
             self.fields[name].help_text = _zone_help("")
         self._add_cause_fields()
+        if self.instance.kind != Incident.Kind.NEAR_MISS:
+            self.fields["severity"].help_text = "How bad it was for the people it reached."
+        plain_empty_choices(self)
 
     def _add_cause_fields(self) -> None:
         attached = {}

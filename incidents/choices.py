@@ -1,0 +1,26 @@
+"""What an empty choice means, said in words: Django offers "---------" for an unset select."""
+
+from __future__ import annotations
+
+from django import forms
+
+DJANGO_BLANK = "---------"
+
+
+def plain_empty_choices(form: forms.BaseForm, *, optional: str = "Not set", required: str = "Choose one") -> None:
+    """Replace Django's "---------" in every select of `form`: `optional` where the field may stay empty (a filter
+    passes "Any"), `required` where a value must be chosen. Safe to call again after fields are added."""
+    for field in form.fields.values():
+        label = required if field.required else optional
+        if isinstance(field, forms.ModelChoiceField) or hasattr(field, "empty_label"):
+            # (django-filter's choice fields add their empty entry from `empty_label` too.)
+            if getattr(field, "empty_label", None) == DJANGO_BLANK:
+                field.empty_label = label
+                if not isinstance(field, forms.ModelChoiceField):
+                    # A copied form's widget still lists the choices through the original field: renew them.
+                    field.widget.choices = field.choices
+        elif isinstance(field, forms.ChoiceField) and not isinstance(field, forms.MultipleChoiceField):
+            # (A multiple choice has no empty entry, and listing its choices may cost a query.)
+            choices = list(field.choices)
+            if choices and choices[0][0] in ("", None) and choices[0][1] == DJANGO_BLANK:
+                field.choices = [("", label), *choices[1:]]
