@@ -11,8 +11,8 @@ from django.core.validators import MaxLengthValidator
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents.choices import plain_empty_choices
 from incidents import selectors
+from incidents.choices import plain_empty_choices
 from incidents.limits import (
     BODY_MAX,
     LONG_TEXT_MAX,
