@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -40,12 +42,16 @@ from incidents.models import (
 )
 from incidents.outbox import MAX_ATTEMPTS, outbox_dispatch, outbox_gave_up
 
+if TYPE_CHECKING:
+    from incidents.views.common import ViewerCachingRequest
+
 
 def admin_actor(request: HttpRequest) -> policies.Viewer:
     """The person using the admin, as the policies and services know actors; computed once per request."""
-    if not hasattr(request, "_hindsight_viewer"):
-        request._hindsight_viewer = policies.viewer_for_user(request.user)
-    return request._hindsight_viewer
+    caching = cast("ViewerCachingRequest", request)
+    if not hasattr(caching, "_hindsight_viewer"):
+        caching._hindsight_viewer = policies.viewer_for_user(request.user)
+    return caching._hindsight_viewer
 
 
 class AuditedAdmin(admin.ModelAdmin):

@@ -8,7 +8,7 @@ import re
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import (
     Case,
     Count,
@@ -94,7 +94,7 @@ def incident_get(*, viewer: Viewer, reference: str) -> Incident:
     )
 
 
-def action_items_open(*, user: AbstractBaseUser) -> QuerySet[ActionItem]:
+def action_items_open(*, user: User) -> QuerySet[ActionItem]:
     """A person's open action items, overdue first, then by due date."""
     return (
         ActionItem.objects.filter(owner=user, status=ActionItem.Status.OPEN)
@@ -219,7 +219,7 @@ SIMILAR_STOPWORDS = frozenset(
 )
 
 
-def teams_for_filing(user: AbstractBaseUser) -> QuerySet[Team]:
+def teams_for_filing(user: User) -> QuerySet[Team]:
     """The teams a person may file for (the rule: policies.teams_for_filing)."""
     return Team.objects.filter(filing_teams(user)).distinct()
 
@@ -239,7 +239,7 @@ def week_at_a_glance(*, viewer: Viewer, start: dt.datetime, end: dt.datetime) ->
 
 
 def action_items_for(
-    *, viewer: Viewer, user: AbstractBaseUser, show: str, today: dt.date | None = None
+    *, viewer: Viewer, user: User, show: str, today: dt.date | None = None
 ) -> QuerySet[ActionItem]:
     """Open action items on incidents the viewer can see: `mine`, `team` (my teams') or `overdue` (my teams')."""
     today = today or timezone.localdate()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -88,7 +88,7 @@ class TimelineInput:
 @dataclass(frozen=True)
 class ActionItemInput:
     title: str
-    owner: AbstractBaseUser | None = None
+    owner: User | None = None
     team: Team | None = None
     due_date: dt.date | None = None
     cause: Cause | None = None
@@ -313,7 +313,7 @@ def incident_create(
     team: Team,
     kind: str,
     title: str,
-    reporter: AbstractBaseUser | None = None,
+    reporter: User | None = None,
     status: str = Incident.Status.DRAFT,
     services: Sequence[Service] = (),
     releases: Sequence[Release] = (),
@@ -408,7 +408,7 @@ def _check_near_miss(*, caught_by: str, service: Service | None, release: Releas
     return service
 
 
-def _keep_confidential_reporter(incident: Incident, reporter: AbstractBaseUser) -> str:
+def _keep_confidential_reporter(incident: Incident, reporter: User) -> str:
     """Keep who filed a confidential near-miss apart from the item; returns the receipt code, shown once."""
     receipt_code = receipt_code_new()
     ConfidentialReporter.objects.create(incident=incident, user=reporter, receipt_hash=receipt_hash(receipt_code))
@@ -418,7 +418,7 @@ def _keep_confidential_reporter(incident: Incident, reporter: AbstractBaseUser) 
 @transaction.atomic
 def near_miss_report(
     *,
-    reporter: AbstractBaseUser,
+    reporter: User,
     team: Team,
     title: str,
     summary: str,
@@ -607,7 +607,7 @@ def _action_item_store(
     *,
     incident: Incident,
     title: str,
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
     team: Team | None = None,
     due_date: dt.date | None = None,
     cause: Cause | None = None,
@@ -677,7 +677,7 @@ def action_item_update(*, actor: Viewer, action_item: ActionItem, changes: Mappi
 # --- Web app for people: postmortem revisions, status changes, triage -----------------------------------
 
 
-def incident_revision_record(*, incident: Incident, author: AbstractBaseUser | None) -> IncidentRevision:
+def incident_revision_record(*, incident: Incident, author: User | None) -> IncidentRevision:
     """Keep the text of `incident` at its current version. Confidential items keep no author."""
     revision, _ = IncidentRevision.objects.update_or_create(
         incident=incident,
@@ -695,7 +695,7 @@ def incident_revision_record(*, incident: Incident, author: AbstractBaseUser | N
 
 
 @transaction.atomic
-def postmortem_create(*, actor: Viewer, author: AbstractBaseUser, team: Team, **fields: Any) -> Saved[Incident]:
+def postmortem_create(*, actor: Viewer, author: User, team: Team, **fields: Any) -> Saved[Incident]:
     """Create an incident from the web editor and keep its first revision."""
     filed = incident_create(actor=actor, team=team, kind=Incident.Kind.INCIDENT, reporter=author, **fields)
     incident_revision_record(incident=filed.obj, author=author)
@@ -704,7 +704,7 @@ def postmortem_create(*, actor: Viewer, author: AbstractBaseUser, team: Team, **
 
 @transaction.atomic
 def postmortem_update(
-    *, actor: Viewer, incident: Incident, editor: AbstractBaseUser, expected_version: int, **changes: Any
+    *, actor: Viewer, incident: Incident, editor: User, expected_version: int, **changes: Any
 ) -> Saved[Incident]:
     """incident_update from the web editor, keeping a revision of the new version (VersionConflict as there)."""
     saved = incident_update(actor=actor, incident=incident, expected_version=expected_version, **changes)
@@ -714,7 +714,7 @@ def postmortem_update(
 
 @transaction.atomic
 def triage_promote(
-    *, actor: Viewer, incident: Incident, kind: str, expected_version: int, editor: AbstractBaseUser | None = None
+    *, actor: Viewer, incident: Incident, kind: str, expected_version: int, editor: User | None = None
 ) -> Incident:
     """Promote a triage item to a draft incident or near-miss, with a number of its new kind when it changes.
 
