@@ -38,6 +38,7 @@ from incidents.models import (
     GitHubHook,
     Incident,
     IncidentCause,
+    IncidentQuerySet,
     IncidentRevision,
     Release,
     Service,
@@ -63,12 +64,12 @@ def reference_lookup(reference: str) -> Q:
     return Q(kind=Incident.Kind.NEAR_MISS, confidential=prefix == Incident.CONFIDENTIAL_PREFIX, number=number)
 
 
-def incidents_visible(viewer: Viewer) -> QuerySet[Incident]:
+def incidents_visible(viewer: Viewer) -> IncidentQuerySet:
     """The incidents the viewer may see (the rule: policies.visible_incidents)."""
     return Incident.objects.filter(visible_incidents(viewer))
 
 
-def incident_list(*, viewer: Viewer) -> QuerySet[Incident]:
+def incident_list(*, viewer: Viewer) -> IncidentQuerySet:
     """Visible incidents with what a list row shows, in a fixed number of queries."""
     return (
         incidents_visible(viewer)
@@ -374,7 +375,7 @@ def environment_summaries(*, viewer: Viewer) -> QuerySet[Environment]:
     visible = incidents_visible(viewer).counted()
     caught = visible.filter(environment=OuterRef("pk"))
 
-    def count_of(kind: str) -> Subquery:
+    def count_of(kind: str) -> Coalesce:
         return Coalesce(
             Subquery(
                 caught.filter(kind=kind).order_by().values("environment").annotate(n=Count("id")).values("n")[:1],

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -500,6 +500,14 @@ def _save_versioned(incident: Incident, changes: Mapping[str, Any], *, expected_
     incident.version, incident.updated_at = expected_version + 1, now
 
 
+class _Related(TypedDict):
+    """The related sets an update may replace (None: left as they are)."""
+
+    services: Sequence[Service] | None
+    releases: Sequence[Release] | None
+    causes: Sequence[CauseInput] | None
+
+
 def _replace_related(
     incident: Incident,
     *,
@@ -539,7 +547,7 @@ def incident_update(
         causes = [_redacted_cause(item, into=redactions) for item in causes]
     renumbered = _check_confidentiality_change(incident, changes)
     audited = list(changes) + (["reference"] if renumbered else [])  # body_html follows body, unaudited
-    related = {"services": services, "releases": releases, "causes": causes}
+    related: _Related = {"services": services, "releases": releases, "causes": causes}
     before = snapshot(incident, audited) | _related_slugs(incident, **related)
     _apply_changes(incident, changes, renumbered=renumbered)
     _save_versioned(incident, changes, expected_version=expected_version)

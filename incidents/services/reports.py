@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -41,8 +42,8 @@ class DigestsIncomplete(Exception):
 def _report_claim(*, week: Week, team: Team | None, audience: str, status: str) -> TrendReport:
     """Create the (week, scope, audience) row or move the existing one to `status`; the unique constraint
     settles a race between two creators, and the loser updates the winner's row."""
-    key = {"week_start": week.monday, "scope": scope_of(team), "audience": audience}
-    defaults = {"team": team, "status": status, "error": "", "requested_at": timezone.now()}
+    key: dict[str, Any] = {"week_start": week.monday, "scope": scope_of(team), "audience": audience}
+    defaults: dict[str, Any] = {"team": team, "status": status, "error": "", "requested_at": timezone.now()}
     try:
         with transaction.atomic():
             report, _ = TrendReport.objects.update_or_create(**key, defaults=defaults)
