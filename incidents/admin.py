@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -43,6 +43,8 @@ from incidents.models import (
 from incidents.outbox import MAX_ATTEMPTS, outbox_dispatch, outbox_gave_up
 
 if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups
+
     from incidents.views.common import ViewerCachingRequest
 
 
@@ -280,11 +282,14 @@ class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
         # New items are filed through the web forms or the API, which allocate their numbers.
         return False
 
-    def get_form(self, request: HttpRequest, obj: Incident | None = None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: Incident | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, change, **kwargs)
         actor = admin_actor(request)
 
-        class ThroughTheServices(form):
+        # A subclass of the form class the admin builds for this request: mypy takes no variable as a base.
+        class ThroughTheServices(form):  # type: ignore[valid-type,misc]
             """The change is checked as incident_update checks it (the workflow, the policy), beside its fields."""
 
             def clean(self) -> dict:
@@ -480,12 +485,14 @@ class ApiTokenAdmin(TokenManagersOnly, AuditedAdmin):
     readonly_fields = ["prefix", "created_at", "last_used_at"]
     actions = ["revoke"]
 
-    def get_form(self, request: HttpRequest, obj: ApiToken | None = None, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: ApiToken | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         if obj is None:
             kwargs["form"] = ApiTokenForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> _FieldGroups:
         if obj is None:
             return ["name", "team", "scope"]
         return ["name", "team", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import django_filters
 from django import forms
@@ -133,7 +134,7 @@ class OnceEachForm(forms.Form):
     which of them is meant would be a guess, and the last one silently winning hides a mistake. Repeatable
     parameters are the multiple-choice ones."""
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean()
         getlist = getattr(self.data, "getlist", None)
         if getlist is not None:
