@@ -11,7 +11,7 @@ import re
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from datetime import time
-from typing import Any
+from typing import overload
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -32,6 +32,10 @@ def _fail(name: str, value: str, expected: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(f"{name}={value!r} is not valid: expected {expected}.")
 
 
+@overload
+def env_str(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str: ...
+@overload
+def env_str(name: str, default: None = None, *, environ: Mapping[str, str] | None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None) -> str | None:
     value = _raw(name, environ)
     return default if value is None else value
@@ -114,7 +118,7 @@ def env_timezone(name: str, default: str, *, environ: Mapping[str, str] | None =
     return value
 
 
-def env_database(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def env_database(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> dj_database_url.DBConfig:
     value = _raw(name, environ) or default
     if not value.startswith(("sqlite://", "postgres://", "postgresql://", "pgsql://")):
         raise _fail(name, value, "a sqlite:/// or postgres:// URL")

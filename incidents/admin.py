@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -41,12 +43,18 @@ from incidents.models import (
 from incidents.outbox import MAX_ATTEMPTS, outbox_dispatch, outbox_gave_up
 from incidents.selectors.incidents import reference_lookup
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups
+
+    from incidents.views.common import ViewerCachingRequest
+
 
 def admin_actor(request: HttpRequest) -> policies.Viewer:
     """The person using the admin, as the policies and services know actors; computed once per request."""
-    if not hasattr(request, "_hindsight_viewer"):
-        request._hindsight_viewer = policies.viewer_for_user(request.user)
-    return request._hindsight_viewer
+    caching = cast("ViewerCachingRequest", request)
+    if not hasattr(caching, "_hindsight_viewer"):
+        caching._hindsight_viewer = policies.viewer_for_user(request.user)
+    return caching._hindsight_viewer
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -290,11 +298,14 @@ class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
         # New items are filed through the web forms or the API, which allocate their numbers.
         return False
 
-    def get_form(self, request: HttpRequest, obj: Incident | None = None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: Incident | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, change, **kwargs)
         actor = admin_actor(request)
 
-        class ThroughTheServices(form):
+        # A subclass of the form class the admin builds for this request: mypy takes no variable as a base.
+        class ThroughTheServices(form):  # type: ignore[valid-type,misc]
             """The change is checked as incident_update checks it (the workflow, the policy), beside its fields."""
 
             def clean(self) -> dict:
@@ -317,12 +328,12 @@ class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
         # version, so an editor who opened the postmortem before this change gets a conflict instead of
         # overwriting it. What only the admin changes (the team, the reporter, the origin) is saved beside it.
         stored = Incident.objects.get(pk=obj.pk)
-        related = {
-            name: list(form.cleaned_data[name]) for name in ("services", "releases") if name in form.changed_data
-        }
+        changed = form.changed_data
         services.incident_update(
             actor=admin_actor(request), incident=stored, expected_version=stored.version,
-            changes=_service_changes(form), **related,
+            changes=_service_changes(form),
+            services=list(form.cleaned_data["services"]) if "services" in changed else None,
+            releases=list(form.cleaned_data["releases"]) if "releases" in changed else None,
         )  # fmt: skip
         own = [name for name in ADMIN_ONLY_FIELDS if name in form.changed_data]
         if own:
@@ -490,12 +501,14 @@ class ApiTokenAdmin(TokenManagersOnly, AuditedAdmin):
     readonly_fields = ["prefix", "created_at", "last_used_at"]
     actions = ["revoke"]
 
-    def get_form(self, request: HttpRequest, obj: ApiToken | None = None, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: ApiToken | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         if obj is None:
             kwargs["form"] = ApiTokenForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> _FieldGroups:
         if obj is None:
             return ["name", "team", "scope"]
         return ["name", "team", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
@@ -28,7 +28,7 @@ LONG_TEXT = 200  # longer values are recorded as "changed", not copied (revision
 
 @dataclass(frozen=True)
 class Actor:
-    user: AbstractBaseUser | None
+    user: User | None
     label: str
 
 
@@ -42,15 +42,13 @@ def current_actor() -> Actor:
     return _actor.get()
 
 
-def set_actor(*, user: AbstractBaseUser | None = None, label: str | None = None) -> None:
+def set_actor(*, user: User | None = None, label: str | None = None) -> None:
     """Name who is acting for the rest of this request or task."""
     _actor.set(Actor(user, label or (user.get_username() if user is not None else "system")))
 
 
 @contextmanager
-def acting_as(
-    *, user: AbstractBaseUser | None = None, label: str | None = None, actor: Actor | None = None
-) -> Iterator[None]:
+def acting_as(*, user: User | None = None, label: str | None = None, actor: Actor | None = None) -> Iterator[None]:
     """Name who is acting inside the block: a user, a label, or a ready Actor such as CONFIDENTIAL_REPORTER."""
     if actor is None:
         actor = Actor(user, label or (user.get_username() if user is not None else "system"))
@@ -123,7 +121,7 @@ def audit_trail(obj: models.Model):
     ).select_related("actor")
 
 
-def audit_scrub_person(*, incident_id: int, user: AbstractBaseUser) -> int:
+def audit_scrub_person(*, incident_id: int, user: User) -> int:
     """Make the trail of a confidential near-miss forget `user`, its reporter: every entry of the item and of
     its action items that names them as the actor becomes the anonymous CONFIDENTIAL_REPORTER, and its
     revisions lose them as author. Idempotent; returns how many audit entries were rewritten."""

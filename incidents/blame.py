@@ -93,7 +93,7 @@ def blame_hints(
 
 def names_of(users: Iterable) -> list[str]:
     """The names by which people are written about: username, first name, last name."""
-    names = []
+    names: list[str] = []
     for user in users:
         names.extend(value for value in (user.username, user.first_name, user.last_name) if value)
     return names

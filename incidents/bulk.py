@@ -45,12 +45,20 @@ def _preparer(field: models.Field):
     return None
 
 
+def _column_field(model: type[models.Model], name: str) -> tuple[models.Field, str]:
+    """The field of `model` behind the attribute `name`, and its database column."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise ValueError(f"{model._meta.label}.{name} is not a database column.")
+    return field, field.column
+
+
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Insert tuples whose values follow `columns` (attribute names such as team_id). Returns the count."""
-    fields = [model._meta.get_field(name) for name in columns]
-    preparers = [(index, prepare) for index, field in enumerate(fields) if (prepare := _preparer(field))]
+    fields = [_column_field(model, name) for name in columns]
+    preparers = [(index, prepare) for index, (field, _) in enumerate(fields) if (prepare := _preparer(field))]
     table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    names = ", ".join(connection.ops.quote_name(column) for _, column in fields)
 
     def prepared() -> Iterable[list[Any]]:
         for row in rows:

@@ -12,6 +12,8 @@ def plain_empty_choices(form: forms.BaseForm, *, optional: str = "Not set", requ
     passes "Any"), `required` where a value must be chosen. Safe to call again after fields are added."""
     for field in form.fields.values():
         label = required if field.required else optional
+        if not isinstance(field, forms.ChoiceField) or isinstance(field, forms.MultipleChoiceField):
+            continue  # (a multiple choice has no empty entry, and listing its choices may cost a query)
         if isinstance(field, forms.ModelChoiceField) or hasattr(field, "empty_label"):
             # (django-filter's choice fields add their empty entry from `empty_label` too.)
             if getattr(field, "empty_label", None) == DJANGO_BLANK:
@@ -19,8 +21,7 @@ def plain_empty_choices(form: forms.BaseForm, *, optional: str = "Not set", requ
                 if not isinstance(field, forms.ModelChoiceField):
                     # A copied form's widget still lists the choices through the original field: renew them.
                     field.widget.choices = field.choices
-        elif isinstance(field, forms.ChoiceField) and not isinstance(field, forms.MultipleChoiceField):
-            # (A multiple choice has no empty entry, and listing its choices may cost a query.)
-            choices = list(field.choices)
+        else:
+            choices = list(field.choices)  # type: ignore[arg-type]  # static choices: Django normalised them
             if choices and choices[0][0] in ("", None) and choices[0][1] == DJANGO_BLANK:
                 field.choices = [("", label), *choices[1:]]

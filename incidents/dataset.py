@@ -23,7 +23,7 @@ import secrets
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -36,6 +36,9 @@ from django.db import connection, transaction
 from incidents.markdown import render_markdown
 from incidents.redaction import redact_text
 from incidents.services.tools import RESERVED_SOURCES
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 
 class _Encoder(DjangoJSONEncoder):
@@ -490,7 +493,7 @@ def rules_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_dataset(stream: IO[str], *, masked: bool) -> dict[str, int]:
+def export_dataset(stream: SupportsWrite[str], *, masked: bool) -> dict[str, int]:
     """Write every exported model to `stream` as one JSON document; returns the row count per model.
 
     Raises ExportRefused, before reading anything, when a model or a field has no rule.

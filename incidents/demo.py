@@ -156,7 +156,8 @@ def seed_demo(*, incidents: int, weeks: int, seed: int, now: dt.datetime | None 
 def _base_data(result: DemoResult) -> _World:
     User = get_user_model()
     password = make_password(DEMO_PASSWORD)
-    teams, members, team_services, services = [], {}, {}, []
+    members: dict[int, list] = {}  # team id → users
+    teams, team_services, services = [], {}, []
     people = iter(PEOPLE)
     for index, (name, slug, service_slugs) in enumerate(TEAMS):
         team, created = Team.objects.get_or_create(slug=slug, defaults={"name": name})

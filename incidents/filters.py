@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import django_filters
 from django import forms
@@ -138,7 +139,7 @@ class OnceEachForm(forms.Form):
         super().__init__(*args, **kwargs)
         plain_empty_choices(self, optional="Any")
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean()
         getlist = getattr(self.data, "getlist", None)
         if getlist is not None:

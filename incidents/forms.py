@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from incidents import selectors
@@ -57,6 +58,27 @@ def _limit_texts(form: forms.BaseForm) -> None:
             field.widget.attrs["maxlength"] = str(limit)
 
 
+_F = TypeVar("_F", bound=forms.Field)
+
+
+def declared_field(form: forms.BaseForm, name: str, kind: type[_F]) -> _F:
+    """The field `name` of `form` as the kind it is declared as (`form.fields` knows only Field)."""
+    field = form.fields[name]
+    assert isinstance(field, kind), f"{name} is not a {kind.__name__}"
+    return field
+
+
+def model_choice_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField[Any]:
+    return declared_field(form, name, forms.ModelChoiceField)
+
+
+def model_choices(form: forms.BaseForm, name: str) -> QuerySet[Any]:
+    """The rows the model choice field `name` of `form` offers (each form sets them in its __init__)."""
+    queryset = model_choice_field(form, name).queryset
+    assert queryset is not None, f"{name} offers no rows"
+    return queryset
+
+
 class LocalDateTimeInput(forms.DateTimeInput):
     """The browser's date-and-time picker; values are local times in TIME_ZONE."""
 
@@ -90,12 +112,17 @@ class IdsChoiceField(forms.ModelMultipleChoiceField):
                 raise ValidationError(
                     self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": item}
                 )
-        return super()._check_values(value)
+        return super()._check_values(value)  # type: ignore[misc]  # Django's private method, absent from the stubs
 
 
 class CauseChoiceField(IdsChoiceField):
     def label_from_instance(self, obj: Cause) -> str:
         return obj.name
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.get_full_name() or obj.username
 
 
 class NearMissForm(forms.Form):
@@ -147,12 +174,12 @@ class NearMissForm(forms.Form):
         "to follow the report. Only your team's leads and admins can see a confidential near-miss.",
     )
 
-    def __init__(self, *args: Any, user, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _limit_texts(self)
         plain_empty_choices(self)
-        self.fields["causes"].queryset = selectors.causes_active()
-        self.fields["team"].queryset = selectors.teams_for_filing(user)
+        model_choice_field(self, "causes").queryset = selectors.causes_active()
+        model_choice_field(self, "team").queryset = selectors.teams_for_filing(user)
         self.fields["started_at"].help_text = _zone_help("Leave as is for now.")
         if not self.is_bound:
             self.initial.setdefault("started_at", _now_local())
@@ -164,7 +191,8 @@ class NearMissForm(forms.Form):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         version = (data.get("release_version") or "").strip()
         if version:
             service = data.get("service")
@@ -195,7 +223,7 @@ class NearMissForm(forms.Form):
 
     def cause_rows(self) -> list[tuple[Any, Cause]]:
         """Each checkbox with its cause, so the template can show the description beside it."""
-        by_pk = {str(cause.pk): cause for cause in self.fields["causes"].queryset}
+        by_pk = {str(cause.pk): cause for cause in model_choices(self, "causes")}
         return [(box, by_pk[str(box.data["value"])]) for box in self["causes"]]
 
 
@@ -238,7 +266,7 @@ class IncidentForm(forms.ModelForm):
         }
         labels = {"environment": "Caught in", "body": "Postmortem (Markdown)"}
 
-    def __init__(self, *args: Any, user, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _limit_texts(self)
         editing = self.instance.pk is not None
@@ -250,8 +278,9 @@ class IncidentForm(forms.ModelForm):
                 f"{release.service.slug} {release.version}" for release in self.instance.releases.all()
             )
         else:
-            self.fields["team"].queryset = selectors.teams_for_filing(user)
-            self.fields["team"].empty_label = None
+            team = model_choice_field(self, "team")
+            team.queryset = selectors.teams_for_filing(user)
+            team.empty_label = None
             self.fields["body"].required = False
         if self.instance.kind != Incident.Kind.NEAR_MISS:
             del self.fields["potential_impact"]
@@ -299,7 +328,8 @@ class IncidentForm(forms.ModelForm):
         return self.cleaned_data.get("body") or ""
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for cause in self.causes:
             ticked = data.get(f"cause_{cause.pk}")
             if not ticked and (data.get(f"note_{cause.pk}") or data.get(f"gate_{cause.pk}")):
@@ -338,7 +368,9 @@ class IncidentForm(forms.ModelForm):
         """
         skip = {"team", "services"}
         values = {
-            name: self.cleaned_data[name] for name in self._meta.fields if name in self.fields and name not in skip
+            name: self.cleaned_data[name]
+            for name in self._meta.fields or ()
+            if name in self.fields and name not in skip
         }
         if self.instance.pk is None:
             return values
@@ -353,7 +385,7 @@ class IncidentForm(forms.ModelForm):
         if instance.pk is None:
             self.instance.kind = Incident.Kind.INCIDENT
         try:
-            super()._post_clean()
+            super()._post_clean()  # type: ignore[misc]  # Django's private hook, absent from the stubs
         finally:
             self.instance = instance
 
@@ -376,7 +408,7 @@ class TimelineEntryForm(forms.Form):
 
 class ActionItemForm(forms.Form):
     title = forms.CharField(max_length=TITLE_MAX, validators=[validate_single_line])
-    owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Nobody yet")
+    owner = PersonChoiceField(queryset=None, required=False, empty_label="Nobody yet")
     team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="No team")
     due_date = forms.DateField(
         label="Due", required=False, widget=DateInput(), validators=[validate_date_in_range]
@@ -389,9 +421,8 @@ class ActionItemForm(forms.Form):
     def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", "action")
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = selectors.team_members(team=incident.team)
-        self.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.username
-        self.fields["cause"].queryset = Cause.objects.filter(
+        model_choice_field(self, "owner").queryset = selectors.team_members(team=incident.team)
+        model_choice_field(self, "cause").queryset = Cause.objects.filter(
             Q(active=True) | Q(incident_causes__incident=incident)
         ).distinct()
         self.initial.setdefault("team", incident.team_id)
@@ -449,9 +480,9 @@ class GenerateReportForm(forms.Form):
 
     def __init__(self, *args, teams: list[Team], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["scope"].choices = [(TrendReport.ORGANISATION, "The organisation")] + [
-            (f"team:{team.slug}", team.name) for team in teams
-        ]
+        declared_field(self, "scope", forms.ChoiceField).choices = [
+            (TrendReport.ORGANISATION, "The organisation")
+        ] + [(f"team:{team.slug}", team.name) for team in teams]
         self.fields["week"].initial = Week.last().label
 
     def clean_week(self) -> Week:

@@ -136,9 +136,9 @@ def report_metrics() -> list[Metric]:
         "hindsight_trend_report_last_generated_timestamp_seconds",
         "When the most recently generated report was generated (Unix time).",
     )
-    if last is not None:
-        duration.add_metric([], max((last["generated_at"] - last["requested_at"]).total_seconds(), 0.0))
-        finished.add_metric([], last["generated_at"].timestamp())
+    if last is not None and (generated_at := last["generated_at"]) is not None:  # not null, as filtered
+        duration.add_metric([], max((generated_at - last["requested_at"]).total_seconds(), 0.0))
+        finished.add_metric([], generated_at.timestamp())
     return [by_status, duration, finished]
 
 

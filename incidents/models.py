@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -26,6 +27,9 @@ from incidents.limits import (
 )
 from incidents.weeks import Week
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 ONE_LINE = [validate_single_line]
 IN_RANGE = [validate_date_in_range]
 
@@ -38,7 +42,9 @@ def _in_choices(field: str, choices: type[models.TextChoices], *, blank: bool = 
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True, validators=ONE_LINE)
     slug = models.SlugField(max_length=50, unique=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -213,6 +219,8 @@ class Deployment(models.Model):
     source = models.CharField(max_length=50, blank=True, validators=ONE_LINE)
     external_id = models.CharField(max_length=200, blank=True, validators=ONE_LINE)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Not a column: set by services.deployment_record on the deployment it returns (an older event is stale).
+    stale: bool
 
     class Meta:
         ordering = ["-deployed_at", "-id"]
@@ -248,7 +256,7 @@ class IncidentCounter(models.Model):
         return f"{self.kind}: {self.last_number}"
 
 
-class IncidentQuerySet(models.QuerySet):
+class IncidentQuerySet(models.QuerySet["Incident"]):
     def counted(self) -> IncidentQuerySet:
         """Items that count in reports: neither waiting in triage nor dismissed."""
         return self.exclude(status__in=Incident.UNCOUNTED_STATUSES)
@@ -299,7 +307,7 @@ class Incident(models.Model):
     CaughtBy = IncidentCaughtBy
 
     UNCOUNTED_STATUSES = (Status.TRIAGE, Status.DISMISSED)
-    NUMBER_PREFIX = {Kind.INCIDENT: "INC", Kind.NEAR_MISS: "NM"}
+    NUMBER_PREFIX: dict[str, str] = {Kind.INCIDENT: "INC", Kind.NEAR_MISS: "NM"}
     # Confidential near-misses are numbered apart (CNM-n), so that NM-n has no gaps where they sit.
     CONFIDENTIAL_SEQUENCE = "near_miss_confidential"
     CONFIDENTIAL_PREFIX = "CNM"
@@ -333,7 +341,9 @@ class Incident(models.Model):
     )
     caught_by = models.CharField(max_length=20, choices=CaughtBy.choices, blank=True)
     releases = models.ManyToManyField(Release, blank=True, related_name="incidents")
-    causes = models.ManyToManyField(Cause, through="IncidentCause", blank=True, related_name="incidents")
+    causes: models.ManyToManyField[Cause, IncidentCause] = models.ManyToManyField(
+        Cause, through="IncidentCause", blank=True, related_name="incidents"
+    )
     started_at = models.DateTimeField(default=timezone.now, validators=IN_RANGE)
     detected_at = models.DateTimeField(null=True, blank=True, validators=IN_RANGE)
     mitigated_at = models.DateTimeField(null=True, blank=True, validators=IN_RANGE)
@@ -354,6 +364,8 @@ class Incident(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Not a column: set by the API's detail responses for IncidentDetailSerializer.
+    suspect_releases: list[Release]
 
     objects = IncidentQuerySet.as_manager()
 

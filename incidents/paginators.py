@@ -56,9 +56,11 @@ class CappedPaginator(Paginator):
 
     def page(self, number) -> Page:
         number = self.validate_number(number)
-        if self._ids is None:
+        items = self.object_list
+        if self._ids is None or not isinstance(items, QuerySet):  # ids are read only from a queryset (count)
             return super().page(number)
         bottom = (number - 1) * self.per_page
         ids = self._ids[bottom : bottom + self.per_page]
         # The same queryset (ordering, select_related, prefetches) narrowed to the page's ids.
-        return self._get_page(self.object_list.filter(pk__in=ids), number, self)
+        # Paginator._get_page is Django's documented hook for subclasses; the stubs omit it.
+        return self._get_page(items.filter(pk__in=ids), number, self)  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
@@ -47,7 +47,7 @@ class Viewer:
 ANONYMOUS = Viewer(user_id=None, team_ids=frozenset(), lead_team_ids=frozenset(), can_write=False)
 
 
-def viewer_for_user(user: AbstractBaseUser | AnonymousUser) -> Viewer:
+def viewer_for_user(user: User | AnonymousUser) -> Viewer:
     if not user.is_authenticated:
         return ANONYMOUS
     memberships = list(Membership.objects.filter(user=user).values_list("team_id", "role"))
@@ -237,7 +237,7 @@ def may_edit_action_item(actor: Viewer, item: ActionItem) -> Decision:
     return _no("This action item belongs to another team's incident.")
 
 
-def filing_teams(user: AbstractBaseUser) -> Q:
+def filing_teams(user: User) -> Q:
     """The teams a person may file for, as a filter on teams: their own; every team for an admin (may_file_for
     is the same rule for one team)."""
     return Q() if user.is_superuser else Q(memberships__user=user)

@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from django.core.exceptions import ValidationError
 
@@ -196,11 +197,15 @@ DETECTORS: tuple[_Detector, ...] = (
 )
 
 
+# The values redacted: texts, or texts some of which may be None (kept as None).
+_Values = TypeVar("_Values", str, str | None)
+
+
 @dataclass
-class Redaction:
+class Redaction(Generic[_Values]):
     """The cleaned values and, per field, how many of each kind were replaced."""
 
-    values: dict[str, str]
+    values: dict[str, _Values]
     found: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -234,18 +239,18 @@ def field_policy(name: str, policies: Mapping[str, str], default: str) -> str:
 
 
 def redact_fields(
-    values: Mapping[str, str | None],
+    values: Mapping[str, _Values],
     *,
     policies: Mapping[str, str] | None = None,
     default: str | None = None,
     prefix: str = "",
-) -> Redaction:
+) -> Redaction[_Values]:
     """Apply each field's policy to its text. Raises ValidationError naming every rejected field."""
     from django.conf import settings
 
     policies = settings.REDACTION_FIELD_POLICIES if policies is None else policies
     default = settings.REDACTION_DEFAULT_POLICY if default is None else default
-    result = Redaction(values={})
+    result: Redaction[_Values] = Redaction(values={})
     errors: dict[str, str] = {}
     for name, value in values.items():
         policy = field_policy(f"{prefix}{name}", policies, default)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -20,6 +19,11 @@ from incidents.limits import (
     validate_single_line,
 )
 
+if TYPE_CHECKING:
+    from incidents.models import Cause, Environment, Service, Team
+
+    SlugNamed = Cause | Environment | Service | Team  # the models whose rows are named by a slug
+
 
 class OneLineField(serializers.RegexField):
     """One line of printable text: the schema's pattern says so, and the check is exact (a pattern's `$` would
@@ -31,7 +35,9 @@ class OneLineField(serializers.RegexField):
         self.validators.append(validate_single_line)
 
 
-class _InRange:
+class _InRange(serializers.Field):
+    """Listed before the date field class it checks (which is what super() then is)."""
+
     def to_internal_value(self, value):
         parsed = super().to_internal_value(value)
         if not date_in_range(parsed):
@@ -53,13 +59,13 @@ class SlugRefsField(serializers.ListField):
     """Up to LIST_MAX objects named by slug, resolved in one query; repeats collapse to one, and every slug that
     names nothing is listed in the error."""
 
-    def __init__(self, *, model: type[Model], **kwargs: Any) -> None:
+    def __init__(self, *, model: type[SlugNamed], **kwargs: Any) -> None:
         self.model = model
         kwargs.setdefault("max_length", LIST_MAX)
         kwargs.setdefault("child", serializers.RegexField(SLUG_PATTERN, max_length=100))
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data: Any) -> list[Model]:
+    def to_internal_value(self, data: Any) -> list[SlugNamed]:
         if isinstance(data, list) and self.max_length is not None and len(data) > self.max_length:
             self.fail("max_length", max_length=self.max_length)  # before any work on the items
         slugs: Sequence[str] = list(dict.fromkeys(super().to_internal_value(data)))

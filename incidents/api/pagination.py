@@ -43,7 +43,9 @@ class Pagination(PageNumberPagination):
 
     def get_paginated_response(self, data) -> Response:
         response = super().get_paginated_response(data)
-        response.data["count_capped"] = self.page.paginator.capped
+        page = self.page  # set by paginate_queryset, with a django_paginator_class paginator
+        assert page is not None and isinstance(page.paginator, CappedPaginator)
+        response.data["count_capped"] = page.paginator.capped
         return response
 
     def get_paginated_response_schema(self, schema: dict) -> dict:

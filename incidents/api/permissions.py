@@ -23,8 +23,22 @@ def request_viewer(request) -> policies.Viewer:
     return request._hindsight_viewer
 
 
+def tool_token(request) -> ApiToken:
+    """The token of a request that only a token may make: a write (TokenScopePermission lets only tools write)."""
+    token = request_token(request)
+    assert token is not None, "a write reached a view without an API token"
+    return token
+
+
 def acting_team(request) -> Team:
-    return request_token(request).team
+    return tool_token(request).team
+
+
+def request_hook(request) -> GitHubHook:
+    """The hook a GitHub delivery is signed for (SignedByGitHub lets no other request through)."""
+    hook = request.auth
+    assert isinstance(hook, GitHubHook), "a GitHub delivery reached the view without its hook"
+    return hook
 
 
 class TokenScopePermission(BasePermission):

@@ -114,8 +114,8 @@ class GitHubSignatureScheme(OpenApiAuthenticationExtension):
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 
-def _refuse_nul(schema: dict) -> None:
-    """Adds NO_NUL_PATTERN to every free-text string of a schema, nested ones included."""
+def _refuse_nul(schema: object) -> None:
+    """Adds NO_NUL_PATTERN to every free-text string of a schema, nested ones included (anything else is left)."""
     if not isinstance(schema, dict):
         return
     if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):

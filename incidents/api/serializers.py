@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.validators import MaxLengthValidator
 from django.db.models import Q
 from django.urls import reverse
@@ -42,9 +43,9 @@ def absolute(context: dict, path: str) -> str:
     return request.build_absolute_uri(path) if request is not None else path
 
 
-class NoBlankMixin:
+class NoBlankMixin(serializers.Field):
     """DRF reads "" as null for a relation; the schema says a name has at least one character, so "" is refused
-    (send null, where the field allows it, to leave it empty)."""
+    (send null, where the field allows it, to leave it empty). Listed before the relation class it goes with."""
 
     def run_validation(self, data=serializers.empty):
         if data == "":
@@ -75,7 +76,7 @@ class TeamSerializer(serializers.ModelSerializer):
 
 
 class ServiceSerializer(serializers.ModelSerializer):
-    owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    owner_team = serializers.SlugRelatedField[Team](slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Service
@@ -111,7 +112,7 @@ class GatesField(serializers.DictField):
 
 
 class DeploymentInReleaseSerializer(serializers.ModelSerializer):
-    environment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    environment = serializers.SlugRelatedField[Environment](slug_field="slug", read_only=True)
     gates = GatesField(read_only=True)
 
     class Meta:
@@ -120,7 +121,7 @@ class DeploymentInReleaseSerializer(serializers.ModelSerializer):
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
-    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    service = serializers.SlugRelatedField[Service](slug_field="slug", read_only=True)
     url = serializers.CharField(read_only=True, help_text="A link to the release; may be empty.")
     deployments = DeploymentInReleaseSerializer(many=True, read_only=True)
 
@@ -152,7 +153,7 @@ class ReleaseCreateSerializer(StrictJsonMixin):
 class DeploymentSerializer(serializers.ModelSerializer):
     service = serializers.CharField(source="release.service.slug", read_only=True)
     version = serializers.CharField(source="release.version", read_only=True)
-    environment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    environment = serializers.SlugRelatedField[Environment](slug_field="slug", read_only=True)
     gates = GatesField(read_only=True)
 
     class Meta:
@@ -192,6 +193,8 @@ class DeploymentCreateSerializer(StrictJsonMixin):
 
 class BoundedListSerializer(serializers.ListSerializer):
     """A list whose length limit (checked before any item) is also published in the schema as maxItems."""
+
+    max_length: int | None  # set by ListSerializer.__init__ (DRF 3.14); the stubs leave it out
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -299,9 +302,9 @@ class RedactedMixin(serializers.Serializer):
 
 
 class IncidentActionItemSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
-    cause = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True, allow_null=True)
+    team = serializers.SlugRelatedField[Team](slug_field="slug", read_only=True, allow_null=True)
+    cause = serializers.SlugRelatedField[Cause](slug_field="slug", read_only=True, allow_null=True)
     ticket_url = serializers.CharField(read_only=True, help_text="A link to the ticket; may be empty.")
 
     class Meta:
@@ -310,7 +313,7 @@ class IncidentActionItemSerializer(serializers.ModelSerializer):
 
 
 class SuspectReleaseSerializer(serializers.ModelSerializer):
-    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    service = serializers.SlugRelatedField[Service](slug_field="slug", read_only=True)
     last_deployed_at = serializers.DateTimeField(read_only=True)
 
     class Meta:
@@ -324,9 +327,9 @@ class IncidentSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(
         read_only=True, help_text="INC-n, NM-n, or CNM-n (a confidential near-miss)."
     )
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    environment = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    team = serializers.SlugRelatedField[Team](slug_field="slug", read_only=True)
+    environment = serializers.SlugRelatedField[Environment](slug_field="slug", read_only=True, allow_null=True)
+    services = serializers.SlugRelatedField[Service](slug_field="slug", many=True, read_only=True)
     releases = ReleaseRefSerializer(many=True, read_only=True)
     causes = IncidentCauseSerializer(source="incident_causes", many=True, read_only=True)
     severity = serializers.ChoiceField(choices=Incident.Severity.choices, allow_blank=True, read_only=True)
@@ -346,7 +349,8 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True, help_text="Username; empty for tools."))
     def get_reporter(self, incident: Incident) -> str | None:
-        return incident.reporter.get_username() if incident.reporter_id else None
+        reporter = incident.reporter if incident.reporter_id else None  # no query when there is none
+        return reporter.get_username() if reporter is not None else None
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_url(self, incident: Incident) -> str:
@@ -375,8 +379,9 @@ class IncidentWriteMixin(StrictJsonMixin):
     environment = SlugField(queryset=Environment.objects.all(), required=False, allow_null=True)
     caught_by = serializers.ChoiceField(choices=Incident.CaughtBy.choices, required=False, allow_blank=True)
     services = SlugRefsField(model=Service, required=False, help_text=f"Service slugs, at most {LIST_MAX}.")
-    releases = ReleaseRefSerializer(many=True, required=False, max_length=LIST_MAX)
-    causes = IncidentCauseSerializer(many=True, required=False, max_length=LIST_MAX)
+    # max_length with many=True goes to the list serializer (DRF 3.14); the stubs' __init__ leaves it out.
+    releases = ReleaseRefSerializer(many=True, required=False, max_length=LIST_MAX)  # type: ignore[call-arg]
+    causes = IncidentCauseSerializer(many=True, required=False, max_length=LIST_MAX)  # type: ignore[call-arg]
     started_at = InRangeDateTimeField(required=False)
     detected_at = InRangeDateTimeField(required=False, allow_null=True)
     mitigated_at = InRangeDateTimeField(required=False, allow_null=True)
@@ -390,8 +395,10 @@ class IncidentCreateSerializer(IncidentWriteMixin):
         default=Incident.Status.TRIAGE,
         help_text="Items posted by tools wait in triage unless another status is given.",
     )
-    timeline = TimelineEntrySerializer(many=True, required=False, max_length=TIMELINE_MAX)
-    source = serializers.RegexField(
+    # As above: the stubs know no max_length for many=True.
+    timeline = TimelineEntrySerializer(many=True, required=False, max_length=TIMELINE_MAX)  # type: ignore[call-arg]
+    # A field named like Field.source: the serializer's metaclass takes declared fields off the class.
+    source = serializers.RegexField(  # type: ignore[assignment]
         r"^[a-z0-9][a-z0-9_.-]{0,49}$", max_length=50, default="api",
         help_text="What posted it, e.g. 'pagerduty'; with external_id, names the item for safe retries.",
     )  # fmt: skip

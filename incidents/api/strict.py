@@ -43,7 +43,9 @@ def json_type_errors(field: fields.Field, value: Any) -> Any:
         if not isinstance(value, list):
             return ["Must be a list."]
         child = field.child if not isinstance(field, relations.ManyRelatedField) else field.child_relation
-        errors = {index: json_type_errors(child, item) for index, item in enumerate(value)}
+        if child is None:  # no child field: nothing to check an item against
+            return None
+        errors: dict[int | str, Any] = {index: json_type_errors(child, item) for index, item in enumerate(value)}
         return {index: error for index, error in errors.items() if error} or None
     if isinstance(field, fields.DictField):
         if not isinstance(value, dict):

@@ -16,6 +16,9 @@ logger = logging.getLogger(__name__)
 
 class WriteRateThrottle(SimpleRateThrottle):
     scope = "write"
+    # Set by SimpleRateThrottle.__init__ from the rate (parse_rate), which is always given here.
+    num_requests: int
+    duration: int
 
     def get_rate(self) -> str:
         return settings.API_WRITE_THROTTLE_RATE

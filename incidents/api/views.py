@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from incidents import policies, selectors, services
 from incidents.api import serializers as s
@@ -34,8 +35,10 @@ from incidents.weeks import WEEK_SCHEMA_PATTERN, NoSuchWeek, Week
 SLUG_REGEX = r"[^/]+"
 
 
-class ApiViewMixin:
-    """Checks every request makes before anything else: its body size and its query string."""
+class ApiViewMixin(APIView):
+    """Checks every request makes before anything else: its body size and its query string.
+
+    Listed before the view class it goes with: the class order of each view is as if it were a plain mixin."""
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         check_content_length(request)

@@ -8,7 +8,7 @@ import re
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import (
     Case,
     Count,
@@ -38,6 +38,7 @@ from incidents.models import (
     GitHubHook,
     Incident,
     IncidentCause,
+    IncidentQuerySet,
     IncidentRevision,
     Release,
     Service,
@@ -63,12 +64,12 @@ def reference_lookup(reference: str) -> Q:
     return Q(kind=Incident.Kind.NEAR_MISS, confidential=prefix == Incident.CONFIDENTIAL_PREFIX, number=number)
 
 
-def incidents_visible(viewer: Viewer) -> QuerySet[Incident]:
+def incidents_visible(viewer: Viewer) -> IncidentQuerySet:
     """The incidents the viewer may see (the rule: policies.visible_incidents)."""
     return Incident.objects.filter(visible_incidents(viewer))
 
 
-def incident_list(*, viewer: Viewer) -> QuerySet[Incident]:
+def incident_list(*, viewer: Viewer) -> IncidentQuerySet:
     """Visible incidents with what a list row shows, in a fixed number of queries."""
     return (
         incidents_visible(viewer)
@@ -94,7 +95,7 @@ def incident_get(*, viewer: Viewer, reference: str) -> Incident:
     )
 
 
-def action_items_open(*, user: AbstractBaseUser) -> QuerySet[ActionItem]:
+def action_items_open(*, user: User) -> QuerySet[ActionItem]:
     """A person's open action items, overdue first, then by due date."""
     return (
         ActionItem.objects.filter(owner=user, status=ActionItem.Status.OPEN)
@@ -219,7 +220,7 @@ SIMILAR_STOPWORDS = frozenset(
 )
 
 
-def teams_for_filing(user: AbstractBaseUser) -> QuerySet[Team]:
+def teams_for_filing(user: User) -> QuerySet[Team]:
     """The teams a person may file for (the rule: policies.teams_for_filing)."""
     return Team.objects.filter(filing_teams(user)).distinct()
 
@@ -239,7 +240,7 @@ def week_at_a_glance(*, viewer: Viewer, start: dt.datetime, end: dt.datetime) ->
 
 
 def action_items_for(
-    *, viewer: Viewer, user: AbstractBaseUser, show: str, today: dt.date | None = None
+    *, viewer: Viewer, user: User, show: str, today: dt.date | None = None
 ) -> QuerySet[ActionItem]:
     """Open action items on incidents the viewer can see: `mine`, `team` (my teams') or `overdue` (my teams')."""
     today = today or timezone.localdate()
@@ -374,7 +375,7 @@ def environment_summaries(*, viewer: Viewer) -> QuerySet[Environment]:
     visible = incidents_visible(viewer).counted()
     caught = visible.filter(environment=OuterRef("pk"))
 
-    def count_of(kind: str) -> Subquery:
+    def count_of(kind: str) -> Coalesce:
         return Coalesce(
             Subquery(
                 caught.filter(kind=kind).order_by().values("environment").annotate(n=Count("id")).values("n")[:1],

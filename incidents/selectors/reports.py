@@ -356,8 +356,9 @@ def trend_caught_by(*, week: Week, team: Team | None, audience: str) -> dict[str
 def trend_repeat_offenders(*, week: Week, team: Team | None, audience: str) -> dict[str, list[dict[str, Any]]]:
     """Services and causes named by at least 2 of the week's items, most frequent first."""
     in_week = _items_q("incident__", team=team, start=week.start, end=week.end, audience=audience)
+    # The plugin does not follow .annotate() on an auto-created through model (it rejects `count` below).
     services = (
-        Incident.services.through.objects.filter(in_week)
+        Incident.services.through.objects.filter(in_week)  # type: ignore[misc]
         .values("service__slug")
         .annotate(count=Count("incident_id", distinct=True))
         .filter(count__gte=2)
@@ -394,8 +395,9 @@ def trend_fixes_not_sticking(*, week: Week, team: Team | None, audience: str) ->
         .order_by("-completed_at", "-id")
         .values("id")[:1]
     )
+    # As above: the plugin does not follow .annotate() on the auto-created through model (`action_item`).
     rows = (
-        IncidentServices.objects.filter(
+        IncidentServices.objects.filter(  # type: ignore[misc]
             _items_q("incident__", team=team, start=week.start, end=week.end, audience=audience)
         )
         # An inner join to the causes (a filter, not a nullable annotation) lets the database start from the
@@ -492,7 +494,8 @@ def archive_pick(*, week: Week, team: Team | None, audience: str) -> dict[str, s
     # The best candidate; it is similar only if it shares a cause (filtering on `shared` would count twice).
     best = similar.values_list("pk", "shared").first() if week_causes else None
     pick_id = best[0] if best and best[1] else anniversary.values_list("pk", flat=True).first()
-    pick = Incident.objects.only("kind", "number", "title").filter(pk=pick_id).first()
+    # pk=None reads as IS NULL (no row, so no pick); the plugin's lookup type for a pk leaves None out.
+    pick = Incident.objects.only("kind", "number", "title").filter(pk=pick_id).first()  # type: ignore[misc]
     if pick is None:
         return None
     path = reverse("incidents:incident_detail", args=[pick.reference])

@@ -10,10 +10,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -88,7 +88,7 @@ class TimelineInput:
 @dataclass(frozen=True)
 class ActionItemInput:
     title: str
-    owner: AbstractBaseUser | None = None
+    owner: User | None = None
     team: Team | None = None
     due_date: dt.date | None = None
     cause: Cause | None = None
@@ -313,7 +313,7 @@ def incident_create(
     team: Team,
     kind: str,
     title: str,
-    reporter: AbstractBaseUser | None = None,
+    reporter: User | None = None,
     status: str = Incident.Status.DRAFT,
     services: Sequence[Service] = (),
     releases: Sequence[Release] = (),
@@ -409,7 +409,7 @@ def _check_near_miss(*, caught_by: str, service: Service | None, release: Releas
     return service
 
 
-def _keep_confidential_reporter(incident: Incident, reporter: AbstractBaseUser) -> str:
+def _keep_confidential_reporter(incident: Incident, reporter: User) -> str:
     """Keep who filed a confidential near-miss apart from the item; returns the receipt code, shown once."""
     receipt_code = receipt_code_new()
     ConfidentialReporter.objects.create(incident=incident, user=reporter, receipt_hash=receipt_hash(receipt_code))
@@ -419,7 +419,7 @@ def _keep_confidential_reporter(incident: Incident, reporter: AbstractBaseUser) 
 @transaction.atomic
 def near_miss_report(
     *,
-    reporter: AbstractBaseUser,
+    reporter: User,
     team: Team,
     title: str,
     summary: str,
@@ -501,6 +501,14 @@ def _save_versioned(incident: Incident, changes: Mapping[str, Any], *, expected_
     incident.version, incident.updated_at = expected_version + 1, now
 
 
+class _Related(TypedDict):
+    """The related sets an update may replace (None: left as they are)."""
+
+    services: Sequence[Service] | None
+    releases: Sequence[Release] | None
+    causes: Sequence[CauseInput] | None
+
+
 def _replace_related(
     incident: Incident,
     *,
@@ -542,7 +550,7 @@ def incident_update(
         causes = [_redacted_cause(item, into=redactions) for item in causes]
     renumbered = _check_confidentiality_change(incident, changes)
     audited = list(changes) + (["reference"] if renumbered else [])  # body_html follows body, unaudited
-    related = {"services": services, "releases": releases, "causes": causes}
+    related: _Related = {"services": services, "releases": releases, "causes": causes}
     before = snapshot(incident, audited) | _related_slugs(incident, **related)
     _apply_changes(incident, changes, renumbered=renumbered)
     _save_versioned(incident, changes, expected_version=expected_version)
@@ -611,7 +619,7 @@ def _action_item_store(
     *,
     incident: Incident,
     title: str,
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
     team: Team | None = None,
     due_date: dt.date | None = None,
     cause: Cause | None = None,
@@ -700,14 +708,14 @@ def incident_revision_record(*, incident: Incident, author_id: int | None) -> In
 
 
 @transaction.atomic
-def postmortem_create(*, actor: Viewer, author: AbstractBaseUser, team: Team, **fields: Any) -> Saved[Incident]:
+def postmortem_create(*, actor: Viewer, author: User, team: Team, **fields: Any) -> Saved[Incident]:
     """Create an incident from the web editor (incident_create keeps its first revision)."""
     return incident_create(actor=actor, team=team, kind=Incident.Kind.INCIDENT, reporter=author, **fields)
 
 
 @transaction.atomic
 def postmortem_update(
-    *, actor: Viewer, incident: Incident, editor: AbstractBaseUser, expected_version: int, **changes: Any
+    *, actor: Viewer, incident: Incident, editor: User, expected_version: int, **changes: Any
 ) -> Saved[Incident]:
     """incident_update from the web editor, the revision kept by the editor (VersionConflict as there)."""
     return incident_update(
@@ -717,7 +725,7 @@ def postmortem_update(
 
 @transaction.atomic
 def triage_promote(
-    *, actor: Viewer, incident: Incident, kind: str, expected_version: int, editor: AbstractBaseUser | None = None
+    *, actor: Viewer, incident: Incident, kind: str, expected_version: int, editor: User | None = None
 ) -> Incident:
     """Promote a triage item to a draft incident or near-miss, with a number of its new kind when it changes.
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
@@ -41,8 +42,8 @@ class DigestsIncomplete(Exception):
 def _report_claim(*, week: Week, team: Team | None, audience: str, status: str) -> TrendReport:
     """Create the (week, scope, audience) row or move the existing one to `status`; the unique constraint
     settles a race between two creators, and the loser updates the winner's row."""
-    key = {"week_start": week.monday, "scope": scope_of(team), "audience": audience}
-    defaults = {"team": team, "status": status, "error": "", "requested_at": timezone.now()}
+    key: dict[str, Any] = {"week_start": week.monday, "scope": scope_of(team), "audience": audience}
+    defaults: dict[str, Any] = {"team": team, "status": status, "error": "", "requested_at": timezone.now()}
     try:
         with transaction.atomic():
             report, _ = TrendReport.objects.update_or_create(**key, defaults=defaults)
@@ -103,7 +104,7 @@ def report_mark_failed(*, week: Week, team: Team | None, error: str) -> None:
     ).update(status=TrendReport.Status.FAILED, error=error[:2000])
 
 
-def report_request(*, week: Week, team: Team | None, user: AbstractBaseUser) -> TrendReport:
+def report_request(*, week: Week, team: Team | None, user: User) -> TrendReport:
     """ "Generate now": mark the week's reports (both audiences) pending and queue their generation through the
     outbox. Returns the "everyone" report."""
     decision = may_request_report(viewer_for_user(user), team)
@@ -147,22 +148,22 @@ def digest_subscribers() -> QuerySet:
     )
 
 
-def digest_is_subscribed(user: AbstractBaseUser) -> bool:
+def digest_is_subscribed(user: User) -> bool:
     return digest_subscribers().filter(pk=user.pk).exists()
 
 
-def digest_subscription_set(*, user: AbstractBaseUser, subscribed: bool) -> DigestSubscription:
+def digest_subscription_set(*, user: User, subscribed: bool) -> DigestSubscription:
     subscription, _ = DigestSubscription.objects.update_or_create(
         user=user, defaults={"subscribed": subscribed, "updated_at": timezone.now()}
     )
     return subscription
 
 
-def unsubscribe_token(user: AbstractBaseUser) -> str:
+def unsubscribe_token(user: User) -> str:
     return signing.dumps({"user": user.pk}, salt=UNSUBSCRIBE_SALT, compress=True)
 
 
-def unsubscribe_user(token: str) -> AbstractBaseUser:
+def unsubscribe_user(token: str) -> User:
     """The person a signed unsubscribe token names; ValidationError for a forged or damaged token."""
     try:
         user_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)["user"]
@@ -180,7 +181,7 @@ def report_url(report: TrendReport) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def digest_reports(*, user: AbstractBaseUser, week: Week) -> list[TrendReport]:
+def digest_reports(*, user: User, week: Week) -> list[TrendReport]:
     """The ready reports a person's digest covers: each of their teams', then the organisation's, each of the
     audience the person reads on the web (selectors.report_audience_for): a lead gets their team's report with
     its confidential near-misses, the organisation's "everyone" report unless they are an admin."""
@@ -190,7 +191,7 @@ def digest_reports(*, user: AbstractBaseUser, week: Week) -> list[TrendReport]:
     return sorted(reports, key=lambda report: (report.team is None, report.scope))
 
 
-def digest_message(*, user: AbstractBaseUser, week: Week, reports: list[TrendReport]) -> EmailMultiAlternatives:
+def digest_message(*, user: User, week: Week, reports: list[TrendReport]) -> EmailMultiAlternatives:
     unsubscribe = f"{settings.SITE_URL}{reverse('reports:unsubscribe', args=[unsubscribe_token(user)])}"
     context = {
         "user": user,
@@ -212,7 +213,7 @@ def digest_message(*, user: AbstractBaseUser, week: Week, reports: list[TrendRep
     return message
 
 
-def digest_operations_notes(*, user: AbstractBaseUser) -> list[str]:
+def digest_operations_notes(*, user: User) -> list[str]:
     """For admins only: follow-up work that gave up (the outbox's messages past their last attempt), per
     handler, with where to look. Nobody else's digest says anything about it."""
     if not user.is_superuser:
@@ -225,7 +226,7 @@ def digest_operations_notes(*, user: AbstractBaseUser) -> list[str]:
     ]
 
 
-def _delivery_claim(*, user: AbstractBaseUser, week: Week) -> DigestDelivery | None:
+def _delivery_claim(*, user: User, week: Week) -> DigestDelivery | None:
     """Claim the (person, week) delivery: a new row, or a failed one to retry. None when another run has
     claimed or sent it."""
     try:
@@ -239,7 +240,7 @@ def _delivery_claim(*, user: AbstractBaseUser, week: Week) -> DigestDelivery | N
     return DigestDelivery.objects.get(user=user, week_start=week.monday) if retried else None
 
 
-def digest_send(*, user: AbstractBaseUser, week: Week) -> bool:
+def digest_send(*, user: User, week: Week) -> bool:
     """Send one person's digest for `week` at most once; True when this call sent it.
 
     1. Skip when none of the person's reports is ready.

@@ -103,9 +103,9 @@ def idempotency_claim(*, token: ApiToken, key: str, fingerprint: str) -> tuple[I
                 record = IdempotencyRecord.objects.create(token=token, key=key, request_fingerprint=fingerprint)
             return record, True
         except IntegrityError:
-            record = IdempotencyRecord.objects.filter(token=token, key=key).first()
-            if record is not None:
-                return record, False
+            winner = IdempotencyRecord.objects.filter(token=token, key=key).first()
+            if winner is not None:
+                return winner, False
     raise RuntimeError(f"Could not claim idempotency key {key!r}.")
 
 
@@ -184,7 +184,9 @@ def _alert_title(alert: AlertInput, *, into: Redactions) -> str:
     """One line (an alert's summary template may span several), redacted whole, then cut to the model's length:
     a secret cut in half would escape redaction."""
     title = _redact({"title": one_line(alert.title)}, into=into)["title"]
-    return _cut(title, Incident._meta.get_field("title").max_length)
+    field = Incident._meta.get_field("title")
+    assert isinstance(field, models.CharField) and field.max_length is not None  # a CharField of a length
+    return _cut(title, field.max_length)
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,8 @@ def alert_record(*, actor: Viewer, team: Team, alert: AlertInput) -> AlertRecord
     """
     service, note = alert.service, ""
     if service is not None and not service_writable_by(team, service):
-        service, note = None, not_writable_detail(team, service) + " The item is filed without it."
+        note = not_writable_detail(team, service) + " The item is filed without it."
+        service = None
     redactions: Redactions = {}
     title = _alert_title(alert, into=redactions)
     resolved_at = alert.ends_at if alert.resolved and alert.ends_at and alert.ends_at >= alert.starts_at else None
@@ -255,7 +258,7 @@ def _alert_outcome_record(outcome: dict[str, Any], alert: AlertInput, *, actor: 
     outcome[recorded.what].append(recorded.incident.reference)
     if recorded.redactions:
         outcome["redacted"][recorded.incident.reference] = recorded.redactions
-    if recorded.note:
+    if recorded.note and alert.service is not None:  # a note is about the alert's service
         outcome["warnings"].append({"fingerprint": alert.fingerprint, "service": alert.service.slug,
                                     "detail": recorded.note})  # fmt: skip
 

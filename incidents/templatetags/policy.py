@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import template
 
 from incidents import policies
@@ -9,7 +12,7 @@ from incidents.views.common import viewer_of
 
 register = template.Library()
 
-ACTIONS = {
+ACTIONS: dict[str, Callable[[policies.Viewer, Any], policies.Decision]] = {
     "view": policies.may_view,
     "edit": policies.may_edit,
     "publish": policies.may_publish,

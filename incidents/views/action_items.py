@@ -14,14 +14,14 @@ from django.views.decorators.http import require_GET, require_POST
 from incidents import policies, selectors, services
 from incidents.forms import ActionItemCompleteForm
 from incidents.models import ActionItem
-from incidents.views.common import page_of, viewer_of
+from incidents.views.common import AuthedRequest, page_of, viewer_of
 
 VIEWS = {"mine": "Mine", "team": "My teams'", "overdue": "Overdue"}
 
 
 @login_required
 @require_GET
-def action_item_list(request: HttpRequest) -> HttpResponse:
+def action_item_list(request: AuthedRequest) -> HttpResponse:
     show = request.GET.get("show", "mine")
     if show not in VIEWS:
         show = "mine"

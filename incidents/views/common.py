@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.paginator import Page
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
@@ -17,11 +19,24 @@ from incidents.paginators import CappedPaginator
 from incidents.redaction import describe_redactions
 
 
+class AuthedRequest(HttpRequest):
+    """The request of a login-required view: its user is a signed-in person, not AnonymousUser."""
+
+    user: User
+
+
+class ViewerCachingRequest(HttpRequest):
+    """A request that keeps its viewer once computed (viewer_of here, admin_actor in the admin)."""
+
+    _hindsight_viewer: policies.Viewer
+
+
 def viewer_of(request: HttpRequest) -> policies.Viewer:
     """The request's viewer (the actor of its writes), computed once per request."""
-    if not hasattr(request, "_hindsight_viewer"):
-        request._hindsight_viewer = policies.viewer_for_user(request.user)
-    return request._hindsight_viewer
+    caching = cast(ViewerCachingRequest, request)
+    if not hasattr(caching, "_hindsight_viewer"):
+        caching._hindsight_viewer = policies.viewer_for_user(request.user)
+    return caching._hindsight_viewer
 
 
 def incident_or_404(request: HttpRequest, reference: str) -> Incident:

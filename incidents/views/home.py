@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from incidents import selectors
-from incidents.views.common import viewer_of
+from incidents.views.common import AuthedRequest, viewer_of
 from incidents.weeks import Week
 
 RECENT = 8
@@ -16,7 +16,7 @@ MY_ITEMS = 10
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     viewer = viewer_of(request)
     week = Week.current()
     glance = selectors.week_at_a_glance(viewer=viewer, start=week.start, end=week.end)

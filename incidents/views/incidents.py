@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.forms import Form
+from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
@@ -24,11 +24,13 @@ from incidents.forms import (
     PreviewForm,
     StatusForm,
     TimelineEntryForm,
+    model_choices,
     style_filter_form,
 )
 from incidents.markdown import POSTMORTEM_TEMPLATE, render_markdown
 from incidents.models import Incident
 from incidents.views.common import (
+    AuthedRequest,
     announce_redactions,
     hints_for,
     ids_from,
@@ -41,7 +43,7 @@ from incidents.views.common import (
 REVISION_FIELDS = ("title", "summary", "trigger", "body")
 
 
-def apply_service_errors(form: Form, error: ValidationError) -> None:
+def apply_service_errors(form: BaseForm, error: ValidationError) -> None:
     """Show a service's ValidationError beside the form field it names, or above the form."""
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)
@@ -145,12 +147,12 @@ def _editor_context(request: HttpRequest, form: IncidentForm, incident: Incident
 
 
 @login_required
-def incident_create(request: HttpRequest) -> HttpResponse:
+def incident_create(request: AuthedRequest) -> HttpResponse:
     initial = {"body": POSTMORTEM_TEMPLATE, "started_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
     form = IncidentForm(
         request.POST or None, initial=initial, instance=Incident(kind="incident"), user=request.user
     )
-    if not form.fields["team"].queryset.exists():
+    if not model_choices(form, "team").exists():
         return render(request, "incidents/no_team.html", status=403)
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         data = form.cleaned_data
@@ -170,7 +172,7 @@ def incident_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
+def incident_edit(request: AuthedRequest, reference: str) -> HttpResponse:
     incident = incident_or_404(request, reference)
     _editable_or_403(request, incident)
     form = IncidentForm(request.POST or None, instance=incident, user=request.user)
@@ -194,7 +196,7 @@ def incident_edit(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "incidents/incident_form.html", _editor_context(request, form, incident), status=status)
 
 
-def _conflict(request: HttpRequest, form: IncidentForm, current: Incident) -> HttpResponse:
+def _conflict(request: AuthedRequest, form: IncidentForm, current: Incident) -> HttpResponse:
     """Someone saved first: show their version beside yours, and let yours be saved over theirs knowingly."""
     data = request.POST.copy()
     data["expected_version"] = str(current.version)
@@ -214,7 +216,7 @@ def _conflict(request: HttpRequest, form: IncidentForm, current: Incident) -> Ht
 
 @login_required
 @require_POST
-def incident_status(request: HttpRequest, reference: str) -> HttpResponse:
+def incident_status(request: AuthedRequest, reference: str) -> HttpResponse:
     incident = incident_or_404(request, reference)
     _editable_or_403(request, incident)
     form = StatusForm(request.POST)
@@ -304,7 +306,7 @@ def revision_diff(request: HttpRequest, reference: str, version: int) -> HttpRes
 
 @login_required
 @require_POST
-def preview(request: HttpRequest) -> HttpResponse:
+def preview(request: AuthedRequest) -> HttpResponse:
     """The editor's live preview: the Markdown rendered and sanitized as it will be stored, with hints."""
     form = PreviewForm(request.POST)
     if not form.is_valid():

@@ -9,18 +9,18 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from incidents import selectors, services
-from incidents.forms import NearMissForm
+from incidents.forms import NearMissForm, model_choices
 from incidents.models import ConfidentialReporter, Incident
-from incidents.views.common import announce_redactions, ids_from, incident_or_404, viewer_of
+from incidents.views.common import AuthedRequest, announce_redactions, ids_from, incident_or_404, viewer_of
 from incidents.views.incidents import apply_service_errors
 
 RECEIPT_SESSION_KEY = "near_miss_receipt"
 
 
 @login_required
-def near_miss_create(request: HttpRequest) -> HttpResponse:
+def near_miss_create(request: AuthedRequest) -> HttpResponse:
     form = NearMissForm(request.POST or None, user=request.user)
-    if not form.fields["team"].queryset.exists():
+    if not model_choices(form, "team").exists():
         return render(request, "incidents/no_team.html", status=403)
     if request.method == "POST" and form.is_valid():
         try:
@@ -38,8 +38,8 @@ def near_miss_create(request: HttpRequest) -> HttpResponse:
         similar = selectors.similar_incidents(
             viewer=viewer_of(request),
             title=form.data.get("title", ""),
-            cause_ids=ids_from(form.data.getlist("causes")),
-            service_ids=ids_from(form.data.getlist("service")),
+            cause_ids=ids_from(request.POST.getlist("causes")),
+            service_ids=ids_from(request.POST.getlist("service")),
         )
     status = 400 if form.is_bound else 200
     return render(request, "incidents/near_miss_form.html", {"form": form, "similar": similar}, status=status)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET  # parses only the SVG that pygal drew, never input  # nosec B405
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlencode
 
 import pygal
@@ -123,7 +123,12 @@ def _clean_svg(svg: str) -> SafeString:
     return mark_safe(ET.tostring(root, encoding="unicode"))  # noqa: S308 - built by pygal from escaped text  # nosec B308 B703
 
 
+@overload
+def _render(chart: pygal.graph.graph.Graph, *, standalone: Literal[True]) -> str: ...
+@overload
+def _render(chart: pygal.graph.graph.Graph, *, standalone: Literal[False]) -> SafeString: ...
 def _render(chart: pygal.graph.graph.Graph, *, standalone: bool) -> str:
+    """The chart as a standalone SVG document, or cleaned to inline in a page (safe to mark up)."""
     svg = chart.render(is_unicode=True)
     return svg if standalone else _clean_svg(svg)
 

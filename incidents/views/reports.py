@@ -18,6 +18,7 @@ from incidents.policies import Viewer, may_request_report, viewer_for_user
 from incidents.report_summary import summarise
 from incidents.selectors import reports as report_selectors
 from incidents.services import reports as report_services
+from incidents.views.common import AuthedRequest
 from incidents.views.report_charts import CHARTS, chart_svg, report_charts
 from incidents.views.report_tables import CSV_HEADER, report_csv_rows, report_tables
 from incidents.weeks import Week
@@ -89,7 +90,7 @@ def report_detail(request: HttpRequest, week: str, scope: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def report_generate(request: HttpRequest) -> HttpResponse:
+def report_generate(request: AuthedRequest) -> HttpResponse:
     form = _generate_form(viewer_for_user(request.user), request.POST)
     if form is None:
         raise PermissionDenied("Only leads and admins can generate reports.")
@@ -151,7 +152,7 @@ def _filename(report: TrendReport) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def subscription(request: HttpRequest) -> HttpResponse:
+def subscription(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         form = SubscriptionForm(request.POST)
         if form.is_valid():

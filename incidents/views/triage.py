@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from incidents import policies, selectors, services
 from incidents.forms import TriageForm
 from incidents.models import Incident
-from incidents.views.common import incident_or_404, page_of, viewer_of
+from incidents.views.common import AuthedRequest, incident_or_404, page_of, viewer_of
 
 
 @login_required
@@ -27,7 +27,7 @@ def triage_inbox(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def triage_act(request: HttpRequest, reference: str) -> HttpResponse:
+def triage_act(request: AuthedRequest, reference: str) -> HttpResponse:
     incident = incident_or_404(request, reference)
     actor = viewer_of(request)
     policies.require(policies.may_triage(actor, incident))  # before reading the form; the services check again
