@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -46,15 +46,8 @@ from incidents.selectors.incidents import reference_lookup
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups
 
-    from incidents.views.common import ViewerCachingRequest
 
-
-def admin_actor(request: HttpRequest) -> policies.Viewer:
-    """The person using the admin, as the policies and services know actors; computed once per request."""
-    caching = cast("ViewerCachingRequest", request)
-    if not hasattr(caching, "_hindsight_viewer"):
-        caching._hindsight_viewer = policies.viewer_for_user(request.user)
-    return caching._hindsight_viewer
+admin_actor = policies.viewer_of_request  # the person using the admin, as the policies and services know actors
 
 
 class AuditedAdmin(admin.ModelAdmin):

@@ -13,11 +13,12 @@ it and checks every door against it. This module imports models only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from incidents.models import ActionItem, ApiToken, ConfidentialReporter, Incident, Membership, Service, Team
 
@@ -58,6 +59,21 @@ def viewer_for_user(user: User | AnonymousUser) -> Viewer:
         is_admin=user.is_superuser,
     )
 
+
+
+class ViewerCachingRequest(HttpRequest):
+    """A request that keeps its viewer once computed (viewer_of_request)."""
+
+    _hindsight_viewer: Viewer
+
+
+def viewer_of_request(request: HttpRequest) -> Viewer:
+    """The signed-in person of a web or admin request as a Viewer (the actor of its writes), computed once per
+    request."""
+    caching = cast(ViewerCachingRequest, request)
+    if not hasattr(caching, "_hindsight_viewer"):
+        caching._hindsight_viewer = viewer_for_user(request.user)
+    return caching._hindsight_viewer
 
 def viewer_for_team(team: Team, *, can_write: bool = True) -> Viewer:
     """A tool acting for a team sees what a member of that team sees, and writes only for that team."""

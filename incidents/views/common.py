@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,18 +24,7 @@ class AuthedRequest(HttpRequest):
     user: User
 
 
-class ViewerCachingRequest(HttpRequest):
-    """A request that keeps its viewer once computed (viewer_of here, admin_actor in the admin)."""
-
-    _hindsight_viewer: policies.Viewer
-
-
-def viewer_of(request: HttpRequest) -> policies.Viewer:
-    """The request's viewer (the actor of its writes), computed once per request."""
-    caching = cast(ViewerCachingRequest, request)
-    if not hasattr(caching, "_hindsight_viewer"):
-        caching._hindsight_viewer = policies.viewer_for_user(request.user)
-    return caching._hindsight_viewer
+viewer_of = policies.viewer_of_request  # the request's viewer, computed once per request
 
 
 def incident_or_404(request: HttpRequest, reference: str) -> Incident:
