@@ -60,7 +60,6 @@ def viewer_for_user(user: User | AnonymousUser) -> Viewer:
     )
 
 
-
 class ViewerCachingRequest(HttpRequest):
     """A request that keeps its viewer once computed (viewer_of_request)."""
 
@@ -74,6 +73,7 @@ def viewer_of_request(request: HttpRequest) -> Viewer:
     if not hasattr(caching, "_hindsight_viewer"):
         caching._hindsight_viewer = viewer_for_user(request.user)
     return caching._hindsight_viewer
+
 
 def viewer_for_team(team: Team, *, can_write: bool = True) -> Viewer:
     """A tool acting for a team sees what a member of that team sees, and writes only for that team."""
