@@ -299,7 +299,7 @@ confidential_near_misses = st.fixed_dictionaries(
 )
 # No shrinking: each example reads a few hundred pages, and the failure message names the example and URLs.
 # `make test` tries 3 near-misses against the pages and 1 against the reports (each regenerates nine reports);
-# .ci/run's PostgreSQL suite sets CONFIDENTIAL_INFERENCE_EXAMPLES=6 (6 and 4). Hypothesis keeps failing
+# .ci/run's PostgreSQL suite sets CONFIDENTIAL_INFERENCE_EXAMPLES=4 (4 and 2). Hypothesis keeps failing
 # examples and tries them first next time.
 PAGE_EXAMPLES = int(os.environ.get("CONFIDENTIAL_INFERENCE_EXAMPLES", "3"))
 REPORT_EXAMPLES = max(1, PAGE_EXAMPLES - 2)

@@ -59,8 +59,8 @@ def snapshot() -> list[tuple]:
         "release__service__slug", "release__version", "environment__promotion_order"
     )
     items = ActionItem.objects.order_by(
-        "incident__kind", "incident__confidential", "incident__number", "title", "due_date"
-    )
+        "incident__kind", "incident__confidential", "incident__number", "title", "due_date", "id"
+    )  # id last: two items of one incident may share a title and a due date (ids follow creation order)
     return [
         *incidents, *causes, *releases,
         *deployments.values_list("release__version", "environment__slug", "status", "gates", "deployed_at"),
