@@ -59,12 +59,16 @@ def snapshot() -> list[tuple]:
         "release__service__slug", "release__version", "environment__promotion_order"
     )
     items = ActionItem.objects.order_by(
-        "incident__kind", "incident__confidential", "incident__number", "title", "due_date", "id"
-    )  # id last: two items of one incident may share a title and a due date (ids follow creation order)
+        "incident__kind", "incident__confidential", "incident__number", "title", "due_date"
+    )
     return [
         *incidents, *causes, *releases,
         *deployments.values_list("release__version", "environment__slug", "status", "gates", "deployed_at"),
-        *items.values_list("incident__number", "title", "owner__username", "due_date", "status", "completed_at"),
+        # Rows, not their order: two items of one incident may tie on every ordered column.
+        *sorted(
+            items.values_list("incident__number", "title", "owner__username", "due_date", "status", "completed_at"),
+            key=repr,
+        ),
     ]  # fmt: skip
 
 
