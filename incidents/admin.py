@@ -41,6 +41,7 @@ from incidents.models import (
     TrendReport,
 )
 from incidents.outbox import MAX_ATTEMPTS, outbox_dispatch, outbox_gave_up
+from incidents.search import number_query
 from incidents.selectors.incidents import reference_lookup
 
 if TYPE_CHECKING:
@@ -268,12 +269,11 @@ class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
             return queryset.filter(reference_lookup(term)), False
         except Incident.DoesNotExist:
             pass
-        found, duplicates = super().get_search_results(request, queryset, term.removeprefix("#"))
-        number = term.removeprefix("#")
-        if number.isdigit() and len(number) <= 9:
-            numbered = queryset.filter(number=int(number))
-            found = numbered if term.startswith("#") else found | numbered
-        return found, duplicates
+        number = number_query(term)
+        if number and number[1]:
+            return queryset.filter(number=number[0]), False
+        found, duplicates = super().get_search_results(request, queryset, term)
+        return (found | queryset.filter(number=number[0]) if number else found), duplicates
 
     def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
         # The kind and number are chosen once, by the services that allocate numbers. An open item cannot

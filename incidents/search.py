@@ -41,17 +41,23 @@ _NUMBER = re.compile(r"^(#?)(\d{1,9})$")
 _TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
 
+def number_query(query: str) -> tuple[int, bool] | None:
+    """The item number a query names, and whether it names only that (`#12`) or also text (`12`)."""
+    match = _NUMBER.match(query.strip())
+    return (int(match.group(2)), bool(match.group(1))) if match else None
+
+
 def search_incidents(queryset: QuerySet, query: str) -> QuerySet:
     """Items matching `query` in the syntax above, on either database."""
     query = (query or "").strip()[:MAX_QUERY_LENGTH]
     if not query:
         return queryset
-    number = _NUMBER.match(query)
-    if number and number.group(1):
-        return queryset.filter(number=int(number.group(2)))
+    number = number_query(query)
+    if number and number[1]:
+        return queryset.filter(number=number[0])
     text = _postgresql_match(queryset, query) if connection.vendor == "postgresql" else _sqlite_match(query)
     if number:
-        text = Q(number=int(number.group(2))) | Q(text)
+        text = Q(number=number[0]) | Q(text)
     return queryset.filter(text) if text is not None else queryset.none()
 
 

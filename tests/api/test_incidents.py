@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from incidents.models import Incident
+from incidents.models import Incident, IncidentRevision
 from tests.factories import (
     DeploymentFactory,
     IncidentFactory,
@@ -225,8 +225,6 @@ def test_partial_update_with_the_current_version(writer, team):
 
 
 def test_every_version_filed_or_changed_through_the_api_is_kept(writer, team):
-    from incidents.models import IncidentRevision
-
     created = writer.post(URL, {"kind": "incident", "title": "Queue stalled", "summary": "As first written."})
     reference = created.json()["reference"]
     writer.patch(f"{URL}{reference}/", {"summary": "Rewritten.", "version": 1})

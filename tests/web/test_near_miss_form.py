@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import ConfidentialReporter, Incident
+from incidents.models import ConfidentialReporter, Incident, IncidentRevision
 from tests.factories import ReleaseFactory, cause
 from tests.web.test_postmortems import edit_data
 
@@ -136,8 +136,6 @@ def test_a_member_cannot_file_for_another_team(login, reporter, other_team, stag
 
 
 def test_a_near_miss_filed_on_the_web_keeps_its_first_version_through_an_edit(login, reporter, team, staging):
-    from incidents.models import IncidentRevision
-
     client = login(reporter)
     client.post(URL, form_data(team, staging))
     near_miss = Incident.objects.get()
@@ -153,8 +151,6 @@ def test_a_near_miss_filed_on_the_web_keeps_its_first_version_through_an_edit(lo
 
 
 def test_a_confidential_filing_keeps_its_first_version_without_an_author(login, reporter, team, staging):
-    from incidents.models import IncidentRevision
-
     login(reporter).post(URL, form_data(team, staging, confidential="on"))
     revision = IncidentRevision.objects.get(incident=Incident.objects.get())
     assert revision.version == 1 and revision.author is None
