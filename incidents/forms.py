@@ -64,7 +64,8 @@ _F = TypeVar("_F", bound=forms.Field)
 def declared_field(form: forms.BaseForm, name: str, kind: type[_F]) -> _F:
     """The field `name` of `form` as the kind it is declared as (`form.fields` knows only Field)."""
     field = form.fields[name]
-    assert isinstance(field, kind), f"{name} is not a {kind.__name__}"
+    if not isinstance(field, kind):
+        raise TypeError(f"{name} is not a {kind.__name__}")
     return field
 
 
@@ -75,7 +76,8 @@ def model_choice_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceFiel
 def model_choices(form: forms.BaseForm, name: str) -> QuerySet[Any]:
     """The rows the model choice field `name` of `form` offers (each form sets them in its __init__)."""
     queryset = model_choice_field(form, name).queryset
-    assert queryset is not None, f"{name} offers no rows"
+    if queryset is None:
+        raise TypeError(f"{name} offers no rows")
     return queryset
 
 

@@ -44,7 +44,8 @@ class Pagination(PageNumberPagination):
     def get_paginated_response(self, data) -> Response:
         response = super().get_paginated_response(data)
         page = self.page  # set by paginate_queryset, with a django_paginator_class paginator
-        assert page is not None and isinstance(page.paginator, CappedPaginator)
+        if page is None or not isinstance(page.paginator, CappedPaginator):
+            raise TypeError("get_paginated_response before paginate_queryset, or with another paginator")
         response.data["count_capped"] = page.paginator.capped
         return response
 

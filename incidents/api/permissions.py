@@ -26,7 +26,8 @@ def request_viewer(request) -> policies.Viewer:
 def tool_token(request) -> ApiToken:
     """The token of a request that only a token may make: a write (TokenScopePermission lets only tools write)."""
     token = request_token(request)
-    assert token is not None, "a write reached a view without an API token"
+    if token is None:
+        raise RuntimeError("a write reached a view without an API token")
     return token
 
 
@@ -37,7 +38,8 @@ def acting_team(request) -> Team:
 def request_hook(request) -> GitHubHook:
     """The hook a GitHub delivery is signed for (SignedByGitHub lets no other request through)."""
     hook = request.auth
-    assert isinstance(hook, GitHubHook), "a GitHub delivery reached the view without its hook"
+    if not isinstance(hook, GitHubHook):
+        raise RuntimeError("a GitHub delivery reached the view without its hook")
     return hook
 
 

@@ -185,7 +185,8 @@ def _alert_title(alert: AlertInput, *, into: Redactions) -> str:
     a secret cut in half would escape redaction."""
     title = _redact({"title": one_line(alert.title)}, into=into)["title"]
     field = Incident._meta.get_field("title")
-    assert isinstance(field, models.CharField) and field.max_length is not None  # a CharField of a length
+    if not isinstance(field, models.CharField) or field.max_length is None:
+        raise TypeError("Incident.title must be a CharField with a max_length")
     return _cut(title, field.max_length)
 
 
