@@ -102,6 +102,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "incidents.context_processors.hindsight_environment",
+                "incidents.context_processors.navigation",
             ],
         },
     },

@@ -13,6 +13,7 @@ from django.apps import apps
 from django.test.utils import override_settings
 
 from incidents.models import Environment, Membership
+from tests.live_server import install as serve_live_without_nagle
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
 
 # Tests only: every user the factories create and every log-in would otherwise pay for the production hasher
@@ -23,6 +24,7 @@ FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 def pytest_configure(config):
     """Settings that only make the suite faster, applied before the first test (and the first hash)."""
     override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS).enable()
+    serve_live_without_nagle()
 
 
 @pytest.fixture(autouse=True)

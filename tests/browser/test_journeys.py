@@ -104,3 +104,33 @@ def test_promote_a_triage_item_in_one_click(page, log_in, reporter, team):
     expect(page.get_by_text("The inbox is empty.")).to_be_visible()
     posted.refresh_from_db()
     assert posted.status == Incident.Status.DRAFT
+
+
+def test_on_a_phone_the_navigation_folds_behind_a_menu_button(browser, live_server, reporter, team):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto("/")
+    page.get_by_label("Username").fill("rita")
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.keyboard.press("Enter")
+    header = page.locator(".site-header")
+    menu = page.get_by_role("button", name="Menu")
+    expect(menu).to_be_visible()
+    # Folded: the header is a single row (it took a quarter of the first screen with every link spelled out),
+    # and the one thing a phone user most often comes to do stays in it.
+    assert header.bounding_box()["height"] <= 0.1 * 844
+    expect(header.get_by_role("link", name="Report a near-miss")).to_be_visible()
+    expect(page.get_by_role("link", name="Releases")).to_be_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    page.get_by_role("link", name="Releases").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Releases")
+    context.close()
+
+
+def test_on_a_desktop_the_navigation_is_open_without_a_menu_button(page, log_in, reporter, team):
+    log_in(reporter)
+    expect(page.get_by_role("link", name="Releases")).to_be_visible()
+    expect(page.get_by_role("link", name="API docs")).to_be_visible()
+    expect(page.get_by_role("button", name="Menu")).to_be_hidden()

@@ -45,3 +45,12 @@ def test_login_form_has_labels_and_reports_errors(client, reporter):
     page = client.post(reverse("login"), {"username": "rita", "password": "wrong"}).content.decode()
     assert '<label for="id_username">' in page and '<label for="id_password">' in page
     assert 'role="alert"' in page and "correct username and password" in page
+
+
+@pytest.mark.django_db
+def test_the_navigation_links_to_the_api_docs_and_only_admins_to_the_admin(client, reporter, admin_user):
+    client.force_login(reporter)
+    page = client.get("/").content.decode()
+    assert 'href="/api/docs/"' in page and 'href="/admin/"' not in page
+    client.force_login(admin_user)
+    assert 'href="/admin/"' in client.get("/").content.decode()

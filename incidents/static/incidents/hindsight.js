@@ -90,7 +90,20 @@
     });
   }
 
+  // The navigation folds behind a Menu button on small screens (the CSS decides when).
+  function setUpMenu(header) {
+    var button = header.querySelector(".nav-toggle");
+    if (!button) return;
+    header.classList.add("menu-folds");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var open = header.classList.toggle("menu-open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".site-header").forEach(setUpMenu);
     document.querySelectorAll("form[data-preview-url]").forEach(setUpPreview);
     document.querySelectorAll("form[data-similar-url]").forEach(setUpSimilar);
     var errors = document.getElementById("form-errors");
