@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import services
+from incidents.api import examples as ex
 from incidents.api.authentication import GitHubSignatureAuthentication
 from incidents.api.exceptions import validation_error
 from incidents.api.fields import OneLineField
@@ -130,7 +131,28 @@ def _alert_input(alert: dict) -> services.AlertInput:
 class AlertmanagerWebhookView(ApiViewMixin, APIView):
     """One triage item per alert fingerprint and firing period; resolved notifications set the resolved time."""
 
-    @extend_schema(request=AlertmanagerPayloadSerializer, responses={200: AlertOutcomeSerializer})
+    @extend_schema(
+        summary="Receive an Alertmanager notification",
+        description=(
+            "Point Alertmanager's webhook_config here (with `http_config.authorization` carrying the token). Each "
+            "firing alert becomes a triage item of the token's team, one per fingerprint and firing period, with "
+            "its service and environment taken from the labels named in ALERTMANAGER_SERVICE_LABELS and "
+            "ALERTMANAGER_ENVIRONMENT_LABELS; a resolved notification sets the item's resolved time, and a "
+            "notification sent again changes nothing (`unchanged`). The answer lists what happened to each alert."
+            "\n\nWho may call it: an API token of the write scope (a read token or a session: 403; none: 401). "
+            "Each alert counts as a write (429 with Retry-After past the rate). More than ALERTMANAGER_MAX_ALERTS "
+            "alerts, or a body that is not a version 4 notification, is a 400 naming the field; an oversized body "
+            "413."
+        ),
+        request=AlertmanagerPayloadSerializer,
+        responses={200: AlertOutcomeSerializer},
+        examples=[
+            ex.request("A firing alert", ex.ALERTMANAGER),
+            ex.request("The same alert resolved", ex.ALERTMANAGER_RESOLVED),
+            ex.response("A triage item was created", ex.ALERT_OUTCOME),
+            ex.response("Its triage item was resolved", ex.ALERT_OUTCOME_RESOLVED),
+        ],
+    )
     def post(self, request: Request) -> Response:
         payload = AlertmanagerPayloadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -245,6 +267,23 @@ class GitHubWebhookView(ApiViewMixin, APIView):
             ),
         ],
         responses={200: GitHubOutcomeSerializer, 202: GitHubOutcomeSerializer},
+        summary="Receive a GitHub deployment event",
+        description=(
+            "Add this URL as a repository webhook (content type JSON or form) with the secret of a GitHub hook "
+            "created in the admin, for `deployment` and `deployment_status` events. A deployment records the "
+            "release (by commit) of the hook's service, or of the service named like the repository; a final "
+            "deployment_status also records its deployment to the mapped environment. `ping` answers pong, and a "
+            "delivery id seen before changes nothing (200). An event left unrecorded (another event type, a "
+            "repository without a service, an unmapped environment, a state not final yet) is a 202 saying why."
+            "\n\nWho may call it: GitHub, signing the body with the hook's secret in X-Hub-Signature-256; a "
+            "missing or wrong signature is a 401 (no API token is used). A body that is not the event it says is a "
+            "400 naming the field; an oversized body 413."
+        ),
+        examples=[
+            ex.request("A deployment_status event", ex.GITHUB_DEPLOYMENT_STATUS),
+            ex.response("Deployment recorded", ex.GITHUB_OUTCOME, status_codes=("200",)),
+            ex.response("Ignored", ex.GITHUB_IGNORED, status_codes=("202",)),
+        ],
     )
     def post(self, request: Request) -> Response:
         hook = request_hook(request)

@@ -51,7 +51,12 @@ class Pagination(PageNumberPagination):
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         result = super().get_paginated_response_schema(schema)
+        # Examples of the paging fields (drf-spectacular builds each list example from them and the item's).
+        result["properties"]["count"]["example"] = 1
+        for name in ("next", "previous"):
+            result["properties"][name]["example"] = None
         result["properties"]["count_capped"] = {
+            "example": False,
             "type": "boolean",
             "description": f"True when there are more items than counted: `count` stops {CAP:,} items past the"
             " first item of the page and is then a lower bound.",

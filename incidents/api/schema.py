@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
@@ -47,8 +49,23 @@ IF_MATCH = OpenApiParameter(
 )  # fmt: skip
 
 
+def own_doc(obj: object) -> str:
+    """The docstring written on `obj` itself: never one inherited from a base class or mixin."""
+    if obj is None:
+        return ""
+    doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
+    return inspect.cleandoc(doc) if doc else ""
+
+
 class HindsightAutoSchema(AutoSchema):
     """Adds the error responses each kind of operation can give, so clients and schema checks know them all."""
+
+    def get_description(self) -> str:
+        """The operation's own description (extend_schema on each view sets one). drf-spectacular's default
+        falls back on the first docstring of the view's bases, which would give every viewset that of
+        ApiViewMixin; here only a docstring written on the action or on the view class itself counts."""
+        action = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+        return own_doc(action) or own_doc(self.view.__class__)
 
     def _error_codes(self) -> list[str]:
         codes = ["401", "403"] if getattr(self.view, "authentication_classes", None) != [] else []
@@ -110,6 +127,9 @@ class GitHubSignatureScheme(OpenApiAuthenticationExtension):
         }
 
 
+ERROR_EXAMPLE = {"detail": "No such incident."}
+VALIDATION_ERROR_EXAMPLE = {"service": ["Object with slug=checkout-apii does not exist."]}
+
 # Text the API refuses: NUL characters (PostgreSQL cannot store them; every door answers them with a 400).
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
@@ -149,6 +169,11 @@ def postprocess_text_patterns(result: dict, generator, request, public) -> dict:
                         schema["items"]["enum"] = ["", *schema["items"]["enum"]]
                 elif schema.get("type") != "array":
                     parameter["allowEmptyValue"] = True
-    for component in result.get("components", {}).get("schemas", {}).values():
+    components = result.get("components", {}).get("schemas", {})
+    for component in components.values():
         _refuse_nul(component)
+    # Error bodies get an example too, so the docs show a realistic one rather than text made up from patterns.
+    for name, example in (("Error", ERROR_EXAMPLE), ("ValidationError", VALIDATION_ERROR_EXAMPLE)):
+        if name in components:
+            components[name]["example"] = example
     return result

@@ -11,6 +11,7 @@ from incidents.api import hooks, views
 app_name = "api"
 
 router = DefaultRouter()
+router.APIRootView = views.ApiRootView  # "Hindsight API v1": its resources, schema and docs
 router.include_format_suffixes = False
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("action-items", views.ActionItemViewSet, basename="action-item")

@@ -9,22 +9,26 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, routers, status, viewsets
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, renderer_classes
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from incidents import policies, selectors, services
+from incidents.api import examples as ex
 from incidents.api import serializers as s
 from incidents.api.exceptions import Conflict, PreconditionFailed, PreconditionRequired, validation_error
 from incidents.api.filters import ActionItemFilter, DeploymentFilter, ReleaseFilter, StrictOrderingFilter
 from incidents.api.idempotency import idempotent
 from incidents.api.parsers import check_content_length
 from incidents.api.permissions import acting_team, request_viewer
+from incidents.api.renderers import HindsightBrowsableAPIRenderer
 from incidents.filters import IncidentFilter
 from incidents.limits import DATE_RANGE_TEXT
 from incidents.models import ActionItem, Cause, Incident, Release, Team, TrendReport
@@ -38,7 +42,10 @@ SLUG_REGEX = r"[^/]+"
 class ApiViewMixin(APIView):
     """Checks every request makes before anything else: its body size and its query string.
 
-    Listed before the view class it goes with: the class order of each view is as if it were a plain mixin."""
+    Listed before the view class it goes with: the class order of each view is as if it were a plain mixin.
+    (The schema never shows this docstring: HindsightAutoSchema reads only a view's own.)"""
+
+    renderer_classes = [JSONRenderer, HindsightBrowsableAPIRenderer]
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         check_content_length(request)
@@ -56,11 +63,27 @@ class ApiViewMixin(APIView):
 
 @extend_schema(exclude=True)
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@renderer_classes([JSONRenderer, HindsightBrowsableAPIRenderer])
 @permission_classes([AllowAny])
 @authentication_classes([])
 def not_found(request: Request, *args, **kwargs) -> Response:
     """Anything under /api/ that matches no route: a JSON 404, like every other API error."""
     raise Http404("No such API endpoint.")
+
+
+class ApiRootView(ApiViewMixin, routers.APIRootView):
+    """The resources of the Hindsight API, version 1, and where its OpenAPI schema and interactive docs are.
+
+    Read with any API token or as a signed-in person; writes need a token of the write scope."""
+
+    def get_view_name(self) -> str:
+        return "Hindsight API v1"
+
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        links = dict(super().get(request, *args, **kwargs).data)
+        links["schema"] = reverse("api:schema", request=request)
+        links["docs"] = reverse("api:docs", request=request)
+        return Response(links)
 
 
 def _service_call(function, **kwargs):
@@ -72,7 +95,39 @@ def _service_call(function, **kwargs):
 
 # --- Reference data --------------------------------------------------------------------------------------
 
+# Who may call what, said once per kind of operation (every operation's own description ends with one of them).
+READS = (
+    "\n\nWho may call it: any API token (read or write scope) or a signed-in person (the browsable API); a token "
+    "sees what a member of its team sees. Without a token or session: 401."
+)
+WRITES = (
+    "\n\nWho may call it: an API token of the write scope; the write acts for the token's team. A read token or a "
+    "session gets 403, no token 401; more than API_WRITE_THROTTLE_RATE writes a minute get 429 with Retry-After."
+)
+LIST_ERRORS = " An unknown filter value or a bad `page`/`page_size` is a 400 naming it; a page past the last, 404."
 
+
+def _reference_docs(noun: str, plural: str, what: str, order: str, example: dict) -> dict:
+    """The list and retrieve documentation of a read-only reference resource (teams, services, ...)."""
+    return {
+        "list": extend_schema(
+            summary=f"List {plural}",
+            description=f"Every {noun}, {what}; {order}." + LIST_ERRORS + READS,
+            examples=[ex.response(f"A page of {plural}", example)],
+        ),
+        "retrieve": extend_schema(
+            summary=f"Get one {noun}",
+            description=f"One {noun}, by its slug; an unknown slug is a 404." + READS,
+            examples=[ex.response(f"One {noun}", example)],
+        ),
+    }
+
+
+@extend_schema_view(
+    **_reference_docs(
+        "team", "teams", "as tokens and incidents name them", "by slug, or `?ordering=name`", ex.TEAM
+    )
+)
 class TeamViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.TeamSerializer
     queryset = Team.objects.order_by("slug")
@@ -81,6 +136,15 @@ class TeamViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["slug", "name"]
 
 
+@extend_schema_view(
+    **_reference_docs(
+        "service",
+        "services",
+        "with its owning team (null when no team owns it)",
+        "by slug (`?ordering=` slug or name)",
+        ex.SERVICE,
+    )
+)
 class ServiceViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.ServiceSerializer
     queryset = selectors.services_all()
@@ -89,6 +153,15 @@ class ServiceViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["slug", "name"]
 
 
+@extend_schema_view(
+    **_reference_docs(
+        "environment",
+        "environments",
+        "with its kind, its place in the promotion order and its mandate",
+        "dev first, prod last (`?ordering=` slug or promotion_order)",
+        ex.ENVIRONMENT,
+    )
+)
 class EnvironmentViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.EnvironmentSerializer
     queryset = selectors.environments_all()
@@ -97,6 +170,15 @@ class EnvironmentViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["slug", "promotion_order"]
 
 
+@extend_schema_view(
+    **_reference_docs(
+        "cause",
+        "causes",
+        "of the shared taxonomy that incidents and action items are tagged with (retired ones have active false)",
+        "by slug (`?ordering=` slug, name or category)",
+        ex.CAUSE,
+    )
+)
 class CauseViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.CauseSerializer
     queryset = Cause.objects.order_by("slug")
@@ -128,6 +210,55 @@ def _etag(incident: Incident) -> dict[str, str]:
     return {"ETag": f'"{incident.version}"'}
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List incidents and near-misses",
+        description=(
+            "The incidents and near-misses the caller may see, latest started first, filtered like the web list "
+            "(`q`, `kind`, `status`, `severity`, `team`, `service`, `environment`, `cause`, dates). Confidential "
+            "near-misses (CNM-n) are listed only to those who may read them." + LIST_ERRORS + READS
+        ),
+        examples=[ex.response("A page with one incident", ex.INCIDENT_LISTED)],
+    ),
+    retrieve=extend_schema(
+        summary="Get an incident or near-miss",
+        description=(
+            "One incident or near-miss by its reference (INC-n, NM-n or CNM-n), with its timeline, action items "
+            "and the releases deployed before it started (suspect releases). The ETag header carries its version, "
+            "for a later If-Match. One the caller may not see is a 404, like one that does not exist." + READS
+        ),
+        examples=[ex.response("An incident with its action item", ex.INCIDENT_DETAIL)],
+    ),
+    create=extend_schema(
+        summary="Record an incident or near-miss",
+        description=(
+            "Records an incident or near-miss for the token's team; it waits in triage unless `status` says "
+            "otherwise. Services, releases and causes are named by slug (a name that matches nothing is a 400 "
+            "naming the field). With `source` + `external_id` a retry is safe: the item already recorded under "
+            "them is answered with 200 instead of a new one (201). An Idempotency-Key header replays the first "
+            "answer (409 while it runs, 422 if reused with another body). Text that looks like secrets or personal "
+            "data is redacted on ingest; `redacted` says what was replaced." + WRITES
+        ),
+        examples=[
+            ex.request("Incident from a pager", ex.INCIDENT_CREATE, "Safe to retry: source + external_id."),
+            ex.request("Near-miss caught in review", ex.NEAR_MISS_CREATE),
+            ex.response("Recorded", ex.INCIDENT_DETAIL, status_codes=("201", "200")),
+        ],
+    ),
+    partial_update=extend_schema(
+        summary="Change an incident or near-miss",
+        description=(
+            "Changes the fields sent, nothing else, of an incident the token's team may edit (another team's is a "
+            "403, one it cannot see a 404). Send the version you last read, as an If-Match header or a `version` "
+            "field (neither: 428); a stale one is a 412 (If-Match) or 409 (field), with `current_version`: read "
+            "it again and re-apply. `services`, `releases` and `causes` replace the whole list." + WRITES
+        ),
+        examples=[
+            ex.request("Resolved: write it up as a draft", ex.INCIDENT_UPDATE),
+            ex.response("Changed", ex.INCIDENT_UPDATED),
+        ],
+    ),
+)
 class IncidentViewSet(
     ApiViewMixin,
     mixins.ListModelMixin,
@@ -220,6 +351,49 @@ class IncidentViewSet(
 # --- Action items ----------------------------------------------------------------------------------------
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List action items",
+        description=(
+            "The action items of the incidents the caller may see, soonest due first; filter by `status`, `team`, "
+            "`incident_team` or `due_before`." + LIST_ERRORS + READS
+        ),
+        examples=[ex.response("A page with one action item", ex.ACTION_ITEM)],
+    ),
+    retrieve=extend_schema(
+        summary="Get an action item",
+        description="One action item by its id; one of an incident the caller may not see is a 404." + READS,
+        examples=[ex.response("An open action item", ex.ACTION_ITEM)],
+    ),
+    create=extend_schema(
+        summary="Add an action item to an incident",
+        description=(
+            "Adds a follow-up to an incident (named by reference in `incident`) that the token's team may edit; an "
+            "incident it may not see or change is a 400 naming `incident`. `owner` is the username of a member of "
+            "the token's team; `team` and `cause` are slugs. An Idempotency-Key header replays the first answer."
+            + WRITES
+        ),
+        examples=[
+            ex.request("Follow-up of an incident", ex.ACTION_ITEM_CREATE),
+            ex.response("Added", ex.ACTION_ITEM, status_codes=("201",)),
+        ],
+    ),
+    partial_update=extend_schema(
+        summary="Change or close an action item",
+        description=(
+            "Changes the fields sent. Its details are changed by those who may edit its incident; `status` (done "
+            "or wont_do) closes it and is for its owner and the teams involved. Anyone else gets a 403; an item "
+            "the token cannot see is a 404." + WRITES
+        ),
+        examples=[
+            ex.request("Move the due date", ex.ACTION_ITEM_UPDATE),
+            ex.request("Close it as done", ex.ACTION_ITEM_CLOSE),
+            ex.response(
+                "Closed", {**ex.ACTION_ITEM, "status": "done", "completed_at": "2026-12-10T16:02:00Z"}
+            ),
+        ],
+    ),
+)
 class ActionItemViewSet(
     ApiViewMixin,
     mixins.ListModelMixin,
@@ -294,6 +468,33 @@ class ActionItemViewSet(
 # --- Releases and deployments ----------------------------------------------------------------------------
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List releases",
+        description=(
+            "Releases of every service, newest first, each with its deployments; filter by `service`, `version`, "
+            "`commit_sha` or `created_from`." + LIST_ERRORS + READS
+        ),
+        examples=[ex.response("A page with one release", ex.RELEASE)],
+    ),
+    retrieve=extend_schema(
+        summary="Get a release",
+        description="One release by its id, with its deployments to each environment." + READS,
+        examples=[ex.response("A release deployed to staging and prod", ex.RELEASE)],
+    ),
+    create=extend_schema(
+        summary="Record a release",
+        description=(
+            "Records a version of a service the token's team owns (another team's service is a 400 naming "
+            "`service`). Recording a known version again answers 200 with it; the same version with another "
+            "digest or commit is a 400. An Idempotency-Key header replays the first answer." + WRITES
+        ),
+        examples=[
+            ex.request("A tagged release", ex.RELEASE_CREATE),
+            ex.response("Recorded", {**ex.RELEASE, "deployments": []}, status_codes=("201", "200")),
+        ],
+    ),
+)
 class ReleaseViewSet(
     ApiViewMixin,
     mixins.ListModelMixin,
@@ -328,6 +529,34 @@ class ReleaseViewSet(
         return Response(s.ReleaseSerializer(release).data, status=200 if known else 201)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List deployments",
+        description=(
+            "Deployments of every service, latest deployed first; filter by `service`, `version`, `environment`, "
+            "`status` or deploy time (`deployed_from`, `deployed_to`)." + LIST_ERRORS + READS
+        ),
+        examples=[ex.response("A page with one deployment", ex.DEPLOYMENT)],
+    ),
+    retrieve=extend_schema(
+        summary="Get a deployment",
+        description="One deployment by its id, with its gate results." + READS,
+        examples=[ex.response("A deployment to staging", ex.DEPLOYMENT)],
+    ),
+    create=extend_schema(
+        summary="Record a deployment",
+        description=(
+            "Records a deployment of a version of a service the token's team owns to an environment (the release "
+            "is recorded too when new). Sending the same `external_id` again updates that deployment (200) "
+            "rather than adding one (201). A service of another team, an unknown environment or a time out of "
+            "range is a 400 naming the field." + WRITES
+        ),
+        examples=[
+            ex.request("A pipeline's staging deployment", ex.DEPLOYMENT_CREATE),
+            ex.response("Recorded", ex.DEPLOYMENT, status_codes=("201", "200")),
+        ],
+    ),
+)
 class DeploymentViewSet(
     ApiViewMixin,
     mixins.ListModelMixin,
@@ -387,6 +616,23 @@ def report_week(label: str) -> Week | None:
         raise validation_error(error) from None
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List weekly trend reports",
+        description=(
+            "The ready weekly trend reports, of the organisation and of each team, that tokens may read." + LIST_ERRORS
+            + READS
+        ),
+        examples=[ex.response("A page with one report", ex.REPORT)],
+    ),
+    retrieve=extend_schema(
+        summary="Get a weekly trend report",
+        description=(
+            "The data of one ready report: by ISO week, for the organisation or, with `?scope=team:<slug>`, one "
+            "team. A malformed week or scope is a 400; a week without a ready report is a 404." + READS
+        ),
+    ),
+)
 class ReportViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.TrendReportSerializer
     lookup_field, lookup_value_regex = "week", r"[^/]+"

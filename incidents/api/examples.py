@@ -1,0 +1,312 @@
+"""Example bodies for the OpenAPI schema (shown in /api/docs/ and sent by the schema checks in R3).
+
+Request examples name what the demo organisation (`python manage.py seed_demo`) holds: the payments team's
+service checkout-api, the environments dev, staging and prod, the taxonomy's causes, the user demo. Each one is
+valid against its operation's schema; with the demo data it is accepted, or refused with a documented status (an
+incident reference of another team is a 400 naming `incident`, a stale version a 409).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample
+
+HOST = "https://hindsight.example.com"
+
+
+def request(name: str, value: dict, description: str = "") -> OpenApiExample:
+    return OpenApiExample(name, value=value, description=description, request_only=True)
+
+
+def response(name: str, value: object, *, status_codes: tuple[str, ...] = ("200",)) -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True, status_codes=list(status_codes))
+
+
+# --- Reference data --------------------------------------------------------------------------------------
+
+TEAM = {"slug": "payments", "name": "Payments"}
+SERVICE = {
+    "slug": "checkout-api",
+    "name": "Checkout API",
+    "owner_team": "payments",
+    "description": "Turns a basket into a paid order: prices, fraud score, payment authorisation.",
+}
+ENVIRONMENT = {
+    "slug": "prod",
+    "name": "Production",
+    "kind": "production",
+    "promotion_order": 30,
+    "mandate": "Boring, measurable, defended. What reaches production has passed every gate; whatever is caught "
+    "here escaped the others.",
+}
+CAUSE = {
+    "slug": "missing-check",
+    "name": "Missing check",
+    "description": "No automated test, lint or gate would have caught this change.",
+    "category": "checks",
+    "active": True,
+}
+
+# --- Incidents -------------------------------------------------------------------------------------------
+
+TITLE = "Checkout latency doubled after 4.12 rollout"
+SUMMARY = (
+    "p95 latency of checkout-api went from 420 ms to 910 ms within ten minutes of the 4.12.0 rollout to prod; "
+    "about 3% of checkouts timed out until the rollback."
+)
+INCIDENT_CREATE = {
+    "kind": "incident",
+    "title": TITLE,
+    "summary": SUMMARY,
+    "trigger": "Rollout of checkout-api 4.12.0, which calls the fraud-score service on every basket change.",
+    "severity": "sev2",
+    "environment": "prod",
+    "caught_by": "monitoring_alert",
+    "services": ["checkout-api"],
+    "causes": [{"cause": "missing-check", "note": "No load test covers the fraud-score call.", "gate": "staging"}],
+    "started_at": "2026-11-24T09:12:00Z",
+    "detected_at": "2026-11-24T09:19:00Z",
+    "mitigated_at": "2026-11-24T09:41:00Z",
+    "timeline": [
+        {"at": "2026-11-24T09:19:00Z", "text": "CheckoutLatencyHigh fired; on-call acknowledged."},
+        {"at": "2026-11-24T09:41:00Z", "text": "Rolled checkout-api back to 4.11.3; p95 back to 430 ms."},
+    ],
+    "source": "pagerduty",
+    "external_id": "PD-Q3X8Y2",
+}
+NEAR_MISS_CREATE = {
+    "kind": "near_miss",
+    "title": "Staging migration would have locked the orders table",
+    "summary": "The 0047 migration took an ACCESS EXCLUSIVE lock on orders for 40 s in staging; caught in review.",
+    "potential_impact": "Checkout would have failed for every customer for about a minute in prod.",
+    "severity": "sev3",
+    "environment": "staging",
+    "caught_by": "code_review",
+    "services": ["checkout-api"],
+    "status": "draft",
+}
+INCIDENT_UPDATE = {
+    "status": "draft",
+    "resolved_at": "2026-11-24T10:05:00Z",
+    "body": "## What happened\n\nThe fraud-score call added 480 ms to every basket change.",
+    "version": 1,
+}
+INCIDENT_REFERENCE = "INC-42"
+INCIDENT_URL = f"{HOST}/api/v1/incidents/{INCIDENT_REFERENCE}/"
+INCIDENT_LISTED = {
+    "reference": INCIDENT_REFERENCE,
+    "kind": "incident",
+    "number": 42,
+    "title": TITLE,
+    "summary": SUMMARY,
+    "potential_impact": "",
+    "trigger": INCIDENT_CREATE["trigger"],
+    "severity": "sev2",
+    "status": "triage",
+    "team": "payments",
+    "environment": "prod",
+    "caught_by": "monitoring_alert",
+    "services": ["checkout-api"],
+    "releases": [{"service": "checkout-api", "version": "4.12.0"}],
+    "causes": INCIDENT_CREATE["causes"],
+    "started_at": "2026-11-24T09:12:00Z",
+    "detected_at": "2026-11-24T09:19:00Z",
+    "mitigated_at": "2026-11-24T09:41:00Z",
+    "resolved_at": None,
+    "body": "",
+    "body_html": "",
+    "reporter": None,
+    "confidential": False,
+    "source": "pagerduty",
+    "external_id": "PD-Q3X8Y2",
+    "version": 1,
+    "created_at": "2026-11-24T09:20:04Z",
+    "updated_at": "2026-11-24T09:20:04Z",
+    "url": INCIDENT_URL,
+}
+ACTION_ITEM_ID = 4815162342
+INCIDENT_DETAIL = {
+    **INCIDENT_LISTED,
+    "timeline": INCIDENT_CREATE["timeline"],
+    "action_items": [
+        {
+            "id": ACTION_ITEM_ID,
+            "title": "Load-test the fraud-score call in staging before each release",
+            "owner": "demo",
+            "team": "payments",
+            "due_date": "2026-12-15",
+            "status": "open",
+            "cause": "missing-check",
+            "ticket_url": "https://tracker.example.com/PAY-482",
+            "completed_at": None,
+        }
+    ],
+    "suspect_releases": [
+        {
+            "id": 1207,
+            "service": "checkout-api",
+            "version": "4.12.0",
+            "commit_sha": "9f2c4e1a7b3d5c6e8f0a1b2c3d4e5f6a7b8c9d0e",
+            "artifact_digest": "sha256:3b1f0c9e5a7d2b4c6e8f0a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d",
+            "last_deployed_at": "2026-11-24T09:02:00Z",
+        }
+    ],
+    "redacted": {},
+}
+
+INCIDENT_UPDATED = {
+    **INCIDENT_DETAIL,
+    **{key: value for key, value in INCIDENT_UPDATE.items() if key != "version"},
+    "body_html": "<h2>What happened</h2>\n<p>The fraud-score call added 480 ms to every basket change.</p>",
+    "version": 2,
+    "updated_at": "2026-11-24T10:12:31Z",
+}
+
+# --- Action items ----------------------------------------------------------------------------------------
+
+ACTION_ITEM_CREATE = {
+    "incident": "INC-1",
+    "title": "Load-test the fraud-score call in staging before each release",
+    "owner": "demo",
+    "team": "payments",
+    "due_date": "2026-12-15",
+    "cause": "missing-check",
+    "ticket_url": "https://tracker.example.com/PAY-482",
+}
+ACTION_ITEM_UPDATE = {"due_date": "2027-01-15", "ticket_url": "https://tracker.example.com/PAY-482"}
+ACTION_ITEM_CLOSE = {"status": "done"}
+ACTION_ITEM = {
+    "id": ACTION_ITEM_ID,
+    "incident": INCIDENT_REFERENCE,
+    **{key: value for key, value in INCIDENT_DETAIL["action_items"][0].items() if key != "id"},
+    "created_at": "2026-11-25T14:30:00Z",
+    "redacted": {},
+}
+
+# --- Releases and deployments ----------------------------------------------------------------------------
+
+COMMIT = "9f2c4e1a7b3d5c6e8f0a1b2c3d4e5f6a7b8c9d0e"
+DIGEST = "sha256:3b1f0c9e5a7d2b4c6e8f0a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d"
+RELEASE_CREATE = {
+    "service": "checkout-api",
+    "version": "4.12.0",
+    "artifact_digest": DIGEST,
+    "commit_sha": COMMIT,
+    "url": "https://git.example.com/payments/checkout-api/releases/tag/v4.12.0",
+}
+DEPLOYMENT_CREATE = {
+    "service": "checkout-api",
+    "version": "4.12.0",
+    "environment": "staging",
+    "status": "succeeded",
+    "deployed_at": "2026-11-24T08:31:00Z",
+    "gates": {"unit-tests": "passed", "integration-tests": "passed", "security-scan": "passed"},
+    "rollback_rehearsed": True,
+    "artifact_digest": DIGEST,
+    "commit": COMMIT,
+    "url": "https://git.example.com/payments/checkout-api/releases/tag/v4.12.0",
+    "external_id": "pipeline-88123-staging",
+}
+DEPLOYMENT = {
+    "id": 5310,
+    "service": "checkout-api",
+    "version": "4.12.0",
+    "release": 1207,
+    "environment": "staging",
+    "status": "succeeded",
+    "deployed_at": "2026-11-24T08:31:00Z",
+    "gates": DEPLOYMENT_CREATE["gates"],
+    "rollback_rehearsed": True,
+    "external_id": "pipeline-88123-staging",
+    "created_at": "2026-11-24T08:31:02Z",
+}
+RELEASE = {
+    "id": 1207,
+    "service": "checkout-api",
+    "version": "4.12.0",
+    "artifact_digest": DIGEST,
+    "commit_sha": COMMIT,
+    "url": RELEASE_CREATE["url"],
+    "created_at": "2026-11-24T08:12:40Z",
+    "deployments": [
+        {key: DEPLOYMENT[key] for key in ("id", "environment", "status", "deployed_at", "gates")}
+        | {"rollback_rehearsed": True},
+        {
+            "id": 5318,
+            "environment": "prod",
+            "status": "succeeded",
+            "deployed_at": "2026-11-24T09:02:00Z",
+            "gates": {"canary": "passed"},
+            "rollback_rehearsed": False,
+        },
+    ],
+}
+
+# --- Reports ---------------------------------------------------------------------------------------------
+
+REPORT = {
+    "week": "2026-W47",
+    "scope": "organisation",
+    "audience": "everyone",
+    "status": "ready",
+    "generated_at": "2026-11-23T06:00:12Z",
+    "url": f"{HOST}/api/v1/reports/2026-W47/",
+}
+
+# --- Webhooks --------------------------------------------------------------------------------------------
+
+ALERTMANAGER = {
+    "version": "4",
+    "status": "firing",
+    "receiver": "hindsight",
+    "externalURL": "https://alertmanager.example.com",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {
+                "alertname": "CheckoutLatencyHigh",
+                "service": "checkout-api",
+                "env": "prod",
+                "severity": "critical",
+            },
+            "annotations": {
+                "summary": "Checkout latency doubled after 4.12 rollout",
+                "description": "p95 of checkout-api is 910 ms (threshold 600 ms) for 5 minutes.",
+            },
+            "startsAt": "2026-11-24T09:14:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "https://prometheus.example.com/graph?g0.expr=checkout_p95_seconds%3E0.6",
+            "fingerprint": "a41c7f3e9b2d5c80",
+        }
+    ],
+}
+ALERTMANAGER_RESOLVED = {
+    **ALERTMANAGER,
+    "status": "resolved",
+    "alerts": [{**ALERTMANAGER["alerts"][0], "status": "resolved", "endsAt": "2026-11-24T09:44:00Z"}],
+}
+ALERT_OUTCOME = {
+    "created": ["NM-57"],
+    "resolved": [],
+    "unchanged": [],
+    "errors": [],
+    "warnings": [],
+    "redacted": {},
+}
+ALERT_OUTCOME_RESOLVED = {**ALERT_OUTCOME, "created": [], "resolved": ["NM-57"]}
+GITHUB_DEPLOYMENT_STATUS = {
+    "deployment": {
+        "id": 1873409526,
+        "sha": COMMIT,
+        "ref": "v4.12.0",
+        "environment": "prod",
+        "created_at": "2026-11-24T08:58:10Z",
+    },
+    "deployment_status": {"state": "success", "environment": "prod", "created_at": "2026-11-24T09:02:00Z"},
+    "repository": {
+        "name": "checkout-api",
+        "full_name": "example-shop/checkout-api",
+        "html_url": "https://github.com/example-shop/checkout-api",
+    },
+}
+GITHUB_OUTCOME = {"detail": "Deployment recorded.", "release": 1207, "deployment": 5318}
+GITHUB_IGNORED = {"detail": "Event 'push' ignored.", "release": None, "deployment": None}
