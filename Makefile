@@ -16,6 +16,8 @@ TIME_TESTS_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_INCIDENTS ?= 1000000
 BENCH_ARGS ?=
+# Marker of `npm ci` in tests/browser (the axe-core accessibility checker for the browser tests).
+BROWSER_NPM := tests/browser/node_modules/.installed
 
 # A fresh checkout runs in development mode; production sets DEBUG=false and a SECRET_KEY itself.
 run test time-tests: export DEBUG ?= true
@@ -33,9 +35,15 @@ $(VENV)/.installed: $(VENV)/.python-ok pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	@touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
+$(VENV)/.installed-dev: $(VENV)/.installed | $(BROWSER_NPM)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
+
+# The browser tests' JavaScript (axe-core, pinned in tests/browser/package-lock.json); reinstalled when the lock
+# changes. Without npm the accessibility tests skip with the reason.
+$(BROWSER_NPM): tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --no-audit --no-fund && touch $@; \
+	else echo "npm is missing (apt-get install -y npm): the accessibility tests in tests/browser will skip"; fi
 
 run: $(VENV)/.installed
 	$(MANAGE) migrate --noinput
@@ -72,4 +80,4 @@ ci:
 	.ci/run
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var tests/browser/node_modules

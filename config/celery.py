@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.signals import beat_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -21,3 +22,14 @@ def _make_var_folders(sender: Celery, **kwargs: Any) -> None:
     from config.folders import make_var_folders
 
     make_var_folders()
+
+
+@beat_init.connect
+def _reports_catch_up(sender: Any = None, **kwargs: Any) -> None:
+    """The scheduler's first start on a new instance produces last week's report: queue the catch-up task,
+    which runs the weekly generation of last week when no report of it exists (incidents.tasks). Only beat
+    sends it (a plain worker, and the tests, never start beat); REPORT_CATCH_UP_ON_START=false turns it off."""
+    from django.conf import settings
+
+    if settings.REPORT_CATCH_UP_ON_START:
+        app.send_task("incidents.reports_catch_up")

@@ -327,6 +327,9 @@ BLAME_PHRASES = env_list(
 # Weekly trend reports are generated for last week on this weekday and local time (CELERY_TIMEZONE).
 REPORT_WEEKDAY = env_weekday("REPORT_WEEKDAY", "monday")
 REPORT_TIME = env_time("REPORT_TIME", "07:00")
+# When the scheduler (Celery beat) starts and last week has no report yet (a new instance, or beat was down on
+# the weekly run), it queues last week's weekly run at once (incidents.reports_catch_up).
+REPORT_CATCH_UP_ON_START = env_bool("REPORT_CATCH_UP_ON_START", True)
 
 # The report task's limits, in seconds (CELERY_VISIBILITY_TIMEOUT is derived from the time limit).
 REPORT_TASK_TIME_LIMIT = env_int("REPORT_TASK_TIME_LIMIT", 600, minimum=10, maximum=6 * 3600)
@@ -345,6 +348,8 @@ API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32, minimum=4, maximum=200)
 ALERTMANAGER_MAX_ALERTS = env_int("ALERTMANAGER_MAX_ALERTS", 100, minimum=1, maximum=1000)
 # How many items a page of the incident list, the triage inbox and the action items shows.
 WEB_PAGE_SIZE = env_int("WEB_PAGE_SIZE", 25, minimum=5, maximum=200)
+# Receipt look-ups (signed out too) one client address may make per minute before a 429 (docs/web.md).
+RECEIPT_LOOKUPS_PER_MINUTE = env_int("RECEIPT_LOOKUPS_PER_MINUTE", 20, minimum=1, maximum=10_000)
 
 # --- Logging ------------------------------------------------------------------------------------------------
 

@@ -308,6 +308,7 @@ RULES: dict[str, Rule] = {
             "commit_sha": IDENTIFIER,
             "url": URL,
             "created_at": DATE,
+            "entered_by_hand": FLAG,
         }
     ),
     "incidents.deployment": Rule(
@@ -355,6 +356,7 @@ RULES: dict[str, Rule] = {
             ),
             "reporter": FK,
             "confidential": FLAG,
+            "release_entered": IDENTIFIER,
             "source": SOURCE,
             "external_id": IDENTIFIER,
             "version": NUMBER,
@@ -403,6 +405,8 @@ RULES: dict[str, Rule] = {
             "trigger": TEXT,
             "body": TEXT,
             "status": ENUM,
+            "timeline": TEXT,
+            "note": TEXT,
             "created_at": DATE,
         }
     ),

@@ -38,9 +38,12 @@ from incidents.models import (
     random_action_item_id,
 )
 from incidents.services import incident_numbers_reserve
+from incidents.services.reports import report_generate, report_scopes
+from incidents.weeks import Week
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - a published demo login, set only by seed_demo
+DEMO_REPORT_WEEKS = 4  # the recent weeks whose trend reports seed_demo generates
 BATCH = 5000
 
 TEAMS = [
@@ -151,6 +154,21 @@ def seed_demo(*, incidents: int, weeks: int, seed: int, now: dt.datetime | None 
         _releases(world, rng, now=now, weeks=weeks, result=result)
         _incidents(world, rng, now=now, weeks=weeks, count=incidents, result=result)
     return result
+
+
+def seed_demo_reports(*, weeks: int = DEMO_REPORT_WEEKS, now: dt.datetime | None = None) -> int:
+    """Generate the trend reports of the last `weeks` complete weeks, for every scope a weekly run generates
+    (the organisation and each team, each of both audiences), through the same service as the weekly run
+    (services.reports.report_generate). Returns how many (week, scope) pairs were generated."""
+    if weeks < 0:
+        raise ValueError("weeks must be ≥ 0")
+    last = Week.containing(timezone.localdate(now)).shifted(-1)
+    scopes = report_scopes()
+    with transaction.atomic():  # one commit, not one per report and audience: nobody watches these progress
+        for week in last.window(weeks) if weeks else []:
+            for team in scopes:
+                report_generate(week=week, team=team)
+    return weeks * len(scopes)
 
 
 def _base_data(result: DemoResult) -> _World:
@@ -272,13 +290,11 @@ def _bodies() -> dict[str, tuple[str, str]]:
     bodies = {}
     for symptom in SYMPTOMS:
         body = (
-            f"## Summary\n\n{symptom.capitalize()}, noticed by an alert and mitigated by rolling back.\n\n"
-            "## Impact\n\nSome requests failed for part of the window; no data was lost.\n\n"
-            "## Timeline\n\nSee the timeline entries.\n\n"
+            f"## Impact\n\n{symptom.capitalize()}: some requests failed for part of the window; no data was lost.\n\n"
             "## Contributing factors\n\nThe check that would have caught this did not exist, "
             "and the dashboard hid the error rate behind an average.\n\n"
             "## What went well\n\n- The rollback was quick.\n- The alert reached the right team.\n\n"
-            "## Action items\n\nSee the action items.\n"
+            "## Where we got lucky\n\nIt happened during working hours.\n"
         )
         bodies[symptom] = (body, render_markdown(body))
     return bodies

@@ -249,3 +249,28 @@ class IncidentFilter(StrictFilterSet):
         if not value:
             return queryset
         return queryset.filter(started_at__lt=_local_midnight(value + dt.timedelta(days=1)))
+
+
+class TriageFilter(StrictFilterSet):
+    """The triage inbox's filters: where an item came from, its team and its environment; newest first unless
+    asked otherwise. `sources` are the sources found in the person's inbox (the source picker's choices)."""
+
+    source = django_filters.ChoiceFilter(choices=[], label="Source")
+    team = SlugsFilter(field_name="team", queryset=Team.objects.all(), label="Teams")
+    environment = SlugsFilter(field_name="environment", queryset=Environment.objects.all(), label="Environment")
+    order = django_filters.ChoiceFilter(
+        choices=[("oldest", "Oldest first")], empty_label="Newest first", method="filter_order", label="Order"
+    )
+
+    class Meta:
+        model = Incident
+        fields: list[str] = []
+
+    def __init__(self, *args, sources: list[str], teams: QuerySet[Team], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["team"].queryset = teams
+        self.filters["team"].extra["choices"] = lambda: [(row.slug, str(row)) for row in teams]
+        self.form.fields["source"].choices = [("", "Any"), *((source, source) for source in sources)]
+
+    def filter_order(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.order_by("created_at", "id") if value == "oldest" else queryset

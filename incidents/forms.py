@@ -16,6 +16,7 @@ from incidents import selectors
 from incidents.choices import plain_empty_choices
 from incidents.limits import (
     BODY_MAX,
+    FIRST_YEAR,
     LONG_TEXT_MAX,
     SHORT_TEXT_MAX,
     TITLE_MAX,
@@ -24,6 +25,7 @@ from incidents.limits import (
 )
 from incidents.models import (
     ActionItem,
+    ApiTokenScope,
     Cause,
     Environment,
     Incident,
@@ -31,6 +33,7 @@ from incidents.models import (
     Release,
     Service,
     Team,
+    TimelineEntry,
     TrendReport,
 )
 from incidents.services import CauseInput
@@ -160,7 +163,8 @@ class NearMissForm(forms.Form):
         label="Release",
         required=False,
         max_length=100,
-        help_text="The version that carried it, if known.",
+        help_text="The version that carried it, if known. Type to pick one of the service's releases; a version "
+        "not recorded yet is added as entered by hand.",
         validators=[validate_single_line],
     )
     severity = forms.ChoiceField(
@@ -183,8 +187,15 @@ class NearMissForm(forms.Form):
         model_choice_field(self, "causes").queryset = selectors.causes_active()
         model_choice_field(self, "team").queryset = selectors.teams_for_filing(user)
         self.fields["started_at"].help_text = _zone_help("Leave as is for now.")
+        # Type-ahead from the chosen service's releases (the page's datalist; hindsight.js refreshes it).
+        self.fields["release_version"].widget.attrs.update({"list": "release-versions", "autocomplete": "off"})
         if not self.is_bound:
             self.initial.setdefault("started_at", _now_local())
+
+    def chosen_service_id(self) -> int | None:
+        """The service picked so far (a bound form's, valid or not), for the release type-ahead."""
+        raw = str(self.data.get("service", "")) if self.is_bound else ""
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
     def clean_started_at(self) -> dt.datetime | None:
         value = self.cleaned_data.get("started_at")
@@ -200,10 +211,8 @@ class NearMissForm(forms.Form):
             service = data.get("service")
             if service is None:
                 self.add_error("service", "Choose the service whose release carried it.")
-            else:
+            else:  # an unknown version is recorded by hand (services.near_miss_report)
                 data["release"] = Release.objects.filter(service=service, version=version).first()
-                if data["release"] is None:
-                    self.add_error("release_version", f"{service.name} has no release {version}.")
         return data
 
     def service_arguments(self) -> dict[str, Any]:
@@ -218,6 +227,7 @@ class NearMissForm(forms.Form):
             "causes": list(data["causes"]),
             "service": data.get("service"),
             "release": data.get("release"),
+            "release_version": "" if data.get("release") else (data.get("release_version") or "").strip(),
             "confidential": data["confidential"],
             "severity": data["severity"],
             "started_at": data.get("started_at"),
@@ -439,6 +449,7 @@ class ActionItemForm(forms.Form):
 class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=Incident.Status.choices)
     expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION)
+    anyway = forms.BooleanField(required=False)  # past the completeness check (incidents/completeness.py)
 
 
 class TriageForm(forms.Form):
@@ -453,6 +464,70 @@ class ActionItemCompleteForm(forms.Form):
         choices=[(ActionItem.Status.DONE, "Done"), (ActionItem.Status.WONT_DO, "Won't do")],
         initial=ActionItem.Status.DONE,
     )
+
+
+TRIAGE_BULK_MAX = 100  # items acted on by one bulk triage request
+
+
+class ReferenceListField(forms.MultipleChoiceField):
+    """Items named by reference (INC-n, NM-n, CNM-n), at most `limit`; a reference that names nothing the
+    person may see is simply left out by the selector."""
+
+    def __init__(self, *args: Any, limit: int, **kwargs: Any) -> None:
+        self.limit = limit
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        values = super().to_python(value)
+        if len(values) > self.limit:
+            raise ValidationError(f"Tick at most {self.limit} items at a time.", code="max_items")
+        return values
+
+    def valid_value(self, value: str) -> bool:
+        return selectors.REFERENCE_PATTERN.match(value) is not None
+
+
+class TriageBulkForm(forms.Form):
+    items = ReferenceListField(
+        limit=TRIAGE_BULK_MAX, error_messages={"required": "Tick the items to act on.",
+                                               "invalid_choice": "“%(value)s” is not an item."},
+    )  # fmt: skip
+    action = forms.ChoiceField(choices=TriageForm.ACTIONS, error_messages={"required": "Choose what to do."})
+
+
+class ActionItemEditForm(forms.Form):
+    """An action item's title, owner (a member of its team) and due date."""
+
+    title = forms.CharField(max_length=TITLE_MAX, validators=[validate_single_line])
+    owner = PersonChoiceField(queryset=None, required=False, empty_label="Nobody yet",
+                              help_text="A member of the item's team.")  # fmt: skip
+    due_date = forms.DateField(
+        label="Due", required=False, widget=DateInput(), validators=[validate_date_in_range]
+    )
+
+    def __init__(self, *args: Any, item: ActionItem, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        team = item.team or item.incident.team
+        model_choice_field(self, "owner").queryset = selectors.team_members(team=team)
+        if not self.is_bound:
+            self.initial.update(title=item.title, owner=item.owner_id, due_date=item.due_date)
+
+    def changes(self, item: ActionItem) -> dict[str, Any]:
+        """The fields that differ from the stored item."""
+        return {name: value for name, value in self.cleaned_data.items() if getattr(item, name) != value}
+
+
+class TimelineEntryEditForm(TimelineEntryForm):
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION)
+
+    def __init__(self, *args: Any, entry: TimelineEntry, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"at": timezone.localtime(entry.at).strftime(DATETIME_FORMAT),
+                                      "text": entry.text, "expected_version": entry.incident.version})  # fmt: skip
+        super().__init__(*args, incident=entry.incident, **kwargs)
+
+
+class TimelineEntryDeleteForm(forms.Form):
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION)
 
 
 def style_filter_form(form: forms.Form) -> None:
@@ -476,8 +551,39 @@ def style_filter_form(form: forms.Form) -> None:
 
 
 # --- The weekly trend report: "generate now" and the digest subscription ---------------------------------
+class WeekInput(forms.TextInput):
+    """The browser's week picker (`2026-W47`). Browsers without one show a text box; the server checks either."""
+
+    input_type = "week"
+
+
+def _week_field(label: str = "Week") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=8,
+        help_text="An ISO week such as 2026-W47.",
+        widget=WeekInput(attrs={"pattern": r"[0-9]{4}-W[0-9]{2}", "placeholder": "2026-W47"}),
+    )
+
+
+def _week_bounds(field: forms.Field) -> None:
+    """The picker's min and max: the first week Hindsight accepts and the week in progress."""
+    field.widget.attrs.update(min=f"{FIRST_YEAR}-W01", max=Week.current().label)
+
+
+def _clean_week(value: str) -> Week:
+    """A past or current ISO week; a form error naming the problem otherwise (never an exception)."""
+    try:
+        week = Week.parse(value)
+    except ValidationError as error:
+        raise ValidationError(error.message_dict["week"]) from None
+    if week > Week.current():
+        raise ValidationError(f"{week.label} has not started yet.")
+    return week
+
+
 class GenerateReportForm(forms.Form):
-    week = forms.CharField(max_length=8, help_text="An ISO week such as 2026-W47.")
+    week = _week_field()
     scope = forms.ChoiceField(label="For")
 
     def __init__(self, *args, teams: list[Team], **kwargs) -> None:
@@ -486,20 +592,65 @@ class GenerateReportForm(forms.Form):
             (TrendReport.ORGANISATION, "The organisation")
         ] + [(f"team:{team.slug}", team.name) for team in teams]
         self.fields["week"].initial = Week.last().label
+        _week_bounds(self.fields["week"])
 
     def clean_week(self) -> Week:
-        try:
-            week = Week.parse(self.cleaned_data["week"])
-        except ValidationError as error:
-            raise ValidationError(error.message_dict["week"]) from None
-        if week > Week.current():
-            raise ValidationError(f"{week.label} has not started yet.")
-        return week
+        return _clean_week(self.cleaned_data["week"])
 
     def team(self) -> Team | None:
         scope = self.cleaned_data["scope"]
         return None if scope == TrendReport.ORGANISATION else Team.objects.get(slug=scope.removeprefix("team:"))
 
 
+class WeekPickForm(forms.Form):
+    """The report pages' week picker (a GET form): which week's report of which scope to open."""
+
+    week = _week_field("Go to week")
+    scope = forms.ChoiceField(label="For")
+
+    def __init__(self, *args, teams: list[Team], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        declared_field(self, "scope", forms.ChoiceField).choices = [
+            (TrendReport.ORGANISATION, "The organisation")
+        ] + [(f"team:{team.slug}", team.name) for team in teams]
+        self.fields["week"].initial = Week.last().label
+        _week_bounds(self.fields["week"])
+
+    def clean_week(self) -> Week:
+        return _clean_week(self.cleaned_data["week"])
+
+
+class DigestWeekForm(forms.Form):
+    """The digest preview's week picker (a GET form)."""
+
+    week = _week_field("Week")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _week_bounds(self.fields["week"])
+
+    def clean_week(self) -> Week:
+        return _clean_week(self.cleaned_data["week"])
+
+
 class SubscriptionForm(forms.Form):
     subscribed = forms.BooleanField(required=False, label="E-mail me the weekly trend digest")
+
+
+class ApiTokenForm(forms.Form):
+    """A new API token for one of the teams the person manages (selectors.teams_for_token_management)."""
+
+    name = forms.CharField(
+        max_length=100, validators=[validate_single_line], help_text="What uses it, e.g. “deploy pipeline”."
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.none())
+    scope = forms.ChoiceField(
+        choices=ApiTokenScope.choices,
+        initial=ApiTokenScope.READ,
+        help_text="Read sees what a member of the team sees; write also files and edits the team's items.",
+    )
+
+    def __init__(self, *args, teams: QuerySet[Team], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        model_choice_field(self, "team").queryset = teams
+        plain_empty_choices(self)

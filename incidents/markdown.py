@@ -34,17 +34,11 @@ ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 # Deeper nesting (blockquotes, lists) is rendered as text: it bounds the parser's recursion and the HTML's depth.
 MAX_NESTING = 20
 TASK_MARKERS = {"[ ] ": False, "[x] ": True, "[X] ": True}
-POSTMORTEM_TEMPLATE = """## Summary
-
-What happened, in two or three sentences a newcomer would understand.
-
-## Impact
+# The body asks only for what the form's own fields do not: the summary, the timeline and the action items have
+# fields and sections of their own on the page, so the template does not repeat them as headings.
+POSTMORTEM_TEMPLATE = """## Impact
 
 Who or what was affected, for how long, and how we know.
-
-## Timeline
-
-Times with their zone. Detection, escalation, mitigation, resolution.
 
 ## Contributing factors
 
@@ -53,9 +47,11 @@ Describe what the system allowed, not who did what.
 
 ## What went well
 
-## Action items
+What helped us notice, respond and recover.
 
-Each one addresses a cause, has an owner and a due date.
+## Where we got lucky
+
+What could have made it worse, and what stopped it.
 """
 
 

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from incidents.limits import (
     BODY_MAX,
@@ -165,6 +166,8 @@ class Release(models.Model):
     commit_sha = models.CharField(max_length=64, blank=True, validators=ONE_LINE)
     url = models.URLField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False, validators=IN_RANGE)
+    # Typed on the near-miss form for a version no tool had recorded (tools record releases with their digests).
+    entered_by_hand = models.BooleanField(default=False, db_default=False)  # db_default: bulk loads omit it
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -341,6 +344,9 @@ class Incident(models.Model):
     )
     caught_by = models.CharField(max_length=20, choices=CaughtBy.choices, blank=True)
     releases = models.ManyToManyField(Release, blank=True, related_name="incidents")
+    # A confidential near-miss naming a version no tool recorded keeps it here, on the item only: a new release in
+    # the catalogue would tell everyone that something was filed, and when.
+    release_entered = models.CharField(max_length=100, blank=True, default="", db_default="", validators=ONE_LINE)
     causes: models.ManyToManyField[Cause, IncidentCause] = models.ManyToManyField(
         Cause, through="IncidentCause", blank=True, related_name="incidents"
     )
@@ -552,6 +558,17 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.text[:40]}"
+
+    @property
+    def key(self) -> str:
+        """How pages name the entry: a keyed hash of its id, since sequential ids would show, by their gaps, the
+        entries of confidential near-misses (selectors.timeline_entry_get finds the entry again)."""
+        return salted_hmac("timeline-entry", str(self.pk)).hexdigest()[:20]
+
+    @property
+    def line(self) -> str:
+        """The entry as one line of a revision's timeline: its time in UTC and its text."""
+        return f"{self.at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC {self.text}"
 
 
 class ActionItemStatus(models.TextChoices):
@@ -936,6 +953,8 @@ class IncidentRevision(models.Model):
     The author is left empty on confidential near-misses so that the history cannot name their reporter.
     """
 
+    AMENDMENT_NOTE = "Amendment to the published postmortem."  # the note of an edit after publishing
+
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="revisions")
     version = models.PositiveIntegerField()
     author = models.ForeignKey(
@@ -946,6 +965,10 @@ class IncidentRevision(models.Model):
     trigger = models.TextField(blank=True)
     body = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=IncidentStatus.choices)
+    # The timeline at this version, one entry a line (TimelineEntry.line); null in revisions kept before it was.
+    timeline = models.TextField(null=True, blank=True)  # noqa: DJ001 - null: not kept, "" : an empty timeline
+    # What this version changed when it is not the text, e.g. "Timeline entry at 2026-01-05 10:00 UTC deleted."
+    note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -283,7 +283,8 @@ def may_file_published(actor: Viewer, team: Team, *, kind: str, status: str) -> 
 
 def service_writable_by(team: Team, service: Service) -> bool:
     """The one ownership rule of tools: a token or webhook acting for `team` writes releases, deployments and
-    alert items only for the team's own services and for services that no team owns."""
+    alert items only for the team's own services and for services that no team owns. A member filing a near-miss
+    records a release by hand under the same rule."""
     return service.owner_team_id is None or service.owner_team_id == team.pk
 
 
@@ -330,9 +331,42 @@ def may_request_report(actor: Viewer, team: Team | None) -> Decision:
     return _no("Only a lead of this team (or an admin) can generate this report.")
 
 
-def may_manage_tokens(actor: Viewer) -> Decision:
-    """Creating and revoking API tokens and GitHub hooks (credentials that write for a team): admins only."""
-    return ALLOWED if actor.is_admin else _no("Admins only: tokens and hooks write for a team.")
+def may_preview_digest(actor: Viewer, *, subscribed: bool) -> Decision:
+    """Previewing one's own weekly digest (as it would be mailed): those who may receive it, that is leads and
+    admins (who get it unless they unsubscribe) and anyone who has subscribed. Never someone else's digest."""
+    if actor.user_id is None:
+        return _no("Sign in to preview your digest.")
+    if actor.is_admin or actor.lead_team_ids or subscribed:
+        return ALLOWED
+    return _no("Subscribe to the weekly digest to preview it.")
+
+
+def may_manage_tokens(actor: Viewer, team: Team | None = None) -> Decision:
+    """Creating and revoking API tokens (credentials that act for a team): a lead of `team` (a person, in the app's
+    token page) and admins. Without a team, every team's tokens and the GitHub hooks (the admin): admins only."""
+    if actor.is_admin:
+        return ALLOWED
+    if team is not None and actor.user_id is not None and team.pk in actor.lead_team_ids:
+        return ALLOWED
+    if team is None:
+        return _no("Admins only: tokens and hooks write for a team.")
+    return _no(f"Only a lead of {team.name} (or an admin) manages its API tokens.")
+
+
+def may_manage_some_tokens(actor: Viewer) -> Decision:
+    """Whether the token page has anything for `actor`: a lead of some team (a person), or an admin."""
+    if actor.is_admin or (actor.user_id is not None and actor.lead_team_ids):
+        return ALLOWED
+    return _no("Only team leads and admins manage API tokens.")
+
+
+def token_managed_teams(actor: Viewer) -> Q:
+    """The teams whose tokens `actor` manages, as a filter on teams (may_manage_tokens for one team)."""
+    if actor.is_admin:
+        return Q()
+    if actor.user_id is None:
+        return Q(pk__in=[])
+    return Q(pk__in=sorted(actor.lead_team_ids))
 
 
 def may_delete_referenced_rows(actor: Viewer) -> Decision:

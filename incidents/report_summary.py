@@ -19,6 +19,28 @@ class KeyNumber:
     change: str = ""
 
 
+@dataclass(frozen=True)
+class Labels:
+    """Readable names for the slugs a report's data holds (causes, environments, services); a slug without a
+    name (since renamed or deleted) is shown as it is. Built by selectors.reports.report_labels."""
+
+    causes: dict[str, str] = field(default_factory=dict)
+    environments: dict[str, str] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)
+
+    def cause(self, slug: str) -> str:
+        return self.causes.get(slug, slug)
+
+    def environment(self, slug: str) -> str:
+        return self.environments.get(slug, slug)
+
+    def service(self, slug: str) -> str:
+        return self.services.get(slug, slug)
+
+
+NO_LABELS = Labels()
+
+
 @dataclass
 class Summary:
     key_numbers: list[KeyNumber] = field(default_factory=list)
@@ -55,7 +77,7 @@ def incidents_per_week(data: dict[str, Any]) -> list[int]:
     return [sum(week) for week in zip(*(by_severity[severity] for severity in SEVERITIES), strict=True)]
 
 
-def _changes(data: dict[str, Any], incidents: list[int], near_misses: list[int]) -> list[str]:
+def _changes(data: dict[str, Any], incidents: list[int], near_misses: list[int], labels: Labels) -> list[str]:
     changes = []
     if incidents[-1] != incidents[-2]:
         verb = "rose" if incidents[-1] > incidents[-2] else "fell"
@@ -74,12 +96,13 @@ def _changes(data: dict[str, Any], incidents: list[int], near_misses: list[int])
     per_week = data["causes"]["per_week"]
     for slug in data["causes"]["rising"]:
         changes.append(
-            f"Rising cause: {slug} ({per_week[slug][-1]} this week, {sum(per_week[slug][:-1])} in the 12 before)."
+            f"Rising cause: {labels.cause(slug)} ({per_week[slug][-1]} this week,"
+            f" {sum(per_week[slug][:-1])} in the 12 before)."
         )
     return changes
 
 
-def _attention(data: dict[str, Any], incidents_this_week: int) -> list[str]:
+def _attention(data: dict[str, Any], incidents_this_week: int, labels: Labels) -> list[str]:
     attention = []
     sev1 = data["counts"]["incidents"]["sev1"][-1]
     if sev1:
@@ -92,7 +115,8 @@ def _attention(data: dict[str, Any], incidents_this_week: int) -> list[str]:
     fixes = data["fixes_not_sticking"]
     for fix in fixes[:MAX_FIXES_LISTED]:
         attention.append(
-            f"{fix['number']}: {fix['cause']} on {fix['service']} came back after action item"
+            f"{fix['number']}: {labels.cause(fix['cause'])} on {labels.service(fix['service'])} came back after"
+            f" action item"
             f" #{fix['action_item']} was completed."
         )
     if len(fixes) > MAX_FIXES_LISTED:
@@ -107,7 +131,7 @@ def _attention(data: dict[str, Any], incidents_this_week: int) -> list[str]:
     return attention
 
 
-def summarise(data: dict[str, Any]) -> Summary:
+def summarise(data: dict[str, Any], labels: Labels = NO_LABELS) -> Summary:
     incidents = incidents_per_week(data)
     near_misses = data["counts"]["near_misses"]
     share = data["counts"]["near_miss_share"]
@@ -127,6 +151,6 @@ def summarise(data: dict[str, Any]) -> Summary:
         )
     return Summary(
         key_numbers=key_numbers,
-        changes=_changes(data, incidents, near_misses),
-        attention=_attention(data, incidents[-1]),
+        changes=_changes(data, incidents, near_misses, labels),
+        attention=_attention(data, incidents[-1], labels),
     )

@@ -16,6 +16,7 @@ from django.db import connection
 from incidents import outbox, services
 from incidents.models import Team
 from incidents.outbox import outbox_handler
+from incidents.selectors.reports import week_has_reports
 from incidents.services import reports as report_services
 from incidents.weeks import Week
 
@@ -61,6 +62,12 @@ def hook_deliveries_purge_task() -> int:
 def incident_filed_handler(*, incident_id: int) -> int:
     """Tell the team's leads that an incident or near-miss was filed."""
     return services.incident_notify_leads(incident_id=incident_id)
+
+
+@outbox_handler("postmortem_amended")
+def postmortem_amended_handler(*, incident_id: int, version: int) -> int:
+    """Tell the team that a published postmortem was amended."""
+    return services.postmortem_notify_amended(incident_id=incident_id, version=version)
 
 
 @outbox_handler("report_generate")
@@ -128,3 +135,15 @@ def reports_weekly_task(week_start: str | None = None) -> str:
     ]
     chord(reports)(digests_send_task.si(monday))
     return week.label
+
+
+@shared_task(name="incidents.reports_catch_up", acks_late=True)
+def reports_catch_up_task() -> str:
+    """When the scheduler starts (config/celery.py, beat_init): last week's weekly run, unless a report of last
+    week exists already. A new instance thus has last week's reports within minutes, not next Monday. Safe to
+    run again: once any report of the week exists it does nothing, and the weekly run itself is idempotent."""
+    week = Week.last()
+    if week_has_reports(week):
+        return f"{week.label}: reports exist"
+    reports_weekly_task(week.monday.isoformat())
+    return f"{week.label}: queued"

@@ -58,7 +58,7 @@ def test_after_the_purge_the_reporter_no_longer_sees_it_but_the_receipt_works(
     client.force_login(reporter)
     page = client.get(reverse("incidents:receipt", args=[filing.receipt_code]))
     assert page.status_code == 200
-    assert filing.incident.title in page.content.decode()
+    assert filing.incident.reference in page.content.decode()
     assert client.get(reverse("incidents:receipt", args=["not-a-real-code"])).status_code == 404
 
 

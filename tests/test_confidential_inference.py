@@ -242,7 +242,11 @@ class ConfidentialInferenceBase(TestCase):
         users = {m.user.username: m.user for m in Membership.objects.select_related("user")}
         service = {"own": f"{team.slug}-api", "shared": "shared-queue", None: None}[case["service"]]
         service = Service.objects.get(slug=service) if service else None
-        release = service.releases.order_by("created_at").first() if service and case["release"] else None
+        release = (
+            service.releases.order_by("created_at").first() if service and case["release"] == "known" else None
+        )
+        # A version no tool recorded: kept on the near-miss, never a new release in the catalogue.
+        typed = "9.9.9-typed" if service and case["release"] == "typed" else ""
         started = _at(THIS_WEEK.shifted(case["week"]), case["day"], case["hour"])
         with time_machine.travel(started + dt.timedelta(minutes=20), tick=False):
             incident = near_miss_report(
@@ -250,7 +254,7 @@ class ConfidentialInferenceBase(TestCase):
                 summary="Review caught an ALTER TABLE without a lock timeout on the orders table.",
                 environment=Environment.objects.get(slug=case["environment"]), caught_by=case["caught_by"],
                 causes=list(Cause.objects.filter(slug__in=case["causes"])), service=service, release=release,
-                confidential=True, started_at=started, severity="sev2",
+                release_version=typed, confidential=True, started_at=started, severity="sev2",
             ).incident  # fmt: skip
             for step in case["action_items"]:
                 owner = {"none": None, "member": users[f"member-{team.slug}"], "lead": users[f"lead-{team.slug}"],
@@ -282,7 +286,7 @@ confidential_near_misses = st.fixed_dictionaries(
         "caught_by": st.sampled_from(Incident.CaughtBy.values),
         "causes": st.lists(st.sampled_from(CAUSES), unique=True, max_size=3),
         "service": st.sampled_from(["own", "shared", None]),
-        "release": st.booleans(),
+        "release": st.sampled_from(["known", "typed", None]),
         "action_items": st.lists(
             st.fixed_dictionaries(
                 {
@@ -335,11 +339,14 @@ class TestPagesAndApiLists(ConfidentialInferenceBase):
             "/", "/incidents/", "/incidents/?page=2", "/incidents/?kind=near_miss&ordering=number",
             "/incidents/?q=orders+table", "/incidents/?q=CNM-1", "/incidents/?environment=prod&caught_by=luck",
             "/incidents/?cause=missing-check&team=payments&counted=true",
+            "/incidents/export.csv", "/incidents/export.csv?kind=near_miss&team=payments&ordering=number",
             f"/incidents/?service=shared-queue&started_from={WEEKS[0].monday}&started_to={WEEKS[2].sunday}",
             "/releases/", *[f"/releases/{pk}/" for pk in releases],
+            *[f"/releases/versions/?service={pk}" for pk in Service.objects.values_list("pk", flat=True)],
             "/environments/", *[f"/environments/{slug}/" for slug in ENVIRONMENTS],
             f"/incidents/similar/?title={TITLE.replace(' ', '+')}&{causes}&{services}",
             "/action-items/?show=mine", "/action-items/?show=team", "/action-items/?show=overdue", "/triage/",
+            "/action-items/?show=closed", "/triage/?order=oldest&team=payments&team=platform",
             *[f"/incidents/{item.reference}/" for item in public],
         ]  # fmt: skip
 
@@ -373,7 +380,11 @@ class TestEveryoneReports(ConfidentialInferenceBase):
     def urls(cls, persona: Persona) -> list[str]:
         scopes = ["organisation", *[f"team:{slug}" for slug in TEAMS]]
         api = ["/api/v1/reports/", *[f"/api/v1/reports/{w.label}/?scope={s}" for w in WEEKS for s in scopes]]
-        web = ["/reports/", *[f"/reports/{w.label}/{s}/" for w in WEEKS for s in scopes]]
+        web = [
+            "/reports/", *[f"/reports/{w.label}/{s}/" for w in WEEKS for s in scopes],
+            # Each week's digest as the persona would get it (403 for members who did not subscribe).
+            *[f"/reports/digest/?week={w.label}" for w in WEEKS],
+        ]  # fmt: skip
         return api if persona.token else web + api
 
     @settings(EXAMPLES, max_examples=REPORT_EXAMPLES)  # each example regenerates nine reports

@@ -63,7 +63,8 @@ def rules(team, lead, reporter, prod, service):
             actor, service
         ),
         "generate the team's report": lambda actor: policies.may_request_report(actor, team),
-        "manage API tokens and GitHub hooks": policies.may_manage_tokens,
+        "manage the team's API tokens (create, revoke)": lambda actor: policies.may_manage_tokens(actor, team),
+        "manage every team's tokens and the GitHub hooks (the admin)": policies.may_manage_tokens,
         "see who filed a confidential near-miss": lambda actor: policies.may_see_confidential_reporter(
             actor, by_lead
         ),

@@ -36,7 +36,9 @@ def frozen_now():
 
 def seed(**options) -> str:
     out = StringIO()
-    arguments = {"incidents": 600, "weeks": 8, "seed": 7} | options
+    # No trend reports by default: these tests are about the items (tests/reports/test_report_navigation.py
+    # covers the reports seed_demo generates).
+    arguments = {"incidents": 600, "weeks": 8, "seed": 7, "report_weeks": 0} | options
     call_command(
         "seed_demo", *[f"--{key.replace('_', '-')}={value}" for key, value in arguments.items()], stdout=out
     )
@@ -106,7 +108,7 @@ def test_second_run_adds_incidents_without_duplicating_base_data():
 def test_if_empty_skips_a_loaded_database_and_prints_the_login():
     seed()
     out = StringIO()
-    call_command("seed_demo", "--if-empty", stdout=out)
+    call_command("seed_demo", "--if-empty", "--report-weeks=0", stdout=out)
     assert "already loaded" in out.getvalue()
     assert "Demo login: demo / demo" in out.getvalue()
     assert Incident.objects.count() == 600
@@ -153,3 +155,5 @@ def test_bad_arguments_are_refused():
         call_command("seed_demo", "--weeks=0")
     with pytest.raises(CommandError, match="--incidents"):
         call_command("seed_demo", "--incidents=-5")
+    with pytest.raises(CommandError, match="--report-weeks"):
+        call_command("seed_demo", "--report-weeks=27")

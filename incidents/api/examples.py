@@ -8,6 +8,8 @@ incident reference of another team is a 400 naming `incident`, a stale version a
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample
 
 HOST = "https://hindsight.example.com"
@@ -124,7 +126,7 @@ INCIDENT_LISTED = {
     "url": INCIDENT_URL,
 }
 ACTION_ITEM_ID = 4815162342
-INCIDENT_DETAIL = {
+INCIDENT_DETAIL: dict[str, Any] = {
     **INCIDENT_LISTED,
     "timeline": INCIDENT_CREATE["timeline"],
     "action_items": [
@@ -254,7 +256,7 @@ REPORT = {
 
 # --- Webhooks --------------------------------------------------------------------------------------------
 
-ALERTMANAGER = {
+ALERTMANAGER: dict[str, Any] = {
     "version": "4",
     "status": "firing",
     "receiver": "hindsight",

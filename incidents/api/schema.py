@@ -60,7 +60,7 @@ def own_doc(obj: object) -> str:
 class HindsightAutoSchema(AutoSchema):
     """Adds the error responses each kind of operation can give, so clients and schema checks know them all."""
 
-    def get_description(self) -> str:
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature, not DRF's
         """The operation's own description (extend_schema on each view sets one). drf-spectacular's default
         falls back on the first docstring of the view's bases, which would give every viewset that of
         ApiViewMixin; here only a docstring written on the action or on the view class itself counts."""

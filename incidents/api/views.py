@@ -388,9 +388,7 @@ class IncidentViewSet(
         examples=[
             ex.request("Move the due date", ex.ACTION_ITEM_UPDATE),
             ex.request("Close it as done", ex.ACTION_ITEM_CLOSE),
-            ex.response(
-                "Closed", {**ex.ACTION_ITEM, "status": "done", "completed_at": "2026-12-10T16:02:00Z"}
-            ),
+            ex.response("Closed", {**ex.ACTION_ITEM, "status": "done", "completed_at": "2026-12-10T16:02:00Z"}),
         ],
     ),
 )
@@ -620,7 +618,8 @@ def report_week(label: str) -> Week | None:
     list=extend_schema(
         summary="List weekly trend reports",
         description=(
-            "The ready weekly trend reports, of the organisation and of each team, that tokens may read." + LIST_ERRORS
+            "The ready weekly trend reports, of the organisation and of each team, that tokens may read."
+            + LIST_ERRORS
             + READS
         ),
         examples=[ex.response("A page with one report", ex.REPORT)],

@@ -26,6 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from incidents.limits import date_in_range
 from incidents.models import (
@@ -43,8 +44,9 @@ from incidents.models import (
     Release,
     Service,
     Team,
+    TimelineEntry,
 )
-from incidents.policies import Viewer, filing_teams, visible_incidents
+from incidents.policies import Viewer, filing_teams, token_managed_teams, visible_incidents
 from incidents.search import search_terms
 from incidents.tokens import receipt_hash
 
@@ -242,11 +244,19 @@ def week_at_a_glance(*, viewer: Viewer, start: dt.datetime, end: dt.datetime) ->
 def action_items_for(
     *, viewer: Viewer, user: User, show: str, today: dt.date | None = None
 ) -> QuerySet[ActionItem]:
-    """Open action items on incidents the viewer can see: `mine`, `team` (my teams') or `overdue` (my teams')."""
+    """Action items on incidents the viewer can see: open ones, `mine`, `team` (my teams') or `overdue` (my
+    teams'); or `closed` (done or won't do: mine and my teams'), the latest closed first."""
     today = today or timezone.localdate()
+    closed = show == "closed"
     items = ActionItem.objects.filter(
-        status=ActionItem.Status.OPEN, incident__in=incidents_visible(viewer).values("pk")
+        ~Q(status=ActionItem.Status.OPEN) if closed else Q(status=ActionItem.Status.OPEN),
+        incident__in=incidents_visible(viewer).values("pk"),
     )
+    if closed:
+        if not viewer.is_admin:
+            teams = viewer.team_ids
+            items = items.filter(Q(team_id__in=teams) | Q(incident__team_id__in=teams) | Q(owner=user))
+        return items.select_related("incident", "owner", "team", "cause").order_by("-completed_at", "id")
     if show == "mine":
         items = items.filter(owner=user)
     else:
@@ -311,11 +321,47 @@ def similar_incidents(
 
 
 def triage_inbox(*, viewer: Viewer) -> QuerySet[Incident]:
-    """Items waiting in triage for the viewer's teams (every team for an admin), oldest first."""
+    """Items waiting in triage for the viewer's teams (every team for an admin), newest received first."""
     items = incidents_visible(viewer).filter(status=Incident.Status.TRIAGE)
     if not viewer.is_admin:
         items = items.filter(team_id__in=viewer.team_ids)
-    return items.select_related("team", "environment").prefetch_related("services").order_by("started_at", "id")
+    return items.select_related("team", "environment").prefetch_related("services").order_by("-created_at", "-id")
+
+
+def triage_teams(*, viewer: Viewer) -> QuerySet[Team]:
+    """The teams whose triage items the viewer's inbox lists (every team for an admin)."""
+    return Team.objects.all() if viewer.is_admin else Team.objects.filter(pk__in=viewer.team_ids)
+
+
+def triage_sources(*, viewer: Viewer) -> list[str]:
+    """The sources of the items waiting in the viewer's triage inbox, for its source filter."""
+    items = triage_inbox(viewer=viewer).order_by().values_list("source", flat=True).distinct()
+    return sorted(items)
+
+
+def triage_items_named(*, viewer: Viewer, references: list[str]) -> list[Incident]:
+    """The triage items, among those the viewer may see, named by these references; others are left out (an
+    unknown reference and one the viewer may not see are the same: nothing)."""
+    named = Q(pk__in=[])
+    for reference in references:
+        try:
+            named |= reference_lookup(reference)
+        except Incident.DoesNotExist:
+            continue
+    return list(
+        incidents_visible(viewer)
+        .filter(named, status=Incident.Status.TRIAGE)
+        .select_related("team")
+        .order_by("pk")
+    )
+
+
+def timeline_entry_get(*, incident: Incident, key: str) -> TimelineEntry:
+    """The timeline entry of `incident` with this key (TimelineEntry.key); TimelineEntry.DoesNotExist otherwise."""
+    for entry in incident.timeline.all():
+        if constant_time_compare(entry.key, key):
+            return entry
+    raise TimelineEntry.DoesNotExist(key)
 
 
 def receipt_get(*, code: str) -> Incident:
@@ -324,6 +370,11 @@ def receipt_get(*, code: str) -> Incident:
         receipt_hash=receipt_hash(code)
     )
     return held.incident
+
+
+def incident_amendments(*, incident: Incident) -> int:
+    """How many times the published postmortem was amended (its revisions noted as amendments)."""
+    return IncidentRevision.objects.filter(incident=incident, note=IncidentRevision.AMENDMENT_NOTE).count()
 
 
 def incident_revisions(*, incident: Incident) -> QuerySet[IncidentRevision]:
@@ -339,6 +390,19 @@ def release_list(*, service_slug: str | None = None) -> QuerySet[Release]:
     if service_slug:
         releases = releases.filter(service__slug=service_slug)
     return releases.order_by("-created_at", "-id")
+
+
+RELEASE_SUGGESTIONS = 20
+
+
+def release_versions(*, service_id: int | None, prefix: str = "") -> list[str]:
+    """The newest versions of a service (those starting with `prefix`), for the near-miss form's type-ahead."""
+    if service_id is None:
+        return []
+    releases = Release.objects.filter(service_id=service_id)
+    if prefix:
+        releases = releases.filter(version__startswith=prefix)
+    return list(releases.order_by("-created_at", "-id").values_list("version", flat=True)[:RELEASE_SUGGESTIONS])
 
 
 def release_get(*, pk: int) -> Release:
@@ -418,3 +482,44 @@ def people_in_teams(*, team_ids: set[int] | frozenset[int]) -> QuerySet:
 def confidential_reporter_of(*, incident: Incident) -> ConfidentialReporter | None:
     """Who filed a confidential near-miss (admins only: callers check); None once unknown."""
     return ConfidentialReporter.objects.select_related("user").filter(incident=incident).first()
+
+
+# --- Pages of the web app added on top of the above ----------------------------------------------------------
+
+
+def teams_for_token_management(*, viewer: Viewer) -> QuerySet[Team]:
+    """The teams whose API tokens the viewer manages (the rule: policies.token_managed_teams)."""
+    return Team.objects.filter(token_managed_teams(viewer)).order_by("name")
+
+
+def api_tokens_managed(*, viewer: Viewer) -> QuerySet[ApiToken]:
+    """The API tokens of the teams the viewer manages, active ones first, newest first."""
+    return (
+        ApiToken.objects.filter(team__in=teams_for_token_management(viewer=viewer).values("pk"))
+        .select_related("team")
+        .order_by("team__name", F("revoked_at").desc(nulls_first=True), "-created_at", "-id")
+    )
+
+
+def api_token_managed_get(*, viewer: Viewer, pk: int) -> ApiToken:
+    """A token of a team the viewer manages; ApiToken.DoesNotExist otherwise (another team's token is unseen)."""
+    return api_tokens_managed(viewer=viewer).get(pk=pk)
+
+
+def environment_slugs_of_kind(*, kind: str) -> list[str]:
+    """The slugs of the environments of one kind (the home page's "caught in production" link)."""
+    return list(Environment.objects.filter(kind=kind).order_by("slug").values_list("slug", flat=True))
+
+
+def team_slugs(*, team_ids: set[int] | frozenset[int]) -> list[str]:
+    return list(Team.objects.filter(pk__in=sorted(team_ids)).order_by("slug").values_list("slug", flat=True))
+
+
+def awaiting_review_by(*, viewer: Viewer) -> IncidentQuerySet:
+    """Items in review for the teams the viewer leads (a lead's "waiting for my review"), oldest change first."""
+    return (
+        incidents_visible(viewer)
+        .filter(status=Incident.Status.IN_REVIEW, team_id__in=sorted(viewer.lead_team_ids))
+        .select_related("team", "environment")
+        .order_by("updated_at", "id")
+    )

@@ -45,14 +45,17 @@ from django.utils import timezone
 
 from incidents.models import (
     ActionItem,
+    Cause,
     Deployment,
     Environment,
     Incident,
     IncidentCause,
+    Service,
     Team,
     TrendReport,
 )
 from incidents.policies import Viewer
+from incidents.report_summary import Labels
 from incidents.weeks import Week
 
 EVERYONE, CONFIDENTIAL = TrendReport.Audience.EVERYONE, TrendReport.Audience.CONFIDENTIAL
@@ -594,6 +597,34 @@ def report_list(*, viewer: Viewer) -> QuerySet[TrendReport]:
 def report_get(*, viewer: Viewer, week: Week, scope: str) -> TrendReport:
     """The report of `week` and `scope` the viewer reads; TrendReport.DoesNotExist when there is none."""
     return reports_visible(viewer).get(week_start=week.monday, scope=scope)
+
+
+def report_neighbours(*, viewer: Viewer, week: Week, scope: str) -> dict[str, Week | None]:
+    """The weeks of the stored reports of `scope` the viewer reads just before and after `week`, and the latest
+    one (None where there is none): the report page's previous, next and latest links. Three small queries."""
+    weeks = reports_visible(viewer).filter(scope=scope).values_list("week_start", flat=True)
+    previous = weeks.filter(week_start__lt=week.monday).order_by("-week_start").first()
+    following = weeks.filter(week_start__gt=week.monday).order_by("week_start").first()
+    latest = weeks.order_by("-week_start").first()
+    return {
+        "previous": Week(previous) if previous else None,
+        "next": Week(following) if following else None,
+        "latest": Week(latest) if latest else None,
+    }
+
+
+def week_has_reports(week: Week) -> bool:
+    """Whether any report of `week` is stored (or being generated), of any scope and status."""
+    return TrendReport.objects.filter(week_start=week.monday).exists()
+
+
+def report_labels() -> Labels:
+    """Readable names of every cause, environment and service, for the slugs in reports' data."""
+    return Labels(
+        causes=dict(Cause.objects.values_list("slug", "name")),
+        environments=dict(Environment.objects.values_list("slug", "name")),
+        services=dict(Service.objects.values_list("slug", "name")),
+    )
 
 
 def team_for_scope(scope: str) -> Team | None:

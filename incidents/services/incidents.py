@@ -58,6 +58,7 @@ from incidents.policies import (
     may_set_status,
     may_triage,
     require,
+    service_writable_by,
     viewer_for_user,
 )
 from incidents.redaction import redact_fields
@@ -409,6 +410,33 @@ def _check_near_miss(*, caught_by: str, service: Service | None, release: Releas
     return service
 
 
+def _release_by_hand(
+    *, team: Team, service: Service | None, version: str, confidential: bool
+) -> tuple[Release | None, str]:
+    """The release `version` of `service`, recorded by hand when no tool has (marked `entered_by_hand`), so that
+    an unknown version never stops a filing. Returns (release, "") or, for a confidential near-miss naming an
+    unknown version, (None, version): the version stays on the item, since a new release in the catalogue would
+    show everyone that something was filed, and when. Only a team that may write for the service records one."""
+    if service is None:
+        raise ValidationError({"service": "Choose the service whose release carried it."})
+    known = Release.objects.filter(service=service, version=version).first()
+    if known is not None:
+        return known, ""
+    if confidential:
+        return None, version
+    if not service_writable_by(team, service):
+        raise ValidationError(
+            {
+                "release_version": f"{service.name} has no release {version}. Another team owns the "
+                "service and records its releases: pick a known one or leave Release empty."
+            }
+        )
+    release, _ = Release.objects.get_or_create(
+        service=service, version=version, defaults={"entered_by_hand": True}
+    )
+    return release, ""
+
+
 def _keep_confidential_reporter(incident: Incident, reporter: User) -> str:
     """Keep who filed a confidential near-miss apart from the item; returns the receipt code, shown once."""
     receipt_code = receipt_code_new()
@@ -429,13 +457,19 @@ def near_miss_report(
     causes: Sequence[Cause] = (),
     service: Service | None = None,
     release: Release | None = None,
+    release_version: str = "",
     confidential: bool = False,
     severity: str = "",
     started_at: dt.datetime | None = None,
 ) -> NearMissFiling:
     """File a near-miss as `reporter` (the actor). A confidential one keeps its reporter apart and hands back a
-    receipt code."""
+    receipt code. `release_version` names a release of `service` by its version; one that no tool recorded
+    becomes a release entered by hand (see _release_by_hand)."""
     service = _check_near_miss(caught_by=caught_by, service=service, release=release)
+    entered = ""
+    if release is None and release_version:
+        release, entered = _release_by_hand(team=team, service=service, version=release_version,
+                                            confidential=confidential)  # fmt: skip
     # A confidential filing names nobody: not as the reporter, not in the audit trail.
     acting = acting_as(actor=CONFIDENTIAL_REPORTER) if confidential else nullcontext()
     with acting:
@@ -447,6 +481,9 @@ def near_miss_report(
             services=[service] if service else [], releases=[release] if release else [],
             causes=[CauseInput(cause=cause) for cause in causes],
         )  # fmt: skip
+    if entered:
+        filed.obj.release_entered = entered
+        filed.obj.save(update_fields=["release_entered"])
     receipt_code = _keep_confidential_reporter(filed.obj, reporter) if confidential else None
     return NearMissFiling(incident=filed.obj, receipt_code=receipt_code, redactions=filed.redactions)
 
@@ -552,13 +589,42 @@ def incident_update(
     audited = list(changes) + (["reference"] if renumbered else [])  # body_html follows body, unaudited
     related: _Related = {"services": services, "releases": releases, "causes": causes}
     before = snapshot(incident, audited) | _related_slugs(incident, **related)
+    was_published = incident.status == Incident.Status.PUBLISHED
     _apply_changes(incident, changes, renumbered=renumbered)
     _save_versioned(incident, changes, expected_version=expected_version)
     _replace_related(incident, **related)
-    if changed := diff(before, snapshot(incident, audited) | _related_slugs(incident, **related)):
-        audit_record(obj=incident, action="changed", changes=changed)
-    incident_revision_record(incident=incident, author_id=author_id or actor.user_id)
+    changed = diff(before, snapshot(incident, audited) | _related_slugs(incident, **related))
+    # Editing a published postmortem, by any door, is an amendment: recorded as one, and its team is told.
+    amended = was_published and incident.kind == Incident.Kind.INCIDENT and bool(set(changed) - {"status"})
+    if changed:
+        audit_record(obj=incident, action="amended" if amended else "changed", changes=changed)
+    note = IncidentRevision.AMENDMENT_NOTE if amended else ""
+    incident_revision_record(incident=incident, author_id=author_id or actor.user_id, note=note)
+    if amended:
+        outbox_enqueue(handler="postmortem_amended", incident_id=incident.pk, version=incident.version)
     return Saved(incident, redactions)
+
+
+def postmortem_notify_amended(*, incident_id: int, version: int) -> int:
+    """Outbox handler: tell the team's members that a published postmortem was amended (one mail per amendment,
+    linking to the history, where the change shows as a diff). Returns mails sent."""
+    incident = Incident.objects.select_related("team").filter(pk=incident_id).first()
+    if incident is None:
+        return 0
+    people = list(
+        Membership.objects.filter(team_id=incident.team_id)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if not people:
+        return 0
+    path = reverse("incidents:incident_history", args=[incident.reference])
+    body = render_to_string(
+        "emails/postmortem_amended.txt",
+        {"incident": incident, "version": version, "url": settings.SITE_URL + path},
+    )
+    subject = header_text(f"[Hindsight] {incident.reference} amended: {incident.title}", SUBJECT_LENGTH)
+    return send_mail(subject, body, None, sorted(set(people)))
 
 
 def _check_confidentiality_change(incident: Incident, changes: Mapping[str, Any]) -> bool:
@@ -606,6 +672,64 @@ def timeline_entry_add(*, actor: Viewer, incident: Incident, at: dt.datetime, te
         changes={"timeline": [None, f"{at:%Y-%m-%d %H:%M} {entry.text}"]},
     )
     return Saved(entry, redactions)
+
+
+def _timeline_change_check(actor: Viewer, incident: Incident, entry: TimelineEntry) -> None:
+    require(may_edit(actor, incident))
+    if entry.incident_id != incident.pk:
+        raise ValidationError("That timeline entry belongs to another item.")
+
+
+def _timeline_changed(
+    *, incident: Incident, expected_version: int, author_id: int | None, before: str, after: str | None
+) -> None:
+    """A timeline change is a new version of the item: the version moves on (VersionConflict if someone saved
+    meanwhile), the audit trail and a revision keep what the entry was and became."""
+    _save_versioned(incident, {}, expected_version=expected_version)
+    audit_record(obj=incident, action="timeline entry changed" if after else "timeline entry deleted",
+                 changes={"timeline": [before, after]})  # fmt: skip
+    note = f"Timeline entry “{before[:200]}” " + (f"changed to “{after[:60]}”." if after else "deleted.")
+    incident_revision_record(incident=incident, author_id=author_id, note=note[:300])
+
+
+@transaction.atomic
+def timeline_entry_update(
+    *,
+    actor: Viewer,
+    incident: Incident,
+    entry: TimelineEntry,
+    at: dt.datetime,
+    text: str,
+    expected_version: int,
+    author_id: int | None = None,
+) -> Saved[TimelineEntry]:
+    """Change a timeline entry's time and text as `actor` (who may edit the item), if nobody saved the item since
+    `expected_version`. Saving it unchanged changes nothing."""  # fmt: skip
+    _timeline_change_check(actor, incident, entry)
+    redactions: Redactions = {}
+    text = _redact({"text": text}, into=redactions, policy_prefix="timeline.")["text"]
+    before = entry.line
+    entry.at, entry.text = at, text
+    entry.full_clean()
+    if entry.line == before:
+        return Saved(entry, redactions)
+    entry.save(update_fields=["at", "text"])
+    _timeline_changed(incident=incident, expected_version=expected_version,
+                      author_id=author_id or actor.user_id, before=before, after=entry.line)  # fmt: skip
+    return Saved(entry, redactions)
+
+
+@transaction.atomic
+def timeline_entry_delete(
+    *, actor: Viewer, incident: Incident, entry: TimelineEntry, expected_version: int, author_id: int | None = None
+) -> None:
+    """Delete a timeline entry as `actor` (who may edit the item), if nobody saved the item since
+    `expected_version`; the revision it makes keeps the timeline as it was before, and the entry's text."""
+    _timeline_change_check(actor, incident, entry)
+    before = entry.line
+    entry.delete()
+    _timeline_changed(incident=incident, expected_version=expected_version,
+                      author_id=author_id or actor.user_id, before=before, after=None)  # fmt: skip
 
 
 def action_item_create(*, actor: Viewer, incident: Incident, **fields: Any) -> Saved[ActionItem]:
@@ -689,9 +813,11 @@ def action_item_update(*, actor: Viewer, action_item: ActionItem, changes: Mappi
 # --- Web app for people: postmortem revisions, status changes, triage -----------------------------------
 
 
-def incident_revision_record(*, incident: Incident, author_id: int | None) -> IncidentRevision:
+def incident_revision_record(*, incident: Incident, author_id: int | None, note: str = "") -> IncidentRevision:
     """Keep the text of `incident` at its current version (every filing and every update, by any door, calls
-    this, so the first version is never lost). Confidential items keep no author."""
+    this, so the first version is never lost), with its timeline and a `note` of what changed when that is not
+    the text. Confidential items keep no author."""
+    timeline = TimelineEntry.objects.filter(incident=incident).order_by("at", "id")
     revision, _ = IncidentRevision.objects.update_or_create(
         incident=incident,
         version=incident.version,
@@ -702,6 +828,8 @@ def incident_revision_record(*, incident: Incident, author_id: int | None) -> In
             "trigger": incident.trigger,
             "body": incident.body,
             "status": incident.status,
+            "timeline": "\n".join(entry.line for entry in timeline),
+            "note": note,
         },
     )
     return revision
@@ -761,3 +889,42 @@ def triage_promote(
     )
     outbox_enqueue(handler="incident_filed", incident_id=incident.pk)
     return incident
+
+
+@dataclass
+class TriageOutcome:
+    """What a bulk triage did: the items acted on, and those left alone (each with why)."""
+
+    done: list[Incident] = field(default_factory=list)
+    not_allowed: list[Incident] = field(default_factory=list)
+    failed: list[tuple[Incident, str]] = field(default_factory=list)
+
+
+def triage_bulk(*, actor: Viewer, incidents: Sequence[Incident], action: str, editor: User | None = None
+                ) -> TriageOutcome:  # fmt: skip
+    """Promote (`action` "incident" or "near_miss") or dismiss each of `incidents`, each in its own transaction:
+    items the actor may not triage are skipped (never acted on), and one that someone handled meanwhile fails
+    alone without undoing the others."""
+    outcome = TriageOutcome()
+    for incident in incidents:
+        if not may_triage(actor, incident):
+            outcome.not_allowed.append(incident)
+            continue
+        try:
+            with transaction.atomic():
+                if action == "dismiss":
+                    if incident.status != Incident.Status.TRIAGE:
+                        raise ValidationError("It is not in triage any more.")
+                    incident_update(actor=actor, incident=incident, expected_version=incident.version,
+                                    changes={"status": Incident.Status.DISMISSED},
+                                    author_id=editor.pk if editor else None)  # fmt: skip
+                else:
+                    triage_promote(actor=actor, incident=incident, kind=action, expected_version=incident.version,
+                                   editor=editor)  # fmt: skip
+        except VersionConflict:
+            outcome.failed.append((incident, "changed meanwhile"))
+        except ValidationError as error:
+            outcome.failed.append((incident, " ".join(error.messages)))
+        else:
+            outcome.done.append(incident)
+    return outcome

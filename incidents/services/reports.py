@@ -21,8 +21,8 @@ from incidents.mail import SUBJECT_LENGTH, header_text
 from incidents.models import DigestDelivery, DigestSubscription, Membership, Team, TrendReport
 from incidents.outbox import outbox_enqueue, outbox_gave_up
 from incidents.policies import may_request_report, viewer_for_user
-from incidents.report_summary import summarise
-from incidents.selectors.reports import report_data, reports_visible, scope_of
+from incidents.report_summary import NO_LABELS, summarise
+from incidents.selectors.reports import report_data, report_labels, reports_visible, scope_of
 from incidents.weeks import Week
 
 logger = logging.getLogger(__name__)
@@ -191,18 +191,27 @@ def digest_reports(*, user: User, week: Week) -> list[TrendReport]:
     return sorted(reports, key=lambda report: (report.team is None, report.scope))
 
 
-def digest_message(*, user: User, week: Week, reports: list[TrendReport]) -> EmailMultiAlternatives:
+def digest_context(*, user: User, week: Week, reports: list[TrendReport]) -> dict[str, Any]:
+    """What the digest templates (emails/digest.html and .txt) are rendered with: by the mail, and by the
+    preview page (views.reports.digest_preview), so that the preview is the mail."""
     unsubscribe = f"{settings.SITE_URL}{reverse('reports:unsubscribe', args=[unsubscribe_token(user)])}"
-    context = {
+    labels = report_labels() if reports else NO_LABELS
+    return {
         "user": user,
         "week": week,
         "sections": [
-            {"report": report, "summary": summarise(report.data), "url": report_url(report)} for report in reports
+            {"report": report, "summary": summarise(report.data, labels), "url": report_url(report)}
+            for report in reports
         ],
         "unsubscribe_url": unsubscribe,
         "subscriptions_url": f"{settings.SITE_URL}{reverse('reports:subscription')}",
         "operations": digest_operations_notes(user=user),
     }
+
+
+def digest_message(*, user: User, week: Week, reports: list[TrendReport]) -> EmailMultiAlternatives:
+    context = digest_context(user=user, week=week, reports=reports)
+    unsubscribe = context["unsubscribe_url"]
     message = EmailMultiAlternatives(
         subject=header_text(f"Hindsight weekly trend report {week.label}", SUBJECT_LENGTH),
         body=render_to_string("emails/digest.txt", context),

@@ -24,7 +24,14 @@ from incidents.models import (
     Service,
     Team,
 )
-from incidents.policies import Viewer, not_writable_detail, service_writable_by, viewer_for_token
+from incidents.policies import (
+    Viewer,
+    may_manage_tokens,
+    not_writable_detail,
+    require,
+    service_writable_by,
+    viewer_for_token,
+)
 from incidents.services.incidents import (
     Redactions,
     Saved,
@@ -51,8 +58,11 @@ ABANDONED_CLAIM_AFTER = dt.timedelta(minutes=5)
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
 
 
-def api_token_create(*, name: str, team: Team, scope: str) -> tuple[ApiToken, str]:
-    """Create a token for `team` and return it with its secret, which is not stored and cannot be shown again."""
+def api_token_create(*, name: str, team: Team, scope: str, actor: Viewer | None = None) -> tuple[ApiToken, str]:
+    """Create a token for `team` and return it with its secret, which is not stored and cannot be shown again.
+    With an `actor` (the web app's token page), only as policies.may_manage_tokens allows."""
+    if actor is not None:
+        require(may_manage_tokens(actor, team))
     raw = api_token_new()
     token = ApiToken(
         name=name, team=team, scope=scope, prefix=raw[: ApiToken.PREFIX_LENGTH], token_hash=api_token_hash(raw)
@@ -64,7 +74,11 @@ def api_token_create(*, name: str, team: Team, scope: str) -> tuple[ApiToken, st
     return token, raw
 
 
-def api_token_revoke(*, token: ApiToken) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, actor: Viewer | None = None) -> ApiToken:
+    """Revoke a token at once (the API refuses it from the next request on); revoking it again changes nothing.
+    With an `actor` (the web app's token page), only as policies.may_manage_tokens allows."""
+    if actor is not None:
+        require(may_manage_tokens(actor, token.team))
     with transaction.atomic():
         revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         if revoked:

@@ -18,6 +18,12 @@ ACTIONS: dict[str, Callable[[policies.Viewer, Any], policies.Decision]] = {
     "publish": policies.may_publish,
     "triage": policies.may_triage,
     "complete": policies.may_complete,
+    "edit_action_item": policies.may_edit_action_item,
+    "request_report": policies.may_request_report,  # `{% may "request_report" team %}`; None: the organisation's
+    # `{% may "manage_tokens" team %}`; with None: whether the person manages any team's tokens (the navigation)
+    "manage_tokens": lambda viewer, team: (
+        policies.may_manage_tokens(viewer, team) if team is not None else policies.may_manage_some_tokens(viewer)
+    ),
 }
 
 

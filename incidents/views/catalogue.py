@@ -40,6 +40,17 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
+def release_versions(request: HttpRequest) -> HttpResponse:
+    """The near-miss form's type-ahead: <option>s of the chosen service's newest versions (an HTML fragment)."""
+    service = request.GET.get("service", "")
+    prefix = request.GET.get("q", "")[:100]
+    service_id = int(service) if service.isascii() and service.isdigit() and len(service) <= 18 else None
+    versions = selectors.release_versions(service_id=service_id, prefix=prefix.replace("\x00", ""))
+    return render(request, "incidents/_release_versions.html", {"versions": versions})
+
+
+@login_required
+@require_GET
 def environment_list(request: HttpRequest) -> HttpResponse:
     environments = selectors.environment_summaries(viewer=viewer_of(request))
     return render(request, "incidents/environment_list.html", {"environments": environments})

@@ -13,9 +13,10 @@ from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents import policies, selectors, services
+from incidents.completeness import CHECKED_MOVES, postmortem_gaps
 from incidents.diff import field_changes
 from incidents.filters import IncidentFilter
 from incidents.forms import (
@@ -23,12 +24,14 @@ from incidents.forms import (
     IncidentForm,
     PreviewForm,
     StatusForm,
+    TimelineEntryDeleteForm,
+    TimelineEntryEditForm,
     TimelineEntryForm,
     model_choices,
     style_filter_form,
 )
 from incidents.markdown import POSTMORTEM_TEMPLATE, render_markdown
-from incidents.models import Incident
+from incidents.models import Incident, TimelineEntry
 from incidents.views.common import (
     AuthedRequest,
     announce_redactions,
@@ -54,10 +57,14 @@ def apply_service_errors(form: BaseForm, error: ValidationError) -> None:
             form.add_error(target, message if target else f"{field.replace('_', ' ').capitalize()}: {message}")
 
 
+def filtered_incidents(request: HttpRequest) -> IncidentFilter:
+    """The list's filter set over what the viewer may see (the list page and its CSV export share it)."""
+    return IncidentFilter(request.GET, queryset=selectors.incident_list(viewer=viewer_of(request)))
+
+
 @login_required
 def incident_list(request: HttpRequest) -> HttpResponse:
-    viewer = viewer_of(request)
-    filterset = IncidentFilter(request.GET, queryset=selectors.incident_list(viewer=viewer))
+    filterset = filtered_incidents(request)
     style_filter_form(filterset.form)
     valid = filterset.is_valid()
     release_id = filterset.form.cleaned_data.get("release") if valid else None
@@ -90,6 +97,11 @@ def _detail_context(request: HttpRequest, incident: Incident, **forms: Any) -> d
     ]
     cause_ids = [link.cause_id for link in incident.incident_causes.all()]
     service_ids = [service.pk for service in incident.services.all()]
+    # The completeness check shows to whoever may send it for review or publish it (it advises, never blocks).
+    checked = any(status in CHECKED_MOVES for status, _ in transitions)
+    hints = []
+    if checked or incident.status == Incident.Status.IN_REVIEW:
+        hints = hints_for(incident.body, viewer=viewer, team=incident.team)
     held = None
     if policies.may_see_confidential_reporter(viewer, incident):
         held = selectors.confidential_reporter_of(incident=incident)
@@ -107,11 +119,15 @@ def _detail_context(request: HttpRequest, incident: Incident, **forms: Any) -> d
             service_ids=service_ids,
             exclude_pk=incident.pk,
         ),
-        "hints": hints_for(incident.body, viewer=viewer, team=incident.team)
-        if incident.status == Incident.Status.IN_REVIEW
-        else [],
+        "hints": hints,
+        "gaps": postmortem_gaps(incident, hint_count=len(hints)) if checked else [],
+        "amendments": selectors.incident_amendments(incident=incident)
+        if incident.status == Incident.Status.PUBLISHED
+        else 0,
         "confidential_reporter": held,
         "today": timezone.localdate(),
+        "open_action_items": [item for item in incident.action_items.all() if item.status == "open"],
+        "closed_action_items": [item for item in incident.action_items.all() if item.status != "open"],
     }
 
 
@@ -224,6 +240,12 @@ def incident_status(request: AuthedRequest, reference: str) -> HttpResponse:
         messages.error(request, "Choose a status.")
         return redirect("incidents:incident_detail", incident.reference)
     status = form.cleaned_data["status"]
+    viewer = viewer_of(request)
+    if _checked_first(viewer, incident, status, form.cleaned_data):
+        hints = hints_for(incident.body, viewer=viewer, team=incident.team)
+        if gaps := postmortem_gaps(incident, hint_count=len(hints)):
+            context = {"incident": incident, "gaps": gaps, "status": status, "version": incident.version}
+            return render(request, "incidents/publish_check.html", context)
     try:
         services.postmortem_update(
             actor=viewer_of(request), incident=incident, editor=request.user, expected_version=form.cleaned_data["expected_version"],
@@ -236,6 +258,19 @@ def incident_status(request: AuthedRequest, reference: str) -> HttpResponse:
     else:
         messages.success(request, f"{incident.reference} is now {Incident.Status(status).label.lower()}.")
     return redirect("incidents:incident_detail", incident.reference)
+
+
+def _checked_first(viewer: policies.Viewer, incident: Incident, status: str, data: dict[str, Any]) -> bool:
+    """Whether the completeness check comes before this move: a move to review or publishing that the viewer may
+    make from the item's current version and status, not yet confirmed with "anyway" (a move that will be
+    refused is refused at once, without the check)."""
+    return (
+        status in CHECKED_MOVES
+        and not data["anyway"]
+        and data["expected_version"] == incident.version
+        and status in services.STATUS_TRANSITIONS.get(incident.status, set())
+        and bool(policies.may_set_status(viewer, incident, status))
+    )
 
 
 @login_required
@@ -255,6 +290,66 @@ def timeline_add(request: HttpRequest, reference: str) -> HttpResponse:
             return redirect(reverse("incidents:incident_detail", args=[incident.reference]) + "#timeline")
     context = _detail_context(request, incident, timeline_form=form)
     return render(request, "incidents/incident_detail.html", context, status=400)
+
+
+def _timeline_entry_or_404(incident: Incident, key: str) -> TimelineEntry:
+    try:
+        entry = selectors.timeline_entry_get(incident=incident, key=key)
+    except TimelineEntry.DoesNotExist:
+        raise Http404("No such timeline entry.") from None
+    entry.incident = incident
+    return entry
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def timeline_edit(request: AuthedRequest, reference: str, key: str) -> HttpResponse:
+    """Change a timeline entry's time and text; the change is a new revision of the item."""
+    incident = incident_or_404(request, reference)
+    _editable_or_403(request, incident)
+    entry = _timeline_entry_or_404(incident, key)
+    form = TimelineEntryEditForm(request.POST or None, entry=entry)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            saved = services.timeline_entry_update(
+                actor=viewer_of(request), incident=incident, entry=entry, at=data["at"], text=data["text"],
+                expected_version=data["expected_version"], author_id=request.user.pk,
+            )  # fmt: skip
+        except services.VersionConflict:
+            form.add_error(None, f"{incident.reference} was changed meanwhile; nothing was changed. Reload and try "
+                           "again.")  # fmt: skip
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, "Timeline entry saved.")
+            announce_redactions(request, saved.redactions)
+            return redirect(reverse("incidents:incident_detail", args=[incident.reference]) + "#timeline")
+    context = {"incident": incident, "entry": entry, "form": form, "delete_form": TimelineEntryDeleteForm(
+        initial={"expected_version": incident.version})}  # fmt: skip
+    return render(request, "incidents/timeline_entry_form.html", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_POST
+def timeline_delete(request: AuthedRequest, reference: str, key: str) -> HttpResponse:
+    incident = incident_or_404(request, reference)
+    _editable_or_403(request, incident)
+    entry = _timeline_entry_or_404(incident, key)
+    form = TimelineEntryDeleteForm(request.POST)
+    if not form.is_valid():
+        context = {"incident": incident, "entry": entry, "form": TimelineEntryEditForm(entry=entry),
+                   "delete_form": form}  # fmt: skip
+        return render(request, "incidents/timeline_entry_form.html", context, status=400)
+    try:
+        services.timeline_entry_delete(actor=viewer_of(request), incident=incident, entry=entry,
+                                       expected_version=form.cleaned_data["expected_version"],
+                                       author_id=request.user.pk)  # fmt: skip
+    except services.VersionConflict:
+        messages.error(request, f"{incident.reference} was changed meanwhile; nothing was deleted. Try again.")
+    else:
+        messages.success(request, "Timeline entry deleted; the revision history keeps it.")
+    return redirect(reverse("incidents:incident_detail", args=[incident.reference]) + "#timeline")
 
 
 @login_required
@@ -293,8 +388,11 @@ def revision_diff(request: HttpRequest, reference: str, version: int) -> HttpRes
     if revision is None:
         raise Http404("No such revision.")
     previous = revisions.filter(version__lt=version).first()
-    old = {name: getattr(previous, name) for name in (*REVISION_FIELDS, "status")} if previous else {}
-    new = {name: getattr(revision, name) for name in (*REVISION_FIELDS, "status")}
+    # The timeline is compared when both versions kept it (revisions before it was have none).
+    kept = revision.timeline is not None and (previous is None or previous.timeline is not None)
+    names = (*REVISION_FIELDS, "status", *(("timeline",) if kept else ()))
+    old = {name: getattr(previous, name) for name in names} if previous else {}
+    new = {name: getattr(revision, name) for name in names}
     context = {
         "incident": incident,
         "revision": revision,

@@ -18,9 +18,10 @@ import pygal
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
+from pygal.util import text_len
 
 from incidents.models import Incident, IncidentCause
-from incidents.report_summary import SEVERITIES
+from incidents.report_summary import NO_LABELS, SEVERITIES, Labels
 from incidents.weeks import Week
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -33,7 +34,7 @@ STYLE = Style(
     plot_background="#ffffff",
     foreground="#1f2933",
     foreground_strong="#1f2933",
-    foreground_subtle="#7b8794",
+    foreground_subtle="#52606d",  # 6.3:1 on white (WCAG AA needs 4.5:1 for text)
     font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
     colors=(
         "#b42318",
@@ -66,6 +67,11 @@ CHART_OPTIONS: dict[str, Any] = {
     "min_scale": 1,
     "max_scale": 8,
 }
+# The causes chart draws the most frequent causes of the 13 weeks and adds up the rest as "Other".
+TOP_CAUSES = 5
+OTHER = "Other"
+LEGEND_FONT_SIZE = 14
+LEGEND_BOX = 12
 SEVERITY_LABELS = dict(Incident.Severity.choices)
 GATE_LABELS = dict(IncidentCause.Gate.choices)
 CAUGHT_BY_LABELS = dict(Incident.CaughtBy.choices)
@@ -81,11 +87,14 @@ class Chart:
 class Links:
     """URLs of the incident list filtered to what a bar counts: counted items of the scope in a week."""
 
-    def __init__(self, *, weeks: list[Week], team_slug: str | None, base: str = "") -> None:
+    def __init__(
+        self, *, weeks: list[Week], team_slug: str | None, base: str = "", labels: Labels = NO_LABELS
+    ) -> None:
         self.weeks = {week.label: week for week in weeks}
         self.report_week = weeks[-1]
         self.team_slug = team_slug
         self.base = base
+        self.labels = labels  # the names of the slugs, for legends and axes
 
     def incidents(self, week: Week | str | None = None, **filters: Any) -> str:
         week = self.weeks[week] if isinstance(week, str) else week or self.report_week
@@ -97,8 +106,24 @@ class Links:
         return f"{self.base}{reverse('incidents:incident_list')}?{urlencode(params, doseq=True)}"
 
 
-def _bar(value: int | float | None, href: str, label: str) -> dict[str, Any]:
-    return {"value": value, "label": label, "xlink": {"href": href, "target": "_top"}}
+def _bar(value: int | float | None, href: str | None, label: str) -> dict[str, Any]:
+    bar: dict[str, Any] = {"value": value, "label": label}
+    if href:
+        bar["xlink"] = {"href": href, "target": "_top"}
+    return bar
+
+
+def _legend_options(titles: list[str], *, plot_width: int = 600) -> dict[str, Any]:
+    """Legend columns wide enough for the longest title, so that no legend is cut off at the chart's edge.
+    `plot_width` is a low estimate of the width pygal leaves for the plot (the chart less its axis labels)."""
+    longest = max((len(title) for title in titles), default=1)
+    column = text_len(longest, LEGEND_FONT_SIZE) + LEGEND_BOX + 16
+    return {"legend_at_bottom_columns": max(1, min(len(titles) or 1, int(plot_width // column)))}
+
+
+def _options(titles: list[str], **overrides: Any) -> dict[str, Any]:
+    plot_width = overrides.pop("plot_width", 600)
+    return {**CHART_OPTIONS, **_legend_options(titles, plot_width=plot_width), **overrides}
 
 
 def _clean_svg(svg: str) -> SafeString:
@@ -138,7 +163,8 @@ def _weeks_axis(data: dict[str, Any]) -> list[str]:
 
 
 def counts_chart(data: dict[str, Any], links: Links) -> pygal.StackedBar:
-    chart = pygal.StackedBar(title="Incidents by severity and near-misses per week", **CHART_OPTIONS)
+    titles = [SEVERITY_LABELS[severity] for severity in SEVERITIES] + ["Near-misses"]
+    chart = pygal.StackedBar(title="Incidents by severity and near-misses per week", **_options(titles))
     chart.x_labels = _weeks_axis(data)
     for severity in SEVERITIES:
         chart.add(
@@ -158,26 +184,49 @@ def counts_chart(data: dict[str, Any], links: Links) -> pygal.StackedBar:
     return chart
 
 
+def top_causes(data: dict[str, Any], limit: int = TOP_CAUSES) -> tuple[list[str], list[int]]:
+    """The `limit` causes named most often in the 13 weeks (ties by slug), and the per-week sums of the others
+    (all zeros when there are no others)."""
+    per_week = data["causes"]["per_week"]
+    ranked = sorted(per_week, key=lambda slug: (-sum(per_week[slug]), slug))
+    top, rest = ranked[:limit], ranked[limit:]
+    other = [sum(per_week[slug][index] for slug in rest) for index in range(len(data["weeks"]))]
+    return top, other
+
+
 def causes_chart(data: dict[str, Any], links: Links) -> pygal.StackedBar:
-    options = {**CHART_OPTIONS, "height": 440, "legend_at_bottom_columns": 3}
-    chart = pygal.StackedBar(title="Causes per week (items naming each cause)", **options)
+    """The top causes per week and one "Other" series for the rest (the table under it lists every cause). An
+    "Other" bar has no link: the incident list cannot filter on "none of these causes"."""
+    top, other = top_causes(data)
+    titles = [links.labels.cause(slug) for slug in top] + ([OTHER] if any(other) else [])
+    chart = pygal.StackedBar(
+        title=f"Top {TOP_CAUSES} causes per week (items naming each cause)", **_options(titles, height=400)
+    )
     chart.x_labels = _weeks_axis(data)
-    for slug, counts in data["causes"]["per_week"].items():
+    for slug in top:
         chart.add(
-            slug,
+            links.labels.cause(slug),
             [
                 _bar(count, links.incidents(week, cause=slug), week)
-                for week, count in zip(data["weeks"], counts, strict=True)
+                for week, count in zip(data["weeks"], data["causes"]["per_week"][slug], strict=True)
             ],
         )
+    if any(other):
+        chart.add(OTHER, [_bar(count, None, week) for week, count in zip(data["weeks"], other, strict=True)])
     return chart
 
 
 def caught_in_chart(data: dict[str, Any], links: Links) -> pygal.Bar:
     chart = pygal.Bar(title="Where this week's items were caught", show_legend=False, **CHART_OPTIONS)
     caught_in = data["environments"]["caught_in"]
-    chart.x_labels = list(caught_in)
-    chart.add("Items", [_bar(n, links.incidents(environment=slug), slug) for slug, n in caught_in.items()])
+    chart.x_labels = [links.labels.environment(slug) for slug in caught_in]
+    chart.add(
+        "Items",
+        [
+            _bar(n, links.incidents(environment=slug), links.labels.environment(slug))
+            for slug, n in caught_in.items()
+        ],
+    )
     return chart
 
 
@@ -195,7 +244,7 @@ def caught_by_chart(data: dict[str, Any], links: Links) -> pygal.HorizontalBar:
 
 
 def _durations_chart(data: dict[str, Any], links: Links, measure: str, title: str) -> pygal.Bar:
-    chart = pygal.Bar(title=f"{title} (minutes)", **CHART_OPTIONS)
+    chart = pygal.Bar(title=f"{title} (minutes)", **_options(["Median", "90th percentile"]))
     chart.x_labels = [severity.upper() for severity in SEVERITIES]
     values = data["durations"][measure]
     for statistic, label in (("median", "Median"), ("p90", "90th percentile")):
@@ -222,13 +271,20 @@ def time_to_restore_chart(data: dict[str, Any], links: Links) -> pygal.Bar:
 
 
 def gate_gaps_chart(data: dict[str, Any], links: Links) -> pygal.HorizontalStackedBar:
-    chart = pygal.HorizontalStackedBar(title="Which gate should have caught each cause", **CHART_OPTIONS)
     gaps = data["gate_gaps"]
-    chart.x_labels = list(gaps)
+    names = [links.labels.cause(slug) for slug in gaps]
+    # The cause names on the y axis take part of the width from the plot (and from the legend under it).
+    axis = text_len(max((len(name) for name in names), default=0), 10)
+    options = _options(list(GATE_LABELS.values()), plot_width=int(CHART_OPTIONS["width"] - 60 - axis))
+    chart = pygal.HorizontalStackedBar(title="Which gate should have caught each cause", **options)
+    chart.x_labels = names
     for gate, label in GATE_LABELS.items():
         chart.add(
             label,
-            [_bar(gaps[slug].get(gate, 0), links.incidents(cause=slug, gate=gate), slug) for slug in gaps],
+            [
+                _bar(gaps[slug].get(gate, 0), links.incidents(cause=slug, gate=gate), name)
+                for slug, name in zip(gaps, names, strict=True)
+            ],
         )
     return chart
 
@@ -244,22 +300,22 @@ CHARTS: dict[str, tuple[str, Callable[[dict[str, Any], Links], pygal.graph.graph
 }
 
 
-def report_links(data: dict[str, Any], *, base: str = "") -> Links:
+def report_links(data: dict[str, Any], *, base: str = "", labels: Labels = NO_LABELS) -> Links:
     weeks = [Week.parse(label) for label in data["weeks"]]
     team_slug = data["scope"].removeprefix("team:") if data["scope"].startswith("team:") else None
-    return Links(weeks=weeks, team_slug=team_slug, base=base)
+    return Links(weeks=weeks, team_slug=team_slug, base=base, labels=labels)
 
 
-def report_charts(data: dict[str, Any]) -> dict[str, Chart]:
+def report_charts(data: dict[str, Any], labels: Labels = NO_LABELS) -> dict[str, Chart]:
     """Every chart of a report, ready to inline in a page, keyed by name with underscores (for templates)."""
-    links = report_links(data)
+    links = report_links(data, labels=labels)
     return {
         name.replace("-", "_"): Chart(name=name, title=title, svg=_render(build(data, links), standalone=False))
         for name, (title, build) in CHARTS.items()
     }
 
 
-def chart_svg(data: dict[str, Any], name: str, *, base: str = "") -> str:
+def chart_svg(data: dict[str, Any], name: str, *, base: str = "", labels: Labels = NO_LABELS) -> str:
     """One chart as a standalone SVG document with its style embedded (the chart export); KeyError if unknown."""
     _title, build = CHARTS[name]
-    return _render(build(data, report_links(data, base=base)), standalone=True)
+    return _render(build(data, report_links(data, base=base, labels=labels)), standalone=True)

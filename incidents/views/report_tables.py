@@ -8,7 +8,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from incidents.report_summary import SEVERITIES, duration, incidents_per_week, percent
+from incidents.report_summary import NO_LABELS, SEVERITIES, Labels, duration, incidents_per_week, percent
 from incidents.views.report_charts import CAUGHT_BY_LABELS, GATE_LABELS, Links, report_links
 
 HEAT_LEVELS = 4
@@ -74,7 +74,7 @@ def causes_table(data: dict[str, Any], links: Links) -> Table:
     table = Table("Items per cause per week", ["Cause", *(w.split("-")[1] for w in data["weeks"]), "Rising"])
     for slug, counts in data["causes"]["per_week"].items():
         cells = [Cell(n, links.incidents(week, cause=slug)) for week, n in zip(data["weeks"], counts, strict=True)]
-        table.rows.append([Cell(slug), *cells, Cell("rising" if slug in rising else "")])
+        table.rows.append([Cell(links.labels.cause(slug)), *cells, Cell("rising" if slug in rising else "")])
     return table
 
 
@@ -83,7 +83,7 @@ def caught_in_table(data: dict[str, Any], links: Links) -> Table:
         f"Caught in (prod escape rate {percent(data['environments']['escape_rate'])})", ["Environment", "Items"]
     )
     for slug, n in data["environments"]["caught_in"].items():
-        table.rows.append([Cell(slug), Cell(n, links.incidents(environment=slug))])
+        table.rows.append([Cell(links.labels.environment(slug)), Cell(n, links.incidents(environment=slug))])
     return table
 
 
@@ -124,11 +124,11 @@ def gate_gaps_table(data: dict[str, Any], links: Links) -> Table:
             n = gates.get(gate, 0)
             level = 0 if not n else max(1, round(HEAT_LEVELS * n / highest))
             cells.append(Cell(n, links.incidents(cause=slug, gate=gate) if n else None, f"heat-{level}"))
-        table.rows.append([Cell(slug), *cells])
+        table.rows.append([Cell(links.labels.cause(slug)), *cells])
     return table
 
 
-def deployments_table(data: dict[str, Any]) -> Table:
+def deployments_table(data: dict[str, Any], labels: Labels = NO_LABELS) -> Table:
     deployments = data["deployments"]
     table = Table(
         f"Deployments (change failure rate {percent(deployments['change_failure_rate'])}, rollbacks"
@@ -136,32 +136,44 @@ def deployments_table(data: dict[str, Any]) -> Table:
         ["Environment", "Deployments"],
     )
     for slug, n in deployments["per_environment"].items():
-        table.rows.append([Cell(slug), Cell(n)])
+        table.rows.append([Cell(labels.environment(slug)), Cell(n)])
     return table
 
 
 def repeat_offenders_tables(data: dict[str, Any], links: Links) -> list[Table]:
     services = Table("Services named by two or more items this week", ["Service", "Items"])
     for row in data["repeat_offenders"]["services"]:
-        services.rows.append([Cell(row["service"]), Cell(row["count"], links.incidents(service=row["service"]))])
+        services.rows.append(
+            [
+                Cell(links.labels.service(row["service"])),
+                Cell(row["count"], links.incidents(service=row["service"])),
+            ]
+        )
     causes = Table("Causes named by two or more items this week", ["Cause", "Items"])
     for row in data["repeat_offenders"]["causes"]:
-        causes.rows.append([Cell(row["cause"]), Cell(row["count"], links.incidents(cause=row["cause"]))])
+        causes.rows.append(
+            [Cell(links.labels.cause(row["cause"])), Cell(row["count"], links.incidents(cause=row["cause"]))]
+        )
     return [services, causes]
 
 
-def fixes_table(data: dict[str, Any]) -> Table:
+def fixes_table(data: dict[str, Any], labels: Labels = NO_LABELS) -> Table:
     table = Table("Fixes that did not stick", ["Item", "Cause", "Service", "Completed action item"])
     for row in data["fixes_not_sticking"]:
         href = reverse("incidents:incident_detail", args=[row["number"]])
         table.rows.append(
-            [Cell(row["number"], href), Cell(row["cause"]), Cell(row["service"]), Cell(f"#{row['action_item']}")]
+            [
+                Cell(row["number"], href),
+                Cell(labels.cause(row["cause"])),
+                Cell(labels.service(row["service"])),
+                Cell(f"#{row['action_item']}"),
+            ]
         )
     return table
 
 
-def report_tables(data: dict[str, Any]) -> dict[str, Any]:
-    links = report_links(data)
+def report_tables(data: dict[str, Any], labels: Labels = NO_LABELS) -> dict[str, Any]:
+    links = report_links(data, labels=labels)
     return {
         "counts": counts_table(data, links),
         "causes": causes_table(data, links),
@@ -169,9 +181,9 @@ def report_tables(data: dict[str, Any]) -> dict[str, Any]:
         "caught_by": caught_by_table(data, links),
         "durations": durations_table(data, links),
         "gate_gaps": gate_gaps_table(data, links),
-        "deployments": deployments_table(data),
+        "deployments": deployments_table(data, labels),
         "repeat_offenders": repeat_offenders_tables(data, links),
-        "fixes": fixes_table(data),
+        "fixes": fixes_table(data, labels),
     }
 
 

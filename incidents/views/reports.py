@@ -9,12 +9,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from incidents.forms import GenerateReportForm, SubscriptionForm
+from incidents.forms import DigestWeekForm, GenerateReportForm, SubscriptionForm, WeekPickForm
 from incidents.models import Team, TrendReport
-from incidents.policies import Viewer, may_request_report, viewer_for_user
+from incidents.policies import Viewer, may_preview_digest, may_request_report, viewer_for_user
 from incidents.report_summary import summarise
 from incidents.selectors import reports as report_selectors
 from incidents.services import reports as report_services
@@ -35,6 +36,31 @@ def _generate_form(viewer: Viewer, data=None) -> GenerateReportForm | None:
     return GenerateReportForm(data, teams=teams)
 
 
+def _pick_form(data=None, *, week: Week | None = None, scope: str = TrendReport.ORGANISATION) -> WeekPickForm:
+    form = WeekPickForm(data, teams=list(Team.objects.order_by("name")), auto_id="pick_%s")
+    if week is not None:
+        form.initial.update({"week": week.label, "scope": scope})
+    return form
+
+
+def _picked_report(viewer: Viewer, form: WeekPickForm) -> tuple[TrendReport | None, tuple[str, str] | None]:
+    """The stored report the week picker names, or None with a form error (bad week, future week, unknown team,
+    no report yet): the picker never leads to an error page. Also the (week, scope) of a valid pick that has no
+    report yet, for the "generate now" form."""
+    if not form.is_valid():
+        return None, None
+    week, scope = form.cleaned_data["week"], form.cleaned_data["scope"]
+    try:
+        return report_selectors.report_get(viewer=viewer, week=week, scope=scope), None
+    except TrendReport.DoesNotExist:
+        form.add_error("week", f"No report of {week.label} for {_scope_name(form, scope)} has been generated yet.")
+        return None, (week.label, scope)
+
+
+def _scope_name(form: WeekPickForm, scope: str) -> str:
+    return dict(form.fields["scope"].choices).get(scope, scope)  # type: ignore[attr-defined]
+
+
 def _week_and_team(week: str, scope: str) -> tuple[Week, Team | None]:
     try:
         return Week.parse(week), report_selectors.team_for_scope(scope)
@@ -52,11 +78,31 @@ def _stored_report(request: HttpRequest, week: str, scope: str) -> TrendReport:
 
 @login_required
 def report_list(request: HttpRequest) -> HttpResponse:
+    """The stored reports, the week picker (`?week=2026-W47&scope=...`: opens that report, or shows a form error
+    here) and, for those who may generate reports, the "generate now" form."""
     viewer = viewer_for_user(request.user)
+    status = 200
+    form = _generate_form(viewer)
+    if "week" in request.GET:
+        pick = _pick_form(request.GET)
+        report, missing = _picked_report(viewer, pick)
+        if report is not None:
+            return redirect("reports:report_detail", report.week_label, report.scope)
+        status = 400
+        if form is not None and missing is not None:
+            form.initial.update({"week": missing[0], "scope": missing[1]})
+    else:
+        pick = _pick_form()
     reports = report_selectors.report_list(viewer=viewer)
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "form": _generate_form(viewer), "last_week": Week.last()}
-    return render(request, "reports/report_list.html", context)
+    context = {
+        "page": page,
+        "form": form,
+        "pick": pick,
+        "last_week": Week.last(),
+        "may_preview_digest": bool(_may_preview_digest(request, viewer)),
+    }
+    return render(request, "reports/report_list.html", context, status=status)
 
 
 @login_required
@@ -66,21 +112,33 @@ def report_detail(request: HttpRequest, week: str, scope: str) -> HttpResponse:
     form = _generate_form(viewer) if may_request_report(viewer, team) else None
     if form is not None:
         form.initial.update({"week": parsed.label, "scope": scope})
+    navigation = report_selectors.report_neighbours(viewer=viewer, week=parsed, scope=scope)
+    pick = _pick_form(week=parsed, scope=scope)
     try:
         report = report_selectors.report_get(viewer=viewer, week=parsed, scope=scope)
     except TrendReport.DoesNotExist:
-        context = {"week": parsed, "scope": scope, "team": team, "form": form}
+        context = {"week": parsed, "scope": scope, "team": team, "form": form, "nav": navigation, "pick": pick}
         return render(request, "reports/report_missing.html", context, status=404)
     context = {
         "report": report,
         "week": parsed,
+        "scope": scope,
         "team": team,
         "form": form,
+        "nav": navigation,
+        "pick": pick,
         "in_progress": report.status in IN_PROGRESS,
     }
     if report.data:
+        labels = report_selectors.report_labels()
         context.update(
-            summary=summarise(report.data), charts=report_charts(report.data), tables=report_tables(report.data)
+            summary=summarise(report.data, labels),
+            charts=report_charts(report.data, labels),
+            tables=report_tables(report.data, labels),
+            top_causes=[
+                {"name": labels.cause(row["cause"]), "count": row["count"]} for row in report.data["causes"]["top"]
+            ],
+            rising=[labels.cause(slug) for slug in report.data["causes"]["rising"]],
         )
     response = render(request, "reports/report_detail.html", context)
     if context["in_progress"]:
@@ -138,7 +196,8 @@ def report_chart(request: HttpRequest, week: str, scope: str, name: str) -> Http
     report = _stored_report(request, week, scope)
     if name not in CHARTS or not report.data:
         raise Http404("No such chart.")
-    svg = chart_svg(report.data, name, base=request.build_absolute_uri("/").rstrip("/"))
+    base = request.build_absolute_uri("/").rstrip("/")
+    svg = chart_svg(report.data, name, base=base, labels=report_selectors.report_labels())
     response = HttpResponse(svg, content_type="image/svg+xml")
     response["Content-Disposition"] = f'attachment; filename="{_filename(report)}-{name}.svg"'
     return response
@@ -148,6 +207,36 @@ def _filename(report: TrendReport) -> str:
     """The export's file name; a confidential report's says so, wherever the file ends up."""
     suffix = "-confidential" if report.is_confidential else ""
     return f"hindsight-{report.week_label}-{report.scope.replace(':', '-')}{suffix}"
+
+
+def _may_preview_digest(request: HttpRequest, viewer: Viewer):
+    subscribed = request.user.is_authenticated and report_services.digest_is_subscribed(request.user)
+    return may_preview_digest(viewer, subscribed=subscribed)
+
+
+@login_required
+def digest_preview(request: AuthedRequest) -> HttpResponse:
+    """The signed-in person's own weekly digest of `?week=` (default: last week), rendered with the mail's
+    templates and the reports of the audiences the mail would carry; for those who may receive it."""
+    viewer = viewer_for_user(request.user)
+    decision = _may_preview_digest(request, viewer)
+    if not decision:
+        raise PermissionDenied(decision.rule)
+    pick = DigestWeekForm({"week": request.GET.get("week", Week.last().label)})
+    if not pick.is_valid():
+        return render(request, "reports/digest_preview.html", {"pick": pick, "week": None}, status=400)
+    week = pick.cleaned_data["week"]
+    reports = report_services.digest_reports(user=request.user, week=week)
+    digest = report_services.digest_context(user=request.user, week=week, reports=reports)
+    context = {
+        **digest,
+        "pick": pick,
+        "text": render_to_string("emails/digest.txt", digest),
+        "previous_week": week.shifted(-1),
+        "next_week": week.shifted(1) if week.shifted(1) <= Week.current() else None,
+        "subscribed": report_services.digest_is_subscribed(request.user),
+    }
+    return render(request, "reports/digest_preview.html", context)
 
 
 @login_required

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from incidents.models import Incident
-from tests.factories import IncidentFactory, NearMissFactory
+from tests.factories import IncidentFactory, NearMissFactory, ReleaseFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -68,6 +68,11 @@ def test_write_a_postmortem_with_live_preview_and_send_it_for_review(page, log_i
     expect(page.get_by_role("heading", level=1)).to_contain_text("INC-1 Card payments declined for 12 minutes")
     expect(page.get_by_text("No contract test against the card processor.")).to_be_visible()
     page.get_by_role("button", name="Send for review").click()
+    # The completeness check: what a reviewer would send back, and a way on anyway.
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Before sending for review")
+    expect(page.locator(".gaps")).to_contain_text("may read as blame")
+    expect(page.locator(".gaps")).to_contain_text("No timeline entries.")
+    page.get_by_role("button", name="Send for review anyway").click()
     expect(page.locator(".messages")).to_contain_text("INC-1 is now in review.")
     assert Incident.objects.get().status == Incident.Status.IN_REVIEW
 
@@ -100,10 +105,14 @@ def test_promote_a_triage_item_in_one_click(page, log_in, reporter, team):
     page.get_by_role("link", name="Triage").click()
     item = page.locator(".triage-item", has_text="HighErrorRate on checkout")
     item.get_by_role("button", name="Promote to incident").click()
-    expect(page.locator(".messages")).to_contain_text(f"{posted.reference} promoted to")
+    # The inbox names items by title (a triage number changes on promotion); the message gives the new one.
+    expect(page.locator(".messages")).to_contain_text(
+        "“HighErrorRate on checkout” (from alertmanager) promoted to"
+    )
     expect(page.get_by_text("The inbox is empty.")).to_be_visible()
     posted.refresh_from_db()
     assert posted.status == Incident.Status.DRAFT
+    expect(page.locator(".messages")).to_contain_text(f"promoted to {posted.reference}")
 
 
 def test_on_a_phone_the_navigation_folds_behind_a_menu_button(browser, live_server, reporter, team):
@@ -134,3 +143,36 @@ def test_on_a_desktop_the_navigation_is_open_without_a_menu_button(page, log_in,
     expect(page.get_by_role("link", name="Releases")).to_be_visible()
     expect(page.get_by_role("link", name="API docs")).to_be_visible()
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+
+
+def test_the_release_box_offers_the_chosen_services_versions(page, log_in, reporter, team, service):
+    ReleaseFactory(service=service, version="4.12.0")
+    log_in(reporter)
+    page.goto("/near-misses/new/")
+    options = page.locator("#release-versions option")
+    expect(options).to_have_count(0)
+    page.get_by_label("Service:", exact=True).select_option(label=service.name)
+    expect(options).to_have_count(1)
+    expect(options.first).to_have_attribute("value", "4.12.0")
+
+
+def test_the_editor_warns_before_losing_text_and_keeps_a_draft_through_a_reload(page, log_in, reporter, team):
+    log_in(reporter)
+    page.goto("/incidents/new/")
+    page.get_by_label("Title").fill("Card payments declined")
+    page.get_by_label("Postmortem (Markdown)").fill("## Impact\n\nDeclines for 12 minutes.")
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+    page.wait_for_timeout(400)  # the draft is stored 300 ms after the last keystroke
+    page.reload()
+    assert dialogs == ["beforeunload"]  # leaving with unsaved text asked first
+    expect(page.get_by_label("Title")).to_have_value("")
+    page.get_by_role("button", name="Restore it").click()
+    expect(page.get_by_label("Title")).to_have_value("Card payments declined")
+    expect(page.get_by_label("Postmortem (Markdown)")).to_have_value("## Impact\n\nDeclines for 12 minutes.")
+    page.get_by_label("Caught in").select_option(label="Production")
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Card payments declined")
+    assert dialogs == ["beforeunload"]  # submitting is not leaving
+    kept = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('hindsight-draft:'))")
+    assert kept == []

@@ -141,6 +141,7 @@ class World:
         incident_revision_record(incident=self.confidential, author_id=None)
         self.action_item = ActionItemFactory(incident=self.incident, team=team)
         TimelineEntryFactory(incident=self.incident)
+        TimelineEntryFactory(incident=self.confidential)
         self.release = ReleaseFactory(service=service, version="1.0.0")
         self.deployment = DeploymentFactory(release=self.release)
         self.week = Week.last()
@@ -194,12 +195,16 @@ def fill(route, world: World, *, confidential: bool) -> str:
         values["slug"] = "checkout-api"
     elif route.name == "api:team-detail":
         values["slug"] = "payments"
-    if route.name in {"incidents:action_item_complete", "api:action-item-detail"}:
+    if route.name in {"incidents:timeline_edit", "incidents:timeline_delete"}:
+        values["key"] = incident.timeline.order_by("pk").first().key
+    if route.name in {"incidents:action_item_complete", "incidents:action_item_edit", "api:action-item-detail"}:
         values["pk"] = str(world.action_item.pk)
     elif route.name in {"incidents:release_detail", "api:release-detail"}:
         values["pk"] = str(world.release.pk)
     elif route.name == "api:deployment-detail":
         values["pk"] = str(world.deployment.pk)
+    elif route.name == "incidents:token_revoke":  # the team's "ci" token, which no persona uses
+        values["pk"] = str(ApiToken.objects.get(name="ci").pk)
     if route.name == "incidents:revision_diff":
         values["version"] = str(incident.version)
     path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], route.pattern)

@@ -41,7 +41,8 @@ TOKENS = {"read_token": "reader", "write_token": "writer", "other_token": "other
 # Views that answer only POST; the matrix posts an empty form to them (no state changes follow from it).
 POST_ONLY = {
     "incidents:preview", "incidents:incident_status", "incidents:timeline_add", "incidents:action_item_add",
-    "incidents:triage_act", "incidents:action_item_complete", "reports:report_generate",
+    "incidents:triage_act", "incidents:action_item_complete", "reports:report_generate", "incidents:token_revoke",
+    "incidents:timeline_delete", "incidents:triage_bulk",
 }  # fmt: skip
 # API routes with writes: the matrix also sends an empty JSON body with this method.
 API_WRITES = {
@@ -52,7 +53,7 @@ API_WRITES = {
 INCIDENT_ROUTES = {
     "incidents:incident_detail", "incidents:incident_edit", "incidents:incident_status", "incidents:timeline_add",
     "incidents:action_item_add", "incidents:incident_history", "incidents:revision_diff", "incidents:triage_act",
-    "incidents:near_miss_filed", "api:incident-detail",
+    "incidents:near_miss_filed", "api:incident-detail", "incidents:timeline_edit", "incidents:timeline_delete",
 }  # fmt: skip
 
 
@@ -152,6 +153,8 @@ EXPECTED = {
     "GET reports:report_list": "302 200 200 200 200 302 302 302",
     "POST reports:report_generate": "302 403 400 403 400 302 302 302",
     "GET reports:subscription": "302 200 200 200 200 302 302 302",
+    # One's own digest as mailed: leads and admins get it by default; members who have not subscribed do not.
+    "GET reports:digest_preview": "302 403 200 403 200 302 302 302",
     "GET reports:unsubscribe": "200 200 200 200 200 200 200 200",
     "GET reports:report_detail": "302 200 200 200 200 302 302 302",
     "GET reports:report_json": "302 200 200 200 200 302 302 302",
@@ -159,6 +162,7 @@ EXPECTED = {
     "GET reports:report_chart": "302 200 200 200 200 302 302 302",
     "GET incidents:home": "302 200 200 200 200 302 302 302",
     "GET incidents:incident_list": "302 200 200 200 200 302 302 302",
+    "GET incidents:incident_export": "302 200 200 200 200 302 302 302",
     "GET incidents:incident_create": "302 200 200 200 200 302 302 302",
     "POST incidents:preview": "302 200 200 200 200 302 302 302",
     "GET incidents:similar": "302 200 200 200 200 302 302 302",
@@ -170,6 +174,11 @@ EXPECTED = {
     "POST incidents:incident_status [confidential]": "302 403 302 404 302 302 302 302",
     "POST incidents:timeline_add": "302 400 400 403 400 302 302 302",
     "POST incidents:timeline_add [confidential]": "302 403 400 404 400 302 302 302",
+    # Editing or deleting a timeline entry (its key names it; an empty POST is a form error that deletes nothing).
+    "GET incidents:timeline_edit": "302 200 200 403 200 302 302 302",
+    "GET incidents:timeline_edit [confidential]": "302 403 200 404 200 302 302 302",
+    "POST incidents:timeline_delete": "302 400 400 403 400 302 302 302",
+    "POST incidents:timeline_delete [confidential]": "302 403 400 404 400 302 302 302",
     "POST incidents:action_item_add": "302 400 400 403 400 302 302 302",
     "POST incidents:action_item_add [confidential]": "302 403 400 404 400 302 302 302",
     "GET incidents:incident_history": "302 200 200 200 200 302 302 302",
@@ -181,14 +190,21 @@ EXPECTED = {
     "GET incidents:near_miss_create": "302 200 200 200 200 302 302 302",
     "GET incidents:near_miss_filed": "302 200 200 200 200 302 302 302",
     "GET incidents:near_miss_filed [confidential]": "302 200 200 404 200 302 302 302",
-    "GET incidents:receipt": "302 200 200 200 200 302 302 302",
+    # The receipt code is the credential: it answers without signing in (a token on a web page is signed out).
+    "GET incidents:receipt": "200 200 200 200 200 200 200 200",
     "GET incidents:triage_inbox": "302 200 200 200 200 302 302 302",
+    "POST incidents:triage_bulk": "302 400 400 400 400 302 302 302",  # an empty form: nothing ticked
+    "GET incidents:action_item_edit": "302 200 200 403 200 302 302 302",
     "GET incidents:action_item_list": "302 200 200 200 200 302 302 302",
     "POST incidents:action_item_complete": "302 302 302 403 302 302 302 302",
     "GET incidents:release_list": "302 200 200 200 200 302 302 302",
+    "GET incidents:release_versions": "302 200 200 200 200 302 302 302",
     "GET incidents:release_detail": "302 200 200 200 200 302 302 302",
     "GET incidents:environment_list": "302 200 200 200 200 302 302 302",
     "GET incidents:environment_detail": "302 200 200 200 200 302 302 302",
+    # A team's API tokens: its leads and admins; the matrix's empty form is a 400, the revoke a redirect.
+    "GET incidents:token_list": "302 403 200 403 200 302 302 302",
+    "POST incidents:token_revoke": "302 403 302 403 302 302 302 302",
 }
 
 # Every model page of the admin: superusers only; everyone else is sent to the admin's login page. The admin's

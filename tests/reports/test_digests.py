@@ -49,9 +49,9 @@ def test_digest_has_key_numbers_changes_attention_and_links_in_html_and_text(rep
         assert "Payments" in body and "Organisation" in body and "Platform" not in body
         assert "Near-miss share" in body and "50%" in body  # the payments team: 3 of 6
         assert "Incidents rose from 1 to 3." in body
-        assert "Rising cause: missing-check (3 this week, 1 in the 12 before)." in body
+        assert "Rising cause: Missing check (3 this week, 1 in the 12 before)." in body
         assert "2 action items overdue." in body
-        assert f"{golden['I1'].reference}: missing-check on checkout-api came back" in body
+        assert f"{golden['I1'].reference}: Missing check on Checkout API came back" in body
         assert "https://hindsight.example.com/reports/2026-W01/team:payments/" in body
         assert "https://hindsight.example.com/reports/unsubscribe/" in body
     assert message.extra_headers["List-Unsubscribe"].startswith(

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import ConfidentialReporter, Incident, IncidentRevision
-from tests.factories import ReleaseFactory, cause
+from incidents.models import ConfidentialReporter, Incident, IncidentRevision, Release
+from tests.factories import ReleaseFactory, ServiceFactory, cause
 from tests.web.test_postmortems import edit_data
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_a_confidential_filing_shows_its_receipt_once_and_the_receipt_outlives_t
 
     ConfidentialReporter.objects.filter(incident=near_miss).update(user=None, purged_at=timezone.now())
     receipt = client.get(receipt_url)
-    assert receipt.status_code == 200 and near_miss.title in receipt.content.decode()
+    assert receipt.status_code == 200 and near_miss.reference in receipt.content.decode()
     assert login(outsider).get("/receipts/not-a-real-code/").status_code == 404
 
 
@@ -112,10 +112,68 @@ def test_bad_input_is_shown_beside_its_field_and_keeps_what_was_typed(
         assert 'value="Migration would have locked the orders table"' in page
 
 
-def test_an_unknown_release_of_the_service_is_an_error_beside_the_release(login, reporter, team, staging, service):
-    response = login(reporter).post(URL, form_data(team, staging, service=service.pk, release_version="0.0.1"))
+def test_an_unknown_version_is_recorded_as_a_release_entered_by_hand(login, reporter, team, staging, service):
+    """An optional field must not block the one-minute form: a version no tool recorded becomes a release."""
+    client = login(reporter)
+    response = client.post(URL, form_data(team, staging, service=service.pk, release_version=" 9.9.9 "))
+    assert response.status_code == 302
+    release = Incident.objects.get().releases.get()
+    assert (release.service, release.version, release.entered_by_hand) == (service, "9.9.9", True)
+    assert "(entered by hand)" in client.get(reverse("incidents:release_list")).content.decode()
+    # Filing again with the same version links the same release: one row per service and version.
+    assert (
+        client.post(URL, form_data(team, staging, service=service.pk, release_version="9.9.9")).status_code == 302
+    )
+    assert service.releases.count() == 1 and release.incidents.count() == 2
+
+
+def test_a_known_version_is_linked_and_not_marked_as_entered_by_hand(login, reporter, team, staging, service):
+    known = ReleaseFactory(service=service, version="4.12.0")
+    login(reporter).post(URL, form_data(team, staging, service=service.pk, release_version="4.12.0"))
+    assert list(Incident.objects.get().releases.all()) == [known] and not known.entered_by_hand
+
+
+def test_another_teams_service_gets_no_release_by_hand(login, reporter, team, staging, other_team):
+    """The ownership rule of tools holds for people too: another team's service keeps its own release list."""
+    theirs = ServiceFactory(name="Ledger", slug="ledger", owner_team=other_team)
+    response = login(reporter).post(URL, form_data(team, staging, service=theirs.pk, release_version="9.9.9"))
     assert response.status_code == 400
-    assert "Checkout API has no release 0.0.1." in response.context["form"].errors["release_version"]
+    assert "Ledger has no release 9.9.9." in response.context["form"].errors["release_version"][0]
+    assert not Release.objects.exists() and not Incident.objects.exists()
+    assert 'value="Migration would have locked the orders table"' in response.content.decode()  # nothing lost
+
+
+def test_a_confidential_near_miss_keeps_an_unknown_version_on_itself(
+    login, reporter, lead, team, staging, service
+):
+    """A new release in the catalogue would tell everyone that something was filed, and when."""
+    login(reporter).post(
+        URL, form_data(team, staging, service=service.pk, release_version="9.9.9", confidential="on")
+    )
+    near_miss = Incident.objects.get()
+    assert near_miss.confidential and near_miss.release_entered == "9.9.9"
+    assert not Release.objects.exists()
+    page = login(lead).get(reverse("incidents:incident_detail", args=[near_miss.reference])).content.decode()
+    assert "9.9.9" in page and "kept on this near-miss only" in page
+
+
+def test_the_release_box_suggests_the_chosen_services_versions(
+    login, reporter, team, staging, service, other_team
+):
+    for version in ("4.11.0", "4.12.0", "5.0.0"):
+        ReleaseFactory(service=service, version=version)
+    ReleaseFactory(service=ServiceFactory(slug="ledger", owner_team=other_team), version="7.7.7")
+    client = login(reporter)
+    url = reverse("incidents:release_versions")
+    answer = client.get(url, {"service": service.pk, "q": "4."}).content.decode()
+    assert re.findall(r'value="([^"]+)"', answer) == ["4.12.0", "4.11.0"]  # newest first, by prefix
+    assert "7.7.7" not in client.get(url, {"service": service.pk}).content.decode()
+    for junk in ({"service": "x"}, {"service": "9" * 40}, {}, {"service": service.pk, "q": "\x00" + "[" * 5000}):
+        response = client.get(url, junk)
+        assert (response.status_code, "<option" in response.content.decode()) == (200, False), junk
+    # The form names the datalist, and after an error it offers the versions of the service chosen.
+    page = client.post(URL, form_data(team, staging, service=service.pk, title="")).content.decode()
+    assert 'list="release-versions"' in page and '<option value="5.0.0">' in page
 
 
 def test_a_future_time_is_refused(login, reporter, team, staging):

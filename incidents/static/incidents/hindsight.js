@@ -102,7 +102,104 @@
     });
   }
 
+  // The near-miss form's Release box suggests the chosen service's versions (a datalist the server fills).
+  function setUpReleaseVersions(list) {
+    var form = list.closest("form");
+    var service = form && form.querySelector("select[name=service]");
+    var url = list.getAttribute("data-url");
+    if (!service || !url) return;
+    var sequence = 0;
+    service.addEventListener("change", function () {
+      var mine = ++sequence;
+      if (!service.value) { list.innerHTML = ""; return; }
+      fetch(url + "?" + new URLSearchParams({ service: service.value }).toString(),
+        { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+        .then(function (response) { return response.text(); })
+        .then(function (html) { if (mine === sequence) list.innerHTML = html; })
+        .catch(function () { /* typing any version still works */ });
+    });
+  }
+
+  // The editor keeps what you type: a warning before leaving with unsaved text, and a draft in this browser
+  // (localStorage, per person and version) that survives a reload or a crash until the form is submitted.
+  function setUpDraft(form) {
+    var key = form.getAttribute("data-draft-key");
+    var fields = Array.prototype.filter.call(form.elements, function (element) {
+      return element.name && (element.tagName === "TEXTAREA" || element.type === "text");
+    });
+    var dirty = false;
+    var submitting = false;
+    function values() {
+      var data = {};
+      fields.forEach(function (element) { data[element.name] = element.value; });
+      return data;
+    }
+    function store() {
+      if (submitting) return; // a keystroke's delayed save must not bring back a submitted draft
+      try {
+        window.localStorage.setItem(key, JSON.stringify({ at: new Date().toISOString(), values: values() }));
+      } catch (error) { /* storage full or disabled: the warning still works */ }
+    }
+    var saved = null;
+    try { saved = JSON.parse(window.localStorage.getItem(key) || "null"); } catch (error) { saved = null; }
+    if (saved && saved.values) {
+      var differs = fields.some(function (element) {
+        return typeof saved.values[element.name] === "string" && saved.values[element.name] !== element.value;
+      });
+      if (differs) offerRestore(form, saved, fields, key);
+      else window.localStorage.removeItem(key);
+    }
+    form.addEventListener("input", debounce(function () { dirty = true; store(); }, 300));
+    form.addEventListener("input", function () { dirty = true; });
+    form.addEventListener("submit", function () {
+      submitting = true;
+      try { window.localStorage.removeItem(key); } catch (error) { /* nothing kept */ }
+    });
+    window.addEventListener("beforeunload", function (event) {
+      if (dirty && !submitting) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+  }
+
+  function offerRestore(form, saved, fields, key) {
+    var note = document.createElement("div");
+    note.className = "message draft-note";
+    note.setAttribute("role", "status");
+    var when = new Date(saved.at);
+    var text = document.createElement("span");
+    text.textContent = "Text you typed here on " + when.toLocaleString() + " was not saved. ";
+    var restore = document.createElement("button");
+    restore.type = "button";
+    restore.textContent = "Restore it";
+    var discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "secondary";
+    discard.textContent = "Discard it";
+    note.appendChild(text);
+    note.appendChild(restore);
+    note.appendChild(document.createTextNode(" "));
+    note.appendChild(discard);
+    form.insertBefore(note, form.firstChild);
+    restore.addEventListener("click", function () {
+      fields.forEach(function (element) {
+        if (typeof saved.values[element.name] === "string") {
+          element.value = saved.values[element.name];
+          element.dispatchEvent(new Event("input", { bubbles: true }));
+        }
+      });
+      note.remove();
+    });
+    discard.addEventListener("click", function () {
+      window.localStorage.removeItem(key);
+      note.remove();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-draft-key]").forEach(setUpDraft);
+    document.querySelectorAll("datalist[data-url]").forEach(setUpReleaseVersions);
     document.querySelectorAll(".site-header").forEach(setUpMenu);
     document.querySelectorAll("form[data-preview-url]").forEach(setUpPreview);
     document.querySelectorAll("form[data-similar-url]").forEach(setUpSimilar);
