@@ -28,7 +28,8 @@ def _make_var_folders(sender: Celery, **kwargs: Any) -> None:
 def _reports_catch_up(sender: Any = None, **kwargs: Any) -> None:
     """The scheduler's first start on a new instance produces last week's report: queue the catch-up task,
     which runs the weekly generation of last week when no report of it exists (incidents.tasks). Only beat
-    sends it (a plain worker, and the tests, never start beat); REPORT_CATCH_UP_ON_START=false turns it off."""
+    sends it (a plain worker never starts beat); REPORT_CATCH_UP_ON_START=false turns it off (the outbox test's
+    worker with beat does)."""
     from django.conf import settings
 
     if settings.REPORT_CATCH_UP_ON_START:

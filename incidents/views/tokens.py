@@ -16,15 +16,19 @@ from incidents.views.common import viewer_of
 from incidents.views.incidents import apply_service_errors
 
 
+NEW_TOKEN_SESSION_KEY = "new_api_token"
+
+
 @login_required
 def token_list(request: HttpRequest) -> HttpResponse:
     """The tokens of the teams the person leads (every team for an admin), and a form for a new one. A token just
-    created is shown in this answer only: only its hash is stored."""
+    created is shown once, on the page the creation redirects to (so reloading it neither posts again nor shows
+    the secret again): the secret waits in the session for that one answer; only its hash is stored."""
     viewer = viewer_of(request)
     policies.require(policies.may_manage_some_tokens(viewer))
     teams = selectors.teams_for_token_management(viewer=viewer)
     form = ApiTokenForm(request.POST or None, teams=teams)
-    created, status = None, 200
+    status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
@@ -36,8 +40,15 @@ def token_list(request: HttpRequest) -> HttpResponse:
             except ValidationError as error:
                 apply_service_errors(form, error)
             else:
-                created, status = (token, raw), 201
-                form = ApiTokenForm(teams=teams)
+                request.session[NEW_TOKEN_SESSION_KEY] = [token.pk, raw]
+                return redirect("incidents:token_list")
+    created = None
+    held = request.session.pop(NEW_TOKEN_SESSION_KEY, None) if request.method == "GET" else None
+    if held is not None:
+        try:
+            created = (selectors.api_token_managed_get(viewer=viewer, pk=held[0]), held[1])
+        except ApiToken.DoesNotExist:  # revoked and gone, or no longer a team this person manages
+            created = None
     context = {"form": form, "tokens": list(selectors.api_tokens_managed(viewer=viewer)), "created": created}
     response = render(request, "incidents/token_list.html", context, status=status)
     response["Cache-Control"] = "no-store"  # the page may hold a token's secret

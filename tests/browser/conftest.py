@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import REQUIRED
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -22,9 +24,12 @@ PASSWORD = "correct horse battery staple"  # tests/factories.py UserFactory
 
 
 def pytest_collection_modifyitems(items):
-    """Browser tests (marked `browser` in their modules) skip with the reason when Chromium is missing."""
+    """Browser tests (marked `browser` in their modules) skip with the reason when Chromium is missing, or fail
+    the run where they are required (tests/browser/__init__.py)."""
     if CHROMIUM.exists():
         return
+    if REQUIRED and any(item.get_closest_marker("browser") for item in items):
+        raise pytest.UsageError(f"HINDSIGHT_BROWSER_TESTS=required but {CHROMIUM} is missing")
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} is missing: apt-get install -y chromium"))
