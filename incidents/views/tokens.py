@@ -15,8 +15,7 @@ from incidents.models import ApiToken
 from incidents.views.common import viewer_of
 from incidents.views.incidents import apply_service_errors
 
-
-NEW_TOKEN_SESSION_KEY = "new_api_token"
+SHOW_ONCE_SESSION_KEY = "new_api_credential"
 
 
 @login_required
@@ -40,10 +39,10 @@ def token_list(request: HttpRequest) -> HttpResponse:
             except ValidationError as error:
                 apply_service_errors(form, error)
             else:
-                request.session[NEW_TOKEN_SESSION_KEY] = [token.pk, raw]
+                request.session[SHOW_ONCE_SESSION_KEY] = [token.pk, raw]
                 return redirect("incidents:token_list")
     created = None
-    held = request.session.pop(NEW_TOKEN_SESSION_KEY, None) if request.method == "GET" else None
+    held = request.session.pop(SHOW_ONCE_SESSION_KEY, None) if request.method == "GET" else None
     if held is not None:
         try:
             created = (selectors.api_token_managed_get(viewer=viewer, pk=held[0]), held[1])
