@@ -374,7 +374,9 @@ def receipt_get(*, code: str) -> Incident:
 
 def incident_amendments(*, incident: Incident) -> int:
     """How many times the published postmortem was amended (its revisions noted as amendments)."""
-    return IncidentRevision.objects.filter(incident=incident, note=IncidentRevision.AMENDMENT_NOTE).count()
+    return IncidentRevision.objects.filter(
+        incident=incident, note__startswith=IncidentRevision.AMENDMENT_NOTE
+    ).count()
 
 
 def incident_revisions(*, incident: Incident) -> QuerySet[IncidentRevision]:

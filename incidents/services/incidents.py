@@ -15,7 +15,7 @@ from typing import Any, Generic, TypedDict, TypeVar
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import send_mail, send_mass_mail
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
@@ -611,10 +611,12 @@ def postmortem_notify_amended(*, incident_id: int, version: int) -> int:
     incident = Incident.objects.select_related("team").filter(pk=incident_id).first()
     if incident is None:
         return 0
-    people = list(
-        Membership.objects.filter(team_id=incident.team_id)
-        .exclude(user__email="")
-        .values_list("user__email", flat=True)
+    people = sorted(
+        set(
+            Membership.objects.filter(team_id=incident.team_id, user__is_active=True)
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
     )
     if not people:
         return 0
@@ -624,7 +626,8 @@ def postmortem_notify_amended(*, incident_id: int, version: int) -> int:
         {"incident": incident, "version": version, "url": settings.SITE_URL + path},
     )
     subject = header_text(f"[Hindsight] {incident.reference} amended: {incident.title}", SUBJECT_LENGTH)
-    return send_mail(subject, body, None, sorted(set(people)))
+    # One message each: a member's address is not shown to the whole team.
+    return send_mass_mail([(subject, body, None, [address]) for address in people])
 
 
 def _check_confidentiality_change(incident: Incident, changes: Mapping[str, Any]) -> bool:
@@ -689,7 +692,13 @@ def _timeline_changed(
     audit_record(obj=incident, action="timeline entry changed" if after else "timeline entry deleted",
                  changes={"timeline": [before, after]})  # fmt: skip
     note = f"Timeline entry “{before[:200]}” " + (f"changed to “{after[:60]}”." if after else "deleted.")
+    # On a published postmortem this too is an amendment (as an edit of its text is, in incident_update).
+    amended = incident.kind == Incident.Kind.INCIDENT and incident.status == Incident.Status.PUBLISHED
+    if amended:
+        note = f"{IncidentRevision.AMENDMENT_NOTE} {note}"
     incident_revision_record(incident=incident, author_id=author_id, note=note[:300])
+    if amended:
+        outbox_enqueue(handler="postmortem_amended", incident_id=incident.pk, version=incident.version)
 
 
 @transaction.atomic

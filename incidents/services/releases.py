@@ -60,6 +60,9 @@ def release_record(
         if given and not stored:
             setattr(release, field, given)
             filled.append(field)
+    if release.entered_by_hand:  # a tool has recorded it now: no longer only typed on a near-miss form
+        release.entered_by_hand = False
+        filled.append("entered_by_hand")
     if filled:
         release.save(update_fields=filled)
     return release

@@ -65,6 +65,7 @@ def incident_export(request: HttpRequest) -> HttpResponse:
     cut = len(items) > EXPORT_MAX_ROWS
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="incidents-{timezone.localdate():%Y-%m-%d}.csv"'
+    response["Cache-Control"] = "no-store"  # what this person may see, confidential items included
     response["X-Hindsight-Rows"] = str(min(len(items), EXPORT_MAX_ROWS))
     if cut:
         response["X-Hindsight-Truncated"] = f"cut at {EXPORT_MAX_ROWS} rows"

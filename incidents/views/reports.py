@@ -236,7 +236,9 @@ def digest_preview(request: AuthedRequest) -> HttpResponse:
         "next_week": week.shifted(1) if week.shifted(1) <= Week.current() else None,
         "subscribed": report_services.digest_is_subscribed(request.user),
     }
-    return render(request, "reports/digest_preview.html", context)
+    response = render(request, "reports/digest_preview.html", context)
+    response["Cache-Control"] = "no-store"  # the person's own digest, with their unsubscribe link
+    return response
 
 
 @login_required

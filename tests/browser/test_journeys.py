@@ -176,3 +176,11 @@ def test_the_editor_warns_before_losing_text_and_keeps_a_draft_through_a_reload(
     assert dialogs == ["beforeunload"]  # submitting is not leaving
     kept = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('hindsight-draft:'))")
     assert kept == []
+    # A draft left behind is forgotten when its person logs out (a shared machine keeps nobody's text).
+    page.goto("/incidents/new/")
+    page.get_by_label("Title").fill("Half-written")
+    page.wait_for_timeout(400)
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('hindsight-draft:')).length") == 1
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login/**")
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('hindsight-draft:')).length") == 0

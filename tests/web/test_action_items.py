@@ -225,3 +225,20 @@ def test_closed_list_queries_do_not_grow_with_rows(login, reporter, team, django
     with django_assert_max_num_queries(6):
         response = client.get(LIST, {"show": "closed"})
     assert len(response.context["page"]) == min(rows, 25)
+
+
+def test_editing_an_item_keeps_an_owner_who_is_not_a_member_of_its_team(login, lead, team, other_team):
+    """An owner from outside the item's team (chosen when it was filed, or since moved) stays a choice, so a
+    save that changes only the due date does not drop them."""
+    from incidents.models import ActionItem
+    from tests.factories import IncidentFactory, MembershipFactory, UserFactory
+
+    elsewhere = MembershipFactory(user=UserFactory(username="ola"), team=other_team).user
+    item = ActionItem.objects.create(incident=IncidentFactory(team=team), team=team, title="Fix", owner=elsewhere)
+    client = login(lead)
+    url = reverse("incidents:action_item_edit", args=[item.pk])
+    assert f'<option value="{elsewhere.pk}" selected>' in client.get(url).content.decode()
+    response = client.post(url, {"title": "Fix", "owner": elsewhere.pk, "due_date": "2030-01-01"})
+    assert response.status_code == 302, response.content.decode()[:500]
+    item.refresh_from_db()
+    assert item.owner == elsewhere and str(item.due_date) == "2030-01-01"

@@ -20,6 +20,7 @@ def rows_of(response) -> list[list[str]]:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith('attachment; filename="incidents-')
+    assert response["Cache-Control"] == "no-store"
     return list(csv.reader(io.StringIO(response.content.decode())))
 
 

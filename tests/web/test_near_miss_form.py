@@ -212,3 +212,11 @@ def test_a_confidential_filing_keeps_its_first_version_without_an_author(login, 
     login(reporter).post(URL, form_data(team, staging, confidential="on"))
     revision = IncidentRevision.objects.get(incident=Incident.objects.get())
     assert revision.version == 1 and revision.author is None
+
+
+def test_a_release_entered_by_hand_loses_the_mark_once_a_tool_records_it(login, reporter, team, staging, service):
+    from incidents.services.releases import release_record
+
+    login(reporter).post(URL, form_data(team, staging, service=service.pk, release_version="9.9.9"))
+    recorded = release_record(service=service, version="9.9.9", commit_sha="a" * 40)
+    assert recorded.commit_sha == "a" * 40 and not Release.objects.get(pk=recorded.pk).entered_by_hand

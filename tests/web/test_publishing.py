@@ -11,7 +11,7 @@ from django.urls import reverse
 from incidents.markdown import POSTMORTEM_TEMPLATE
 from incidents.models import ActionItem, AuditEntry, Incident, IncidentCause, IncidentRevision, OutboxMessage
 from incidents.outbox import outbox_process
-from tests.factories import IncidentFactory, cause
+from tests.factories import IncidentFactory, MembershipFactory, NearMissFactory, UserFactory, cause
 from tests.web.test_postmortems import edit_data
 
 pytestmark = pytest.mark.django_db
@@ -122,8 +122,7 @@ def test_editing_a_published_postmortem_is_an_amendment_and_the_team_is_told(
     assert AuditEntry.objects.filter(object_id=str(published.pk), action="amended").exists()
     message = OutboxMessage.objects.get(handler="postmortem_amended")
     assert outbox_process(message_id=message.pk) is True
-    recipients = sorted(address for mail in mailoutbox for address in mail.to)
-    assert recipients == sorted([reporter.email, lead.email])
+    assert sorted(mail.to for mail in mailoutbox) == sorted([[reporter.email], [lead.email]])  # one each
     assert f"{published.reference} amended" in mailoutbox[0].subject
     page = client.get(reverse("incidents:incident_detail", args=[published.reference])).content.decode()
     assert "Amended 1 time since publishing" in page
@@ -137,3 +136,33 @@ def test_editing_a_draft_or_publishing_is_not_an_amendment(login, reporter, lead
     login(lead).post(status_url(draft), {"status": "published", "expected_version": draft.version, "anyway": "on"})
     assert not OutboxMessage.objects.filter(handler="postmortem_amended").exists()
     assert not IncidentRevision.objects.filter(note=IncidentRevision.AMENDMENT_NOTE).exists()
+
+
+def test_correcting_the_timeline_of_a_published_postmortem_is_an_amendment(login, lead, team, mailoutbox):
+    published = complete(team, status=Incident.Status.PUBLISHED)
+    entry = published.timeline.get()
+    url = reverse("incidents:timeline_delete", args=[published.reference, entry.key])
+    assert login(lead).post(url, {"expected_version": published.version}).status_code == 302
+    revision = published.revisions.order_by("-version").first()
+    assert revision.note.startswith(IncidentRevision.AMENDMENT_NOTE) and "deleted" in revision.note
+    assert OutboxMessage.objects.filter(handler="postmortem_amended").count() == 1
+
+
+def test_the_amendment_mail_goes_to_each_active_member_apart(reporter, lead, team, mailoutbox):
+    gone = MembershipFactory(user=UserFactory(username="gone", is_active=False), team=team).user
+    published = complete(team, status=Incident.Status.PUBLISHED)
+    message = OutboxMessage.objects.create(
+        handler="postmortem_amended", payload={"incident_id": published.pk, "version": published.version}
+    )
+    assert outbox_process(message_id=message.pk) is True
+    assert sorted(mail.to for mail in mailoutbox) == sorted([[reporter.email], [lead.email]])
+    assert all(gone.email not in mail.recipients() for mail in mailoutbox)
+
+
+def test_the_editor_keeps_no_local_draft_of_a_confidential_near_miss(login, lead, team):
+    secret = NearMissFactory(team=team, confidential=True, status=Incident.Status.DRAFT)
+    page = login(lead).get(reverse("incidents:incident_edit", args=[secret.reference])).content.decode()
+    assert "data-draft-key" not in page
+    plain = IncidentFactory(team=team, status=Incident.Status.DRAFT)
+    page = login(lead).get(reverse("incidents:incident_edit", args=[plain.reference])).content.decode()
+    assert f'data-draft-key="hindsight-draft:{lead.pk}:{plain.reference}:v1"' in page

@@ -197,7 +197,19 @@
     });
   }
 
+  // Logging out forgets the drafts kept in this browser (a shared machine keeps nobody's text).
+  function forgetDraftsOnLogout(form) {
+    form.addEventListener("submit", function () {
+      try {
+        Object.keys(window.localStorage).forEach(function (key) {
+          if (key.indexOf("hindsight-draft:") === 0) window.localStorage.removeItem(key);
+        });
+      } catch (error) { /* storage disabled: nothing kept */ }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form.logout").forEach(forgetDraftsOnLogout);
     document.querySelectorAll("form[data-draft-key]").forEach(setUpDraft);
     document.querySelectorAll("datalist[data-url]").forEach(setUpReleaseVersions);
     document.querySelectorAll(".site-header").forEach(setUpMenu);
