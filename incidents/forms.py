@@ -510,7 +510,9 @@ class ActionItemEditForm(forms.Form):
         team = item.team or item.incident.team
         # The current owner stays a choice even when not (or no longer) a member: a save that changes only the
         # due date must not drop them (the form would otherwise send "Nobody yet").
-        members = selectors.team_members(team=team) | User.objects.filter(pk=item.owner_id)
+        members = selectors.team_members(team=team) | User.objects.filter(
+            pk__in=[item.owner_id] if item.owner_id else []
+        )
         model_choice_field(self, "owner").queryset = members.distinct().order_by("username")
         if not self.is_bound:
             self.initial.update(title=item.title, owner=item.owner_id, due_date=item.due_date)
