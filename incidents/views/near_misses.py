@@ -110,6 +110,5 @@ def receipt(request: HttpRequest, code: str) -> HttpResponse:
     )
     response = render(request, "incidents/receipt.html", {"incident": incident, "follow_ups": follow_ups})
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the code is in the address: never pass it on
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -29,7 +29,9 @@ def test_anyone_with_the_code_sees_the_status_without_signing_in(client, confide
     page = response.content.decode()
     assert response.status_code == 200 and incident.reference in page
     assert f">{incident.get_status_display()}</span>" in page and "2 action items, 1 closed" in page
-    assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "no-referrer"
+    assert (
+        response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "same-origin"
+    )  # never sent to another site
 
 
 def test_the_receipt_shows_nothing_identifying_or_new(client, confidential_filing, reporter, lead):
