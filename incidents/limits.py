@@ -42,9 +42,10 @@ def validate_date_in_range(value: dt.date | dt.datetime | None) -> None:
 
 # --- Single-line text --------------------------------------------------------------------------------------
 # Titles, names, versions, external ids, gate names and labels are one line of printable text: no C0 or C1
-# control characters (CR, LF, TAB, NUL, ESC, ...), no Unicode line or paragraph separators.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+# control characters (CR, LF, TAB, NUL, ESC, ...), no Unicode line or paragraph separators, and no bidirectional
+# embeddings, overrides or isolates (U+202A-U+202E, U+2066-U+2069), which make a line display as other text.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
 SINGLE_LINE_MESSAGE = "Use one line of text, without line breaks, tabs or other control characters."
 
 

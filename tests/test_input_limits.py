@@ -265,3 +265,17 @@ def _limits_check() -> str:
     out = StringIO()
     call_command("limits_check", stdout=out)
     return out.getvalue()
+
+
+@pytest.mark.parametrize("mark", ["\u202e", "\u202a", "\u2066", "\u2069"])
+def test_a_title_with_a_bidirectional_override_is_refused_by_the_web_and_the_api(mark, client, reporter, team):
+    """ "Invoice \u202efdp.exe" displays as "Invoice exe.pdf": single-line fields take no bidi controls."""
+    title = f"Invoice {mark}fdp.exe"
+    token, raw = api_token_create(name="t", team=team, scope=ApiToken.Scope.WRITE)
+    answer = Tool(token, raw).post("/api/v1/incidents/", {"kind": "incident", "title": title})
+    assert answer.status_code == 400 and "title" in answer.json()
+    client.force_login(reporter)
+    staging = environment("staging")
+    page = client.post(reverse("incidents:near_miss_create"), form_data(team, staging, title=title))
+    assert page.status_code == 400 and "title" in page.context["form"].errors
+    assert not Incident.objects.exists()
