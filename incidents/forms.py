@@ -486,6 +486,16 @@ class ReferenceListField(forms.MultipleChoiceField):
     def valid_value(self, value: str) -> bool:
         return selectors.REFERENCE_PATTERN.match(value) is not None
 
+    def clean(self, value: Any) -> list[str]:
+        """Each item once, however it is spelled (inc-01 and INC-1 name one item)."""
+        cleaned = super().clean(value)
+        canonical: dict[str, None] = {}
+        for reference in cleaned:
+            match = selectors.REFERENCE_PATTERN.match(reference)
+            if match is not None:
+                canonical.setdefault(f"{match.group(1).upper()}-{int(match.group(2))}", None)
+        return list(canonical)
+
 
 class TriageBulkForm(forms.Form):
     items = ReferenceListField(

@@ -266,3 +266,12 @@ def test_the_checkboxes_show_only_to_those_who_may_triage(login, admin_user, rep
     IncidentFactory(team=team, status="triage")
     page = login(reporter).get(INBOX).content.decode()
     assert page.count('name="items"') == 1 and 'form="triage-bulk"' in page
+
+
+def test_one_item_ticked_in_several_spellings_counts_once(login, reporter, team):
+    item = IncidentFactory(team=team, status="triage", source="alertmanager")
+    spelled = [item.reference, item.reference.lower(), item.reference.replace("-", "-00")]
+    response = login(reporter).post(BULK, {"items": spelled, "action": "dismiss"}, follow=True)
+    page = response.content.decode()
+    assert "1 item dismissed" in page and "no longer in triage" not in page
+    assert Incident.objects.get(pk=item.pk).status == Incident.Status.DISMISSED
