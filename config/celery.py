@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import beat_init
+from django.conf import settings  # lazy: read when a signal fires, after Django is set up
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -30,7 +31,5 @@ def _reports_catch_up(sender: Any = None, **kwargs: Any) -> None:
     which runs the weekly generation of last week when no report of it exists (incidents.tasks). Only beat
     sends it (a plain worker never starts beat); REPORT_CATCH_UP_ON_START=false turns it off (the outbox test's
     worker with beat does)."""
-    from django.conf import settings
-
     if settings.REPORT_CATCH_UP_ON_START:
         app.send_task("incidents.reports_catch_up")

@@ -597,7 +597,9 @@ def _clean_week(value: str) -> Week:
     return week
 
 
-class GenerateReportForm(forms.Form):
+class _WeekAndScopeForm(forms.Form):
+    """A week (ISO, in range) and a scope: the organisation or one of `teams`."""
+
     week = _week_field()
     scope = forms.ChoiceField(label="For")
 
@@ -617,22 +619,14 @@ class GenerateReportForm(forms.Form):
         return None if scope == TrendReport.ORGANISATION else Team.objects.get(slug=scope.removeprefix("team:"))
 
 
-class WeekPickForm(forms.Form):
+class GenerateReportForm(_WeekAndScopeForm):
+    """Generate a week's report now."""
+
+
+class WeekPickForm(_WeekAndScopeForm):
     """The report pages' week picker (a GET form): which week's report of which scope to open."""
 
     week = _week_field("Go to week")
-    scope = forms.ChoiceField(label="For")
-
-    def __init__(self, *args, teams: list[Team], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        declared_field(self, "scope", forms.ChoiceField).choices = [
-            (TrendReport.ORGANISATION, "The organisation")
-        ] + [(f"team:{team.slug}", team.name) for team in teams]
-        self.fields["week"].initial = Week.last().label
-        _week_bounds(self.fields["week"])
-
-    def clean_week(self) -> Week:
-        return _clean_week(self.cleaned_data["week"])
 
 
 class DigestWeekForm(forms.Form):

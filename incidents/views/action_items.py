@@ -32,14 +32,19 @@ def action_item_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "incidents/action_item_list.html", context)
 
 
+def _action_item_or_404(viewer, pk: int) -> ActionItem:
+    """The action item if the viewer may see it; a 404 otherwise, as for one that does not exist."""
+    try:
+        return selectors.action_item_get(viewer=viewer, pk=pk)
+    except ActionItem.DoesNotExist:
+        raise Http404("No such action item.") from None
+
+
 @login_required
 @require_POST
 def action_item_complete(request: HttpRequest, pk: int) -> HttpResponse:
     viewer = viewer_of(request)
-    try:
-        item = selectors.action_item_get(viewer=viewer, pk=pk)
-    except ActionItem.DoesNotExist:
-        raise Http404("No such action item.") from None
+    item = _action_item_or_404(viewer, pk)
     policies.require(policies.may_complete(viewer, item))  # before reading the form; the service checks again
     form = ActionItemCompleteForm(request.POST)
     if not form.is_valid():
@@ -74,10 +79,7 @@ def _back_or(request: HttpRequest, fallback: str) -> str:
 def action_item_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Change an action item's title, owner (a member of its team) and due date."""
     viewer = viewer_of(request)
-    try:
-        item = selectors.action_item_get(viewer=viewer, pk=pk)
-    except ActionItem.DoesNotExist:
-        raise Http404("No such action item.") from None
+    item = _action_item_or_404(viewer, pk)
     policies.require(policies.may_edit_action_item(viewer, item))  # before reading the form; the service again
     form = ActionItemEditForm(request.POST or None, item=item)
     back = _back_or(
