@@ -207,6 +207,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "incidents.views.lockout.locked_out"
 AXES_USERNAME_CALLABLE = "incidents.views.lockout.attempt_username"  # storable on PostgreSQL
 
+# --- Single sign-on: OpenID Connect (docs/sso.md) ------------------------------------------------------------
+# Off unless OIDC_ISSUER is set.
+
+# --- Chat: Slack and Microsoft Teams channel webhooks (docs/chat.md) -----------------------------------------
+
+# --- Slack app: the /nearmiss command (docs/slack.md) --------------------------------------------------------
+# Off unless SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are set.
+
 # --- The API for tools (/api/) ------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

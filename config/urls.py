@@ -22,6 +22,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include(accounts)),
     path("api/", include("incidents.api.urls")),
+    # The Slack app's requests (docs/slack.md): signed by Slack, answered only when the app is configured.
+    path("slack/", include("incidents.slack.urls")),
     path("reports/", include((report_urlpatterns, "reports"))),
     path("", include("incidents.urls")),
 ]
