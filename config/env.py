@@ -177,3 +177,24 @@ def env_pg_memory(name: str, default: str, *, environ: Mapping[str, str] | None 
     if not re.fullmatch(r"[1-9]\d*(kB|MB|GB)", value):
         raise _fail(name, value, "a PostgreSQL memory size such as 16MB (kB, MB or GB), or server")
     return value
+
+
+# --- Single sign-on ---------------------------------------------------------------------------------------
+
+_ROLES = ("member", "lead")
+
+
+def env_group_map(name: str, *, environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """Identity-provider group → (team slug, role): `group=team-slug` or `group=team-slug:lead`, comma-separated
+    (docs/sso.md)."""
+    mapping: dict[str, tuple[str, str]] = {}
+    for item in env_list(name, environ=environ):
+        group, _, target = (part.strip() for part in item.partition("="))
+        slug, _, role = (part.strip() for part in target.partition(":"))
+        role = role or "member"
+        if not group or len(group) > 255 or not re.fullmatch(r"[-a-zA-Z0-9_]{1,50}", slug) or role not in _ROLES:
+            raise _fail(name, item, "group=team-slug pairs, each optionally followed by :lead or :member")
+        if group in mapping:
+            raise _fail(name, item, "each group named once")
+        mapping[group] = (slug, role)
+    return mapping

@@ -18,6 +18,7 @@ from config.env import (
     env_choice,
     env_database,
     env_field_policies,
+    env_group_map,
     env_int,
     env_list,
     env_pg_memory,
@@ -208,12 +209,82 @@ AXES_LOCKOUT_CALLABLE = "incidents.views.lockout.locked_out"
 AXES_USERNAME_CALLABLE = "incidents.views.lockout.attempt_username"  # storable on PostgreSQL
 
 # --- Single sign-on: OpenID Connect (docs/sso.md) ------------------------------------------------------------
-# Off unless OIDC_ISSUER is set.
+# Off unless OIDC_ISSUER is set. The provider's endpoints come from its discovery document
+# (<issuer>/.well-known/openid-configuration), fetched by incidents/sso.py when first needed, never here.
+
+OIDC_ISSUER = (env_str("OIDC_ISSUER") or "").rstrip("/") or None
+if OIDC_ISSUER is not None and (not OIDC_ISSUER.startswith(("https://", "http://")) or len(OIDC_ISSUER) > 500):
+    raise ImproperlyConfigured(f"OIDC_ISSUER={OIDC_ISSUER!r} is not valid: expected an https:// URL.")
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET", "")
+if OIDC_ISSUER is not None and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured("OIDC_ISSUER is set: OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET must be set too.")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+if "openid" not in OIDC_RP_SCOPES.split():
+    raise ImproperlyConfigured(f"OIDC_RP_SCOPES={OIDC_RP_SCOPES!r} is not valid: expected openid among them.")
+# The ID token's claim that lists a person's groups, and group → team slug (":lead" for the lead role).
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_GROUP_MAP = env_group_map("OIDC_GROUP_MAP")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")[:60]
+# false: people sign in only through the provider (the admin too); /accounts/break-glass/ stays for superusers.
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
+if not PASSWORD_LOGIN and OIDC_ISSUER is None:
+    raise ImproperlyConfigured("PASSWORD_LOGIN=false needs OIDC_ISSUER: nobody could sign in otherwise.")
+# How often a signed-in session is checked again with the provider (a silent prompt=none round trip).
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env_int("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", 900, minimum=60, maximum=86_400)
+# Fixed choices: PKCE, RS256 ID tokens checked against the provider's JWKS, the ID token kept for logout.
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True
+OIDC_TIMEOUT = 5  # seconds, every request to the provider (discovery, token, keys, user info)
+OIDC_AUTHENTICATE_CLASS = "incidents.sso.AuthenticateView"
+OIDC_CALLBACK_CLASS = "incidents.sso.CallbackView"
+OIDC_OP_LOGOUT_URL_METHOD = "incidents.sso.provider_logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
+OIDC_BACKEND = "incidents.sso.Backend"
+OIDC_MIDDLEWARE = "incidents.sso.SessionRefresh"
+if OIDC_ISSUER is not None:
+    # The log-out form's answer redirects to the provider's end_session_endpoint, which form-action must allow.
+    _issuer_origin = "/".join(OIDC_ISSUER.split("/")[:3])
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] = [SELF, _issuer_origin]
+    AUTHENTICATION_BACKENDS.insert(1, OIDC_BACKEND)
+    _after_auth = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1
+    MIDDLEWARE.insert(_after_auth, OIDC_MIDDLEWARE)
 
 # --- Chat: Slack and Microsoft Teams channel webhooks (docs/chat.md) -----------------------------------------
+# Off until a team's lead sets a channel's webhook URL. A URL must be https and its host one of these (an entry
+# "*.example.com" allows every subdomain of example.com).
+CHAT_SLACK_WEBHOOK_HOSTS = env_list("CHAT_SLACK_WEBHOOK_HOSTS", ["hooks.slack.com"])
+CHAT_TEAMS_WEBHOOK_HOSTS = env_list(
+    "CHAT_TEAMS_WEBHOOK_HOSTS",
+    ["*.webhook.office.com", "*.logic.azure.com", "*.environment.api.powerplatform.com"],
+)
+CHAT_WEBHOOK_ALLOW_HTTP = env_bool("CHAT_WEBHOOK_ALLOW_HTTP", False)  # for a local test receiver only
+CHAT_WEBHOOK_TIMEOUT = env_int("CHAT_WEBHOOK_TIMEOUT", 5, minimum=1, maximum=30)  # seconds per post
+CHAT_WEBHOOK_MAX_FAILURES = env_int("CHAT_WEBHOOK_MAX_FAILURES", 5, minimum=1, maximum=100)
 
 # --- Slack app: the /nearmiss command (docs/slack.md) --------------------------------------------------------
 # Off unless SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are set.
+SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
+SLACK_BOT_TOKEN = env_str("SLACK_BOT_TOKEN")
+if bool(SLACK_SIGNING_SECRET) != bool(SLACK_BOT_TOKEN):
+    raise ImproperlyConfigured("Set both SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN, or neither (the Slack app).")
+# Slack's Web API (users.info, views.open); tests point it at a local stub.
+SLACK_API_URL = env_str("SLACK_API_URL", "https://slack.com/api/")
+if not SLACK_API_URL.startswith(("https://", "http://")) or len(SLACK_API_URL) > 200:
+    raise ImproperlyConfigured(f"SLACK_API_URL={SLACK_API_URL!r} is not valid: expected an http(s) URL.")
+SLACK_API_URL = SLACK_API_URL.rstrip("/") + "/"
+# The one workspace whose requests are answered (its team id, e.g. T0123ABCD); unset: any workspace the app is in.
+SLACK_TEAM_ID = env_str("SLACK_TEAM_ID")
+if SLACK_TEAM_ID and not (SLACK_TEAM_ID.isascii() and SLACK_TEAM_ID.isalnum() and len(SLACK_TEAM_ID) < 21):
+    raise ImproperlyConfigured(f"SLACK_TEAM_ID={SLACK_TEAM_ID!r} is not valid: expected a team id like T0123ABCD.")
+# Seconds each call to Slack (Web API, response_url) may take.
+SLACK_TIMEOUT_SECONDS = env_int("SLACK_TIMEOUT_SECONDS", 2, minimum=1, maximum=10)
+# Hosts a reply may be posted to (the response_url Slack sends); https only, plain http only to loopback.
+SLACK_RESPONSE_URL_HOSTS = env_list("SLACK_RESPONSE_URL_HOSTS", ["hooks.slack.com"])
+# Slack request bodies larger than this get 413 (bytes).
+SLACK_MAX_BODY_BYTES = env_int("SLACK_MAX_BODY_BYTES", 262_144, minimum=16_384, maximum=2_097_152)
 
 # --- The API for tools (/api/) ------------------------------------------------------------------------------
 
@@ -453,5 +524,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "purge-hook-deliveries": {
         "task": "incidents.hook_deliveries_purge",
         "schedule": crontab(minute=45, hour=3),
+    },
+    # Every day at 08:00: one chat post per team listing its action items that became overdue (docs/chat.md).
+    "chat-overdue-action-items": {
+        "task": "incidents.chat_overdue_announce",
+        "schedule": crontab(minute=0, hour=8),
     },
 }

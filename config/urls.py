@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
+from incidents import sso
 from incidents.urls import report_urlpatterns
 from incidents.views import ops
 
-# Only log-in and log-out from django.contrib.auth: there is no self-service password reset or change. Admins set
-# passwords in the admin or with `manage.py changepassword`; single sign-on comes later (docs/data-hygiene.md).
-accounts = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+# Log-in and log-out: there is no self-service password reset or change. Admins set passwords in the admin or with
+# `manage.py changepassword`. Single sign-on (docs/sso.md) answers under oidc/ when OIDC_ISSUER is set (404
+# otherwise); break-glass/ is the superusers' password door while PASSWORD_LOGIN=false (404 otherwise).
+accounts: list[URLPattern | URLResolver] = [
+    path("login/", sso.LoginView.as_view(), name="login"),
+    path("logout/", sso.LogoutView.as_view(), name="logout"),
+    path("break-glass/", sso.BreakGlassView.as_view(), name="break_glass"),
+    path("oidc/", include("mozilla_django_oidc.urls")),
 ]
 
 urlpatterns = [

@@ -21,6 +21,7 @@ from incidents.models import (
     ApiToken,
     AuditEntry,
     Cause,
+    ChatWebhook,
     ConfidentialReporter,
     Deployment,
     DigestDelivery,
@@ -596,6 +597,31 @@ class HookDeliveryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: HookDelivery | None = None) -> bool:
+        return False
+
+
+@admin.register(ChatWebhook)
+class ChatWebhookAdmin(admin.ModelAdmin):
+    """Read-only, URLs masked: each team's chat channels and their health. Leads set them in the app
+    (/teams/<slug>/chat/, docs/chat.md); a delete here stops a team's posts."""
+
+    list_display = ["team", "kind", "masked_url", "disabled_at", "consecutive_failures", "last_success_at"]
+    list_filter = ["kind"]
+    list_select_related = ["team"]
+    readonly_fields = (
+        "team", "kind", "masked_url", "created_at", "disabled_at", "disabled_reason", "consecutive_failures",
+        "last_success_at", "last_failure_at", "last_error", "last_digest_week",
+    )  # fmt: skip
+    fields = readonly_fields
+
+    @admin.display(description="URL")
+    def masked_url(self, obj: ChatWebhook) -> str:
+        return obj.masked_url
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ChatWebhook | None = None) -> bool:
         return False
 
 

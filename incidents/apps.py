@@ -14,5 +14,6 @@ class IncidentsConfig(AppConfig):
         # The embedded broker's and the SQLite database's folders, before any process writes there.
         make_var_folders()
 
-        # The follow-up work registers its outbox handlers by name (and its Celery tasks) as it is imported.
-        from incidents import tasks  # noqa: F401
+        # The follow-up work registers its outbox handlers by name (and its Celery tasks) as it is imported, and
+        # single sign-on its system check (OIDC_GROUP_MAP naming a team that does not exist).
+        from incidents import sso, tasks  # noqa: F401

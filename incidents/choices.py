@@ -1,8 +1,10 @@
-"""What an empty choice means, said in words: Django offers "---------" for an unset select."""
+"""Choices as every door's forms offer them: an empty choice said in words (Django offers "---------" for an unset
+select), and rows chosen by id."""
 
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 DJANGO_BLANK = "---------"
 
@@ -25,3 +27,15 @@ def plain_empty_choices(form: forms.BaseForm, *, optional: str = "Not set", requ
             choices = list(field.choices)  # type: ignore[arg-type]  # static choices: Django normalised them
             if choices and choices[0][0] in ("", None) and choices[0][1] == DJANGO_BLANK:
                 field.choices = [("", label), *choices[1:]]
+
+
+class IdsChoiceField(forms.ModelMultipleChoiceField):
+    """Several rows by id; a value that cannot be an id is a form error, never a database error."""
+
+    def _check_values(self, value):
+        for item in value:
+            if not str(item).isdigit() or len(str(item)) > 9:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": item}
+                )
+        return super()._check_values(value)  # type: ignore[misc]  # Django's private method, absent from the stubs

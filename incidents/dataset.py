@@ -392,6 +392,7 @@ RULES: dict[str, Rule] = {
             "ticket_url": URL,
             "created_at": DATE,
             "completed_at": DATE,
+            "overdue_announced_at": DATE,
         }
     ),
     "incidents.incidentrevision": Rule(
@@ -418,6 +419,8 @@ RULES: dict[str, Rule] = {
     # Idempotency records hold replayed response bodies (free text) and expire within a day anyway.
     "incidents.apitoken": Rule(skip=True),
     "incidents.githubhook": Rule(skip=True),
+    # A chat webhook URL is a credential of the channel it posts to.
+    "incidents.chatwebhook": Rule(skip=True),
     "incidents.idempotencyrecord": Rule(skip=True),
     # Webhook deliveries belong to the hooks and tokens above, which are not copied either.
     "incidents.hookdelivery": Rule(skip=True),

@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from incidents import selectors
-from incidents.choices import plain_empty_choices
+from incidents.choices import IdsChoiceField, plain_empty_choices
 from incidents.limits import (
     BODY_MAX,
     FIRST_YEAR,
@@ -27,6 +27,7 @@ from incidents.models import (
     ActionItem,
     ApiTokenScope,
     Cause,
+    ChatWebhookKind,
     Environment,
     Incident,
     IncidentCause,
@@ -106,18 +107,6 @@ def _now_local() -> str:
 
 def _zone_help(text: str) -> str:
     return f"{text} Local time ({timezone.get_current_timezone_name()})."
-
-
-class IdsChoiceField(forms.ModelMultipleChoiceField):
-    """Several rows by id; a value that cannot be an id is a form error, never a database error."""
-
-    def _check_values(self, value):
-        for item in value:
-            if not str(item).isdigit() or len(str(item)) > 9:
-                raise ValidationError(
-                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": item}
-                )
-        return super()._check_values(value)  # type: ignore[misc]  # Django's private method, absent from the stubs
 
 
 class CauseChoiceField(IdsChoiceField):
@@ -663,3 +652,23 @@ class ApiTokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         model_choice_field(self, "team").queryset = teams
         plain_empty_choices(self)
+
+
+class ChatWebhookForm(forms.Form):
+    """One action on a team's chat channel: set (or replace) its webhook URL, clear it, enable it again, test it."""
+
+    ACTIONS = ("set", "clear", "enable", "test")
+
+    kind = forms.ChoiceField(choices=ChatWebhookKind.choices)
+    action = forms.ChoiceField(choices=[(action, action) for action in ACTIONS])
+    url = forms.CharField(
+        required=False, max_length=2000, strip=True,
+        help_text="The incoming webhook URL the chat service gave you; it is shown masked once saved.",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        if self.cleaned_data.get("action") == "set" and not self.cleaned_data.get("url"):
+            self.add_error("url", "Give the channel's incoming webhook URL.")
+        return self.cleaned_data

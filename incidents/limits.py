@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from itertools import accumulate
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
@@ -90,3 +91,24 @@ def gate_name_problem(name: object) -> str | None:
     if not isinstance(name, str) or not name.strip() or len(name) > 50 or not is_single_line(name):
         return f"Gate name {name!r} must be one line of 1 to 50 printable characters."
     return None
+
+
+# --- JSON nesting ------------------------------------------------------------------------------------------
+# Python's json module parses nested arrays and objects recursively: a body of a few thousand `[` would reach the
+# interpreter's recursion limit. Every door that parses JSON measures the depth first (API_MAX_JSON_DEPTH).
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (0 for a scalar), in linear time.
+
+    1. Escaped backslashes go first, then escaped quotes: every quote left delimits a string.
+    2. Splitting on the quotes leaves what is outside strings at the even positions.
+    3. Outside strings, each bracket opens or closes a level; the running sum peaks at the depth.
+    Invalid JSON gets some number here and its parse error from the parser.
+    """
+    unescaped = text.replace("\\\\", "").replace('\\"', "")
+    outside = "".join(unescaped.split('"')[::2])
+    brackets = _NOT_A_BRACKET.sub("", outside)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)

@@ -613,6 +613,9 @@ class ActionItem(models.Model):
     ticket_url = models.URLField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True, validators=IN_RANGE)
+    overdue_announced_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the team's chat channels were told it is overdue."
+    )
 
     class Meta:
         ordering = ["due_date", "id"]
@@ -891,6 +894,62 @@ class GitHubHook(models.Model):
             raise ValidationError({"environment_map": f"Unknown environment slugs: {', '.join(unknown)}."})
         if len(self.secret or "") < 16:
             raise ValidationError({"secret": "Use a secret of at least 16 characters."})
+
+
+class ChatWebhookKind(models.TextChoices):
+    SLACK = "slack", "Slack"
+    TEAMS = "teams", "Microsoft Teams"
+
+
+class ChatWebhook(models.Model):
+    """A team's channel in Slack or Microsoft Teams: the incoming webhook URL that posts to it, and its health.
+
+    The URL is a credential (whoever holds it posts to the channel): it is stored as given, since it must be
+    sent, and shown only masked (`masked_url`). A webhook is disabled (`disabled_at`) when the chat service says it
+    is gone, or after CHAT_WEBHOOK_MAX_FAILURES failed posts in a row; a lead enables it again.
+    """
+
+    Kind = ChatWebhookKind
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="chat_webhooks")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    url = models.CharField(max_length=2000, help_text="The incoming webhook URL (a secret).")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=300, blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.CharField(max_length=300, blank=True, editable=False)
+    last_digest_week = models.DateField(
+        null=True, blank=True, editable=False, help_text="The Monday of the last weekly digest queued for it."
+    )
+
+    class Meta:
+        ordering = ["team__name", "kind"]
+        verbose_name = "chat webhook"
+        constraints = [
+            models.UniqueConstraint(fields=["team", "kind"], name="chatwebhook_unique_team_kind"),
+            models.CheckConstraint(condition=_in_choices("kind", ChatWebhookKind), name="chatwebhook_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} ({self.get_kind_display()})"
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+    @property
+    def masked_url(self) -> str:
+        return mask_webhook_url(self.url)
+
+
+def mask_webhook_url(url: str) -> str:
+    """A webhook URL as pages, answers and logs may show it: its host and its last four characters."""
+    rest = url.split("://", 1)[-1]
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return f"{host}/…{url[-4:]}" if len(url) > len(host) + 12 else f"{host}/…"
 
 
 class HookDeliveryOutcome(models.TextChoices):

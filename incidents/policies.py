@@ -369,6 +369,31 @@ def token_managed_teams(actor: Viewer) -> Q:
     return Q(pk__in=sorted(actor.lead_team_ids))
 
 
+def may_manage_chat(actor: Viewer, team: Team) -> Decision:
+    """Setting, replacing, clearing, re-enabling and testing a team's chat channel webhooks (Slack, Teams): a lead
+    of the team and admins in the app, and the team's write token through the API."""
+    if actor.is_tool:
+        if not actor.can_write:
+            return _no(READ_ONLY_TOKEN)
+        if actor.tool_team_id == team.pk:
+            return ALLOWED
+        return _no("This token acts for another team; a token manages only its own team's chat channels.")
+    if actor.is_admin or (actor.user_id is not None and team.pk in actor.lead_team_ids):
+        return ALLOWED
+    if not actor.is_signed_in:
+        return _no(SIGNED_OUT)
+    return _no(f"Only a lead of {team.name} (or an admin) manages its chat channels.")
+
+
+def chat_managed_teams(actor: Viewer) -> Q:
+    """The teams whose chat channels `actor` manages, as a filter on teams (may_manage_chat for one team)."""
+    if actor.is_admin:
+        return Q()
+    if actor.is_tool:
+        return Q(pk=actor.tool_team_id) if actor.can_write else Q(pk__in=[])
+    return Q(pk__in=sorted(actor.lead_team_ids))
+
+
 def may_delete_referenced_rows(actor: Viewer) -> Decision:
     """Deleting teams, services, environments, causes or releases in the admin: admins only, as the delete page
     would list the items (confidential ones too) that use the row."""
@@ -378,3 +403,14 @@ def may_delete_referenced_rows(actor: Viewer) -> Decision:
 def may_see_operations(actor: Viewer) -> Decision:
     """The outbox's messages name the items they follow up, confidential filings included: admins only."""
     return ALLOWED if actor.is_admin else _no("Admins only.")
+
+
+def may_log_in_with_password(actor: Viewer, *, password_login: bool) -> Decision:
+    """Signing in with a password (the actor: the person whose password it is). With PASSWORD_LOGIN=false people
+    sign in through single sign-on, and only an active superuser may still use a password, on the break-glass page
+    (docs/sso.md)."""
+    if actor.is_tool:
+        return _no("A token does not sign in.")
+    if password_login or actor.is_admin:
+        return ALLOWED
+    return _no("Password login is turned off.")

@@ -8,6 +8,7 @@ is imported when the app starts (IncidentsConfig.ready), so that every handler i
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from celery import chord, shared_task
 from django.conf import settings
@@ -17,6 +18,7 @@ from incidents import outbox, services
 from incidents.models import Team
 from incidents.outbox import outbox_handler
 from incidents.selectors.reports import week_has_reports
+from incidents.services import chat as chat_services
 from incidents.services import reports as report_services
 from incidents.weeks import Week
 
@@ -76,6 +78,30 @@ def report_generate_handler(*, week_start: str, team_id: int | None) -> None:
     report_generate_task.delay(week_start, team_id)
 
 
+@outbox_handler("chat_post")
+def chat_post_handler(*, webhook_id: int, post: str, **reference: Any) -> str:
+    """Post to a team's chat channel (docs/chat.md); a failure worth retrying raises, for the outbox to retry."""
+    return chat_services.chat_post_deliver(webhook_id=webhook_id, post=post, **reference)
+
+
+@outbox_handler("chat_webhook_disabled")
+def chat_webhook_disabled_handler(*, webhook_id: int, user_id: int) -> int:
+    """Tell one of the team's leads that its chat webhook was disabled."""
+    return chat_services.chat_webhook_disabled_mail(webhook_id=webhook_id, user_id=user_id)
+
+
+@shared_task(name="incidents.chat_overdue_announce", acks_late=True)
+def chat_overdue_announce_task() -> int:
+    """Daily: one post per team channel listing the action items that became overdue since the last run."""
+    return chat_services.chat_overdue_announce()
+
+
+@shared_task(name="incidents.chat_digests_send", acks_late=True)
+def chat_digests_send_task(week_start: str) -> int:
+    """After the weekly reports: queue each team channel's digest of the week (once per channel and week)."""
+    return chat_services.chat_digests_enqueue(week=Week(dt.date.fromisoformat(week_start)))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Weekly trend reports. One task per (week, scope), computing both audiences; a weekly run generates every
 # scope and then sends the digests. Each is safe to run twice: reports are replaced in place (unique week +
@@ -127,13 +153,14 @@ def digests_send_task(self, week_start: str) -> int:
 
 @shared_task(name="incidents.reports_weekly", acks_late=True)
 def reports_weekly_task(week_start: str | None = None) -> str:
-    """The beat entry: last week's report for the organisation and each team, then the digests."""
+    """The beat entry: last week's report for the organisation and each team, then the digests (chat and mail)."""
     week = Week(dt.date.fromisoformat(week_start)) if week_start else Week.last()
     monday = week.monday.isoformat()
     reports = [
         report_generate_task.si(monday, team.pk if team else None) for team in report_services.report_scopes()
     ]
-    chord(reports)(digests_send_task.si(monday))
+    # The e-mail digests first (the core), then each team channel's digest is queued (chat is optional).
+    chord(reports)(digests_send_task.si(monday) | chat_digests_send_task.si(monday))
     return week.label
 
 

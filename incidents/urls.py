@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from incidents.views import action_items, catalogue, exports, home, incidents, near_misses, reports, tokens, triage
+from incidents.views import (
+    action_items,
+    catalogue,
+    chat,
+    exports,
+    home,
+    incidents,
+    near_misses,
+    reports,
+    tokens,
+    triage,
+)
 from incidents.views.common import IdConverter
 
 register_converter(IdConverter, "id")
@@ -45,6 +56,7 @@ urlpatterns = [
     path("environments/<slug:slug>/", catalogue.environment_detail, name="environment_detail"),
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<id:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
+    path("teams/<slug:slug>/chat/", chat.chat_settings, name="chat_settings"),
 ]
 
 # The weekly trend report pages, in their own namespace: reverse("reports:report_detail", ...).

@@ -65,8 +65,14 @@ def rules(team, lead, reporter, prod, service):
         "generate the team's report": lambda actor: policies.may_request_report(actor, team),
         "manage the team's API tokens (create, revoke)": lambda actor: policies.may_manage_tokens(actor, team),
         "manage every team's tokens and the GitHub hooks (the admin)": policies.may_manage_tokens,
+        "manage the team's chat channels (Slack and Teams webhooks)": lambda actor: policies.may_manage_chat(
+            actor, team
+        ),
         "see who filed a confidential near-miss": lambda actor: policies.may_see_confidential_reporter(
             actor, by_lead
+        ),
+        "sign in with a password while password login is off (break-glass)": lambda actor: (
+            policies.may_log_in_with_password(actor, password_login=False)
         ),
     }
 

@@ -312,3 +312,20 @@ GITHUB_DEPLOYMENT_STATUS = {
 }
 GITHUB_OUTCOME = {"detail": "Deployment recorded.", "release": 1207, "deployment": 5318}
 GITHUB_IGNORED = {"detail": "Event 'push' ignored.", "release": None, "deployment": None}
+
+# --- Chat channels ------------------------------------------------------------------------------------------
+# An obviously fake Slack webhook URL: the real ones are secrets.
+
+CHAT_WEBHOOK_SET = {"url": "https://hooks.slack.com/services/T0000000/B0000000/EXAMPLEexampleEXAMPLE0000"}
+CHAT_WEBHOOK = {
+    "kind": "slack",
+    "url_masked": "hooks.slack.com/…0000",
+    "active": True,
+    "disabled_at": None,
+    "disabled_reason": "",
+    "consecutive_failures": 0,
+    "last_success_at": "2026-11-30T07:02:11Z",
+    "last_failure_at": None,
+    "last_error": "",
+    "created_at": "2026-11-02T10:15:00Z",
+}

@@ -2,14 +2,12 @@
 
 Python's json module parses nested arrays and objects recursively: a body of a few thousand `[` would reach the
 interpreter's recursion limit and end as a 500. The depth is therefore measured first, in linear time and
-without recursion, and a body nested too deeply is refused before it is parsed.
+without recursion (incidents.limits.json_depth), and a body nested too deeply is refused before it is parsed.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from itertools import accumulate
 from typing import Any
 
 from django.conf import settings
@@ -17,23 +15,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from incidents.api.exceptions import PayloadTooLarge
-
-_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
-def json_depth(text: str) -> int:
-    """The deepest nesting of arrays and objects in a JSON text (0 for a scalar), in linear time.
-
-    1. Escaped backslashes go first, then escaped quotes: every quote left delimits a string.
-    2. Splitting on the quotes leaves what is outside strings at the even positions.
-    3. Outside strings, each bracket opens or closes a level; the running sum peaks at the depth.
-    Invalid JSON gets some number here and its parse error from the parser.
-    """
-    unescaped = text.replace("\\\\", "").replace('\\"', "")
-    outside = "".join(unescaped.split('"')[::2])
-    brackets = _NOT_A_BRACKET.sub("", outside)
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+from incidents.limits import json_depth
 
 
 def check_json_depth(text: str) -> None:

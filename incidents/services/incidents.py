@@ -62,6 +62,7 @@ from incidents.policies import (
     viewer_for_user,
 )
 from incidents.redaction import redact_fields
+from incidents.services.chat import chat_announce
 from incidents.tokens import receipt_code_new, receipt_hash
 
 
@@ -305,6 +306,9 @@ def _hand_over_filed(incident: Incident) -> None:
     """Follow-up work of a new item, through the outbox: its leads hear of it (not of what waits in triage)."""
     if incident.status != Incident.Status.TRIAGE:
         outbox_enqueue(handler="incident_filed", incident_id=incident.pk)
+    chat_announce(incident=incident, post="incident_filed")
+    if incident.status == Incident.Status.PUBLISHED:
+        chat_announce(incident=incident, post="postmortem_published")
 
 
 @transaction.atomic
@@ -602,6 +606,8 @@ def incident_update(
     incident_revision_record(incident=incident, author_id=author_id or actor.user_id, note=note)
     if amended:
         outbox_enqueue(handler="postmortem_amended", incident_id=incident.pk, version=incident.version)
+    if not was_published and incident.status == Incident.Status.PUBLISHED:
+        chat_announce(incident=incident, post="postmortem_published")
     return Saved(incident, redactions)
 
 
@@ -897,6 +903,7 @@ def triage_promote(
         changes=diff(before, {"reference": incident.reference, "status": incident.status}),
     )
     outbox_enqueue(handler="incident_filed", incident_id=incident.pk)
+    chat_announce(incident=incident, post="incident_filed")
     return incident
 
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from incidents import policies, selectors, services
 from incidents.forms import ApiTokenForm
 from incidents.models import ApiToken
+from incidents.selectors import chat as chat_selectors
 from incidents.views.common import viewer_of
 from incidents.views.incidents import apply_service_errors
 
@@ -48,7 +49,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
             created = (selectors.api_token_managed_get(viewer=viewer, pk=held[0]), held[1])
         except ApiToken.DoesNotExist:  # revoked and gone, or no longer a team this person manages
             created = None
-    context = {"form": form, "tokens": list(selectors.api_tokens_managed(viewer=viewer)), "created": created}
+    context = {"form": form, "tokens": list(selectors.api_tokens_managed(viewer=viewer)), "created": created,
+               "chat_teams": list(chat_selectors.chat_teams_managed(viewer=viewer))}  # fmt: skip
     response = render(request, "incidents/token_list.html", context, status=status)
     response["Cache-Control"] = "no-store"  # the page may hold a token's secret
     return response

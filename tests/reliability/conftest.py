@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from incidents.models import (
     ApiToken,
+    ChatWebhook,
     DigestDelivery,
     DigestSubscription,
     GitHubHook,
@@ -152,6 +153,7 @@ class World:
         DigestDelivery.objects.create(user=lead, week_start=self.week.monday)
         hook = GitHubHook.objects.create(name="acme/checkout", team=team, service=service, secret="s" * 32)
         HookDelivery.objects.create(source="github", hook=hook, delivery_id="guid-1", outcome="recorded")
+        ChatWebhook.objects.create(team=team, kind="slack", url="https://hooks.slack.com/services/T0/B0/FAKE0000")
         self.unsubscribe = unsubscribe_token(reporter)
         seen = {"user_agent": "curl", "ip_address": "198.51.100.7", "username": "otto", "http_accept": "*/*",
                 "path_info": "/accounts/login/"}  # fmt: skip
@@ -185,7 +187,7 @@ def fill(route, world: World, *, confidential: bool) -> str:
         "week": world.week.label, "scope": "organisation", "name": "counts", "slug": "prod",
         "uidb64": "MQ", "app_label": "incidents", "url": "nowhere/",
         "content_type_id": str(ContentType.objects.get_for_model(Incident).pk), "id": str(world.users["reporter"].pk),
-        "object_id": str(world.incident.pk),
+        "object_id": str(world.incident.pk), "kind": "slack",
     }  # fmt: skip
     if model:
         values["object_id"] = str(world.admin_object_id(model.group(1)))
@@ -193,7 +195,7 @@ def fill(route, world: World, *, confidential: bool) -> str:
         values["slug"] = "missing-check"
     elif route.name == "api:service-detail":
         values["slug"] = "checkout-api"
-    elif route.name == "api:team-detail":
+    elif route.name in {"api:team-detail", "api:team-chat", "incidents:chat_settings"}:
         values["slug"] = "payments"
     if route.name in {"incidents:timeline_edit", "incidents:timeline_delete"}:
         values["key"] = incident.timeline.order_by("pk").first().key

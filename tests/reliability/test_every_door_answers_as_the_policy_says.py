@@ -48,7 +48,7 @@ POST_ONLY = {
 API_WRITES = {
     "api:incident-list": "POST", "api:incident-detail": "PATCH", "api:action-item-list": "POST",
     "api:action-item-detail": "PATCH", "api:release-list": "POST", "api:deployment-list": "POST",
-    "api:hook-alertmanager": "POST", "api:hook-github": "POST",
+    "api:hook-alertmanager": "POST", "api:hook-github": "POST", "api:team-chat": "PUT",
 }  # fmt: skip
 INCIDENT_ROUTES = {
     "incidents:incident_detail", "incidents:incident_edit", "incidents:incident_status", "incidents:timeline_add",
@@ -116,6 +116,12 @@ EXPECTED = {
     "GET readyz": "200 200 200 200 200 200 200 200",
     "GET metrics": "404 404 404 404 404 404 404 404",
     "POST logout": "302 302 302 302 302 302 302 302",
+    # Single sign-on (docs/sso.md) is off here: its pages answer 404, and break-glass only with PASSWORD_LOGIN=false.
+    # Its logout is POST-only (405 to a GET); tests/test_sso.py checks these doors with single sign-on on.
+    "GET break_glass": "404 404 404 404 404 404 404 404",
+    "GET oidc_authentication_init": "404 404 404 404 404 404 404 404",
+    "GET oidc_authentication_callback": "404 404 404 404 404 404 404 404",
+    "GET oidc_logout": "405 405 405 405 405 405 405 405",
     "GET api:hook-alertmanager": "401 405 405 405 405 405 405 405",
     "POST api:hook-alertmanager": "401 403 403 403 403 403 400 400",
     "GET api:hook-github": "401 401 401 401 401 401 401 401",
@@ -204,7 +210,15 @@ EXPECTED = {
     "GET incidents:environment_detail": "302 200 200 200 200 302 302 302",
     # A team's API tokens: its leads and admins; the matrix's empty form is a 400, the revoke a redirect.
     "GET incidents:token_list": "302 403 200 403 200 302 302 302",
+    # The Slack app (docs/slack.md): off without its settings; when on, only Slack's signed posts are taken.
+    "GET slack:commands": "404 404 404 404 404 404 404 404",
+    "GET slack:interactions": "404 404 404 404 404 404 404 404",
     "POST incidents:token_revoke": "302 403 302 403 302 302 302 302",
+    # A team's chat channels (docs/chat.md): its leads and admins on the page; through the API its write token
+    # (a lead or admin session may read it, masked); the matrix's empty PUT is a 400 naming `url`.
+    "GET incidents:chat_settings": "302 403 200 403 200 302 302 302",
+    "GET api:team-chat": "401 403 200 403 200 403 200 403",
+    "PUT api:team-chat": "401 403 403 403 403 403 400 403",
 }
 
 # Every model page of the admin: superusers only; everyone else is sent to the admin's login page. The admin's
@@ -223,6 +237,7 @@ ADMIN_MODELS = {
     "incidents.hookdelivery": {"add": 403},  # deliveries are recorded by the receivers
     "incidents.incidentrevision": {"add": 403}, "incidents.auditentry": {"add": 403, "delete": 403},
     "incidents.outboxmessage": {"add": 403},  # follow-up work is enqueued by the writes that need it
+    "incidents.chatwebhook": {"add": 403},  # set by the team's leads in the app; the admin shows them masked
     # Login lockouts (django-axes): attempts are recorded by the login, never added by hand.
     "axes.accessattempt": {"add": 403}, "axes.accesslog": {"add": 403}, "axes.accessfailurelog": {"add": 403},
 }  # fmt: skip
@@ -354,7 +369,15 @@ def door_actions(world: World, team, prod) -> dict[str, tuple]:
             lambda c, o: c.post(f"/action-items/{o.pk}/complete/", {"status": "done"}),
             lambda c, o: c.patch(f"/api/v1/action-items/{o.pk}/", {"status": "done"}, format="json"),
         ),
+        "manage the team's chat channels (Slack and Teams webhooks)": (
+            lambda: team,
+            lambda c, o: c.post(f"/teams/{o.slug}/chat/", {"kind": "slack", "action": "set", "url": CHAT_URL}),
+            lambda c, o: c.put(f"/api/v1/teams/{o.slug}/chat/slack/", {"url": CHAT_URL}, format="json"),
+        ),
     }
+
+
+CHAT_URL = "https://hooks.slack.com/services/T0000000/B0000000/FAKEfakeFAKEfake0000"
 
 
 def test_every_door_answers_each_persona_as_the_table_says(
