@@ -27,7 +27,7 @@ from incidents.models import (
     DigestDelivery,
     DigestSubscription,
     Environment,
-    GitHubHook,
+    Hook,
     HookDelivery,
     IdempotencyRecord,
     Incident,
@@ -527,7 +527,7 @@ class ApiTokenAdmin(TokenManagersOnly, AuditedAdmin):
             services.api_token_revoke(token=token)
 
 
-class GitHubHookForm(forms.ModelForm):
+class HookForm(forms.ModelForm):
     secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
@@ -535,7 +535,7 @@ class GitHubHookForm(forms.ModelForm):
     )
 
     class Meta:
-        model = GitHubHook
+        model = Hook
         fields = ["name", "team", "service", "secret", "environment_map", "active"]
 
     def clean_secret(self) -> str:
@@ -545,9 +545,9 @@ class GitHubHookForm(forms.ModelForm):
         return secret
 
 
-@admin.register(GitHubHook)
-class GitHubHookAdmin(TokenManagersOnly, AuditedAdmin):
-    form = GitHubHookForm
+@admin.register(Hook)
+class HookAdmin(TokenManagersOnly, AuditedAdmin):
+    form = HookForm
     audit_hidden_fields = frozenset({"secret"})
     list_display = ["name", "team", "service", "active", "last_delivery_at"]
     list_filter = ["active", "team"]

@@ -418,7 +418,7 @@ RULES: dict[str, Rule] = {
     # Credentials stay with the instance that issued them: a copy makes its own tokens and hook secrets.
     # Idempotency records hold replayed response bodies (free text) and expire within a day anyway.
     "incidents.apitoken": Rule(skip=True),
-    "incidents.githubhook": Rule(skip=True),
+    "incidents.hook": Rule(skip=True),
     # A chat webhook URL is a credential of the channel it posts to.
     "incidents.chatwebhook": Rule(skip=True),
     "incidents.idempotencyrecord": Rule(skip=True),

@@ -775,6 +775,7 @@ class DigestDelivery(models.Model):
 class ApiTokenScope(models.TextChoices):
     READ = "read", "Read"
     WRITE = "write", "Read and write"
+    HOOK = "hook", "One hook's receiver only"
 
 
 class ApiToken(models.Model):
@@ -848,28 +849,59 @@ class IdempotencyRecord(models.Model):
         return f"{self.key} ({self.state})"
 
 
-class GitHubHook(models.Model):
-    """One GitHub webhook: its shared secret, the team it acts for and how its environments are named.
+class HookSource(models.TextChoices):
+    """The senders Hindsight has a receiver for (incidents/receivers/), each at /api/v1/hooks/<source>/."""
 
-    GitHub signs each delivery with the secret (X-Hub-Signature-256); the hook whose secret matches is the
-    sender, so the secret must be stored as given (it cannot be hashed).
+    ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+    GITHUB = "github", "GitHub"
+    PAGERDUTY = "pagerduty", "PagerDuty"
+    SENTRY = "sentry", "Sentry"
+    OPSGENIE = "opsgenie", "Opsgenie"
+    GRAFANA = "grafana", "Grafana"
+    DATADOG = "datadog", "Datadog"
+
+
+# Senders that sign each delivery with a shared secret (HMAC of the body); the others send a bearer token.
+SIGNED_HOOK_SOURCES = (HookSource.GITHUB, HookSource.PAGERDUTY, HookSource.SENTRY)
+
+
+class Hook(models.Model):
+    """One sender's webhook: the team it acts for, its credential, and how its services and environments map.
+
+    A signed sender (GitHub, PagerDuty, Sentry) signs each delivery with `secret`; the hook whose secret matches is
+    the sender, so the secret must be stored as given (it cannot be hashed). A sender with a bearer token
+    (Alertmanager, Opsgenie, Grafana, Datadog) sends the hook's `token`, an API token of the `hook` scope that is
+    accepted by this hook's receiver only and stored hashed like any other.
     """
 
+    Source = HookSource
+
     name = models.CharField(max_length=100, help_text="E.g. the repository, 'acme/checkout'.", validators=ONE_LINE)
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="github_hooks")
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.GITHUB)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="hooks")
     service = models.ForeignKey(
         Service,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        related_name="github_hooks",
-        help_text="The service the repository deploys; empty: the service whose slug is the repository name.",
+        related_name="hooks",
+        help_text="The service the sender speaks for; empty: the service named in each event (docs/receivers.md).",
     )
-    secret = models.CharField(max_length=200, help_text="The secret entered in GitHub's webhook settings.")
+    secret = models.CharField(
+        max_length=200, blank=True, help_text="The signing secret entered in the sender (signed senders only)."
+    )
+    token = models.OneToOneField(
+        "ApiToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="hook",
+        help_text="The bearer token the sender sends (senders with a token only).",
+    )
     environment_map = models.JSONField(
         default=dict,
         blank=True,
-        help_text='GitHub environment name → Hindsight environment slug, e.g. {"production": "prod"}. '
+        help_text='The sender\'s environment name → Hindsight environment slug, e.g. {"production": "prod"}. '
         "Names not listed are looked up as slugs.",
     )
     active = models.BooleanField(default=True)
@@ -877,23 +909,41 @@ class GitHubHook(models.Model):
     last_delivery_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        ordering = ["name"]
-        verbose_name = "GitHub hook"
+        ordering = ["source", "name"]
+        verbose_name = "hook"
+        constraints = [
+            models.CheckConstraint(condition=_in_choices("source", HookSource), name="hook_source_valid"),
+        ]
 
     def __str__(self) -> str:
-        return self.name
+        return f"{self.name} ({self.get_source_display()})"
+
+    @property
+    def signed(self) -> bool:
+        return self.source in SIGNED_HOOK_SOURCES
 
     def clean(self) -> None:
         mapping = self.environment_map
-        if not isinstance(mapping, dict) or not all(
-            isinstance(key, str) and isinstance(value, str) for key, value in mapping.items()
+        if (
+            not isinstance(mapping, dict)
+            or not all(
+                isinstance(key, str) and isinstance(value, str) and len(key) <= 255
+                for key, value in mapping.items()
+            )
+            or len(mapping) > 100
         ):
-            raise ValidationError({"environment_map": "Give an object of GitHub name → environment slug."})
+            raise ValidationError(
+                {"environment_map": "Give an object of at most 100 sender names → environment slug."}
+            )
         unknown = sorted(set(mapping.values()) - set(Environment.objects.values_list("slug", flat=True)))
         if unknown:
             raise ValidationError({"environment_map": f"Unknown environment slugs: {', '.join(unknown)}."})
-        if len(self.secret or "") < 16:
+        if self.signed and len(self.secret or "") < 16:
             raise ValidationError({"secret": "Use a secret of at least 16 characters."})
+        if not self.signed and self.secret:
+            raise ValidationError(
+                {"secret": f"{self.get_source_display()} sends a token, not a signature: leave it empty."}
+            )
 
 
 class ChatWebhookKind(models.TextChoices):
@@ -969,10 +1019,8 @@ class HookDelivery(models.Model):
 
     Outcome = HookDeliveryOutcome
 
-    source = models.CharField(max_length=20, help_text="The receiver: github or alertmanager.")
-    hook = models.ForeignKey(
-        GitHubHook, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
-    )
+    source = models.CharField(max_length=20, help_text="The receiver: a hook source, or slack.")
+    hook = models.ForeignKey(Hook, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     delivery_id = models.CharField(max_length=100, blank=True, help_text="The sender's id of this delivery.")
     event = models.CharField(max_length=50, blank=True)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.audit import audit_trail
-from incidents.models import ActionItem, ApiToken, AuditEntry, Cause, Environment, GitHubHook, Incident
+from incidents.models import ActionItem, ApiToken, AuditEntry, Cause, Environment, Hook, Incident
 from incidents.services import api_token_create
 from tests.api.conftest import Tool
 from tests.factories import IncidentFactory
@@ -86,12 +86,12 @@ def test_taxonomy_and_environment_changes_in_the_admin_are_audited_and_readable_
 
 
 def test_hook_secrets_are_never_written_to_the_trail(admin_client, team):
-    hook = GitHubHook.objects.create(
+    hook = Hook.objects.create(
         name="acme/app", team=team, secret="first-secret-value-123", environment_map={}
     )
     form = {"name": "acme/app", "team": team.pk, "secret": "second-secret-value-456", "environment_map": "{}",
             "active": "on"}  # fmt: skip
-    assert admin_client.post(reverse("admin:incidents_githubhook_change", args=[hook.pk]), form).status_code == 302
+    assert admin_client.post(reverse("admin:incidents_hook_change", args=[hook.pk]), form).status_code == 302
     (entry,) = AuditEntry.objects.filter(object_id=str(hook.pk), action="changed")
     assert entry.changes == {"secret": ["(hidden)", "(changed)"]}
     assert "second-secret" not in str(entry.changes) and "first-secret" not in str(entry.changes)

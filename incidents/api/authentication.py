@@ -9,7 +9,7 @@ from rest_framework import authentication, exceptions
 
 from incidents import selectors, services
 from incidents.audit import set_actor
-from incidents.models import ApiToken, GitHubHook
+from incidents.models import ApiToken, Hook
 from incidents.tokens import api_token_hash, github_signature
 
 
@@ -43,7 +43,7 @@ SIGNATURE_HEADER = "HTTP_X_HUB_SIGNATURE_256"
 class GitHubSignatureAuthentication(authentication.BaseAuthentication):
     """A delivery is GitHub's when its X-Hub-Signature-256 matches one active hook's secret."""
 
-    def authenticate(self, request) -> tuple[AnonymousUser, GitHubHook]:
+    def authenticate(self, request) -> tuple[AnonymousUser, Hook]:
         given = request.META.get(SIGNATURE_HEADER, "")
         if not given:
             raise exceptions.AuthenticationFailed("Missing X-Hub-Signature-256 header.")

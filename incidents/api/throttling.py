@@ -9,7 +9,7 @@ from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import SimpleRateThrottle
 
-from incidents.models import ApiToken, GitHubHook
+from incidents.models import ApiToken, Hook
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class WriteRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view) -> str:
         if isinstance(request.auth, ApiToken):
             ident = f"token-{request.auth.pk}"
-        elif isinstance(request.auth, GitHubHook):
+        elif isinstance(request.auth, Hook):
             ident = f"github-{request.auth.pk}"
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"

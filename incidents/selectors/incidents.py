@@ -36,7 +36,7 @@ from incidents.models import (
     ConfidentialReporter,
     Deployment,
     Environment,
-    GitHubHook,
+    Hook,
     Incident,
     IncidentCause,
     IncidentQuerySet,
@@ -151,8 +151,8 @@ def api_token_authenticate(*, token_hash: str) -> ApiToken | None:
     return ApiToken.objects.select_related("team").filter(token_hash=token_hash).first()
 
 
-def github_hooks_active() -> QuerySet[GitHubHook]:
-    return GitHubHook.objects.filter(active=True).select_related("team", "service")
+def github_hooks_active() -> QuerySet[Hook]:
+    return Hook.objects.filter(active=True).select_related("team", "service")
 
 
 def api_incident_list(*, viewer: Viewer) -> QuerySet[Incident]:

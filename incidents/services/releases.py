@@ -14,7 +14,7 @@ from django.utils import timezone
 from incidents.models import (
     Deployment,
     Environment,
-    GitHubHook,
+    Hook,
     HookDelivery,
     Release,
     Service,
@@ -148,7 +148,7 @@ def _github_version(*, service: Service, sha: str, ref: str) -> str:
     return match.group(1) if match else sha[:12]
 
 
-def _github_environment(*, hook: GitHubHook, name: str) -> Environment | None:
+def _github_environment(*, hook: Hook, name: str) -> Environment | None:
     slug = (hook.environment_map or {}).get(name, name)
     return Environment.objects.filter(slug=slug).first()
 
@@ -167,7 +167,7 @@ class GitHubDeploymentEvent:
     url: str = ""
 
 
-def _github_service(*, hook: GitHubHook, repository: str) -> tuple[Service | None, str]:
+def _github_service(*, hook: Hook, repository: str) -> tuple[Service | None, str]:
     """The hook's service (an admin's choice), else the service named like the repository, if the hook's team
     may write for it (policies.service_writable_by)."""
     if hook.service is not None:
@@ -183,7 +183,7 @@ def _github_service(*, hook: GitHubHook, repository: str) -> tuple[Service | Non
 
 
 @transaction.atomic
-def github_deployment_record(*, hook: GitHubHook, event: GitHubDeploymentEvent) -> GitHubDeploymentOutcome:
+def github_deployment_record(*, hook: Hook, event: GitHubDeploymentEvent) -> GitHubDeploymentOutcome:
     """Record the release a GitHub deployment carries and, once its status is final, the deployment."""
     service, ignored = _github_service(hook=hook, repository=event.repository)
     if service is None:
@@ -220,7 +220,7 @@ def _github_delivery_outcome(outcome: GitHubDeploymentOutcome) -> str:
 
 @transaction.atomic
 def github_delivery_record(
-    *, hook: GitHubHook, delivery_id: str, event: str, deployment: GitHubDeploymentEvent | None
+    *, hook: Hook, delivery_id: str, event: str, deployment: GitHubDeploymentEvent | None
 ) -> GitHubDeploymentOutcome:
     """Handle one GitHub delivery once per delivery id (X-GitHub-Delivery), recording its outcome.
 
@@ -240,5 +240,5 @@ def github_delivery_record(
     return outcome
 
 
-def github_hook_touch(*, hook: GitHubHook) -> None:
-    GitHubHook.objects.filter(pk=hook.pk).update(last_delivery_at=timezone.now())
+def github_hook_touch(*, hook: Hook) -> None:
+    Hook.objects.filter(pk=hook.pk).update(last_delivery_at=timezone.now())

@@ -17,7 +17,7 @@ from incidents.limits import one_line
 from incidents.models import (
     ApiToken,
     Environment,
-    GitHubHook,
+    Hook,
     HookDelivery,
     IdempotencyRecord,
     Incident,
@@ -305,7 +305,7 @@ def alertmanager_notification_record(*, token: ApiToken, alerts: list[AlertInput
 # --- Webhook deliveries: replays refused by delivery id, old ones forgotten -------------------------------
 
 
-def hook_delivery_claim(*, source: str, delivery_id: str, hook: GitHubHook | None = None,
+def hook_delivery_claim(*, source: str, delivery_id: str, hook: Hook | None = None,
                         event: str = "") -> tuple[HookDelivery, bool]:  # fmt: skip
     """Claim a delivery id inside the caller's transaction; returns the row and whether it is to be processed.
 

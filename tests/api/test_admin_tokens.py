@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.messages import get_messages
 
-from incidents.models import ApiToken, GitHubHook
+from incidents.models import ApiToken, Hook
 from incidents.services import api_token_create
 from incidents.tokens import api_token_hash
 from tests.api.conftest import Tool
@@ -38,18 +38,18 @@ def test_admin_revoke_action_makes_the_token_fail(admin_client, team):
 
 def test_admin_github_hook_keeps_its_secret_hidden_and_checks_the_mapping(admin_client, team):
     response = admin_client.post(
-        "/admin/incidents/githubhook/add/",
+        "/admin/incidents/hook/add/",
         {"name": "acme/checkout", "team": team.pk, "secret": "a-long-enough-webhook-secret",
          "environment_map": '{"production": "prod"}', "active": "on"},
     )  # fmt: skip
     assert response.status_code == 302
-    hook = GitHubHook.objects.get()
-    page = admin_client.get(f"/admin/incidents/githubhook/{hook.pk}/change/").content.decode()
+    hook = Hook.objects.get()
+    page = admin_client.get(f"/admin/incidents/hook/{hook.pk}/change/").content.decode()
     assert "a-long-enough-webhook-secret" not in page
     bad = admin_client.post(
-        "/admin/incidents/githubhook/add/",
+        "/admin/incidents/hook/add/",
         {"name": "x", "team": team.pk, "secret": "short", "environment_map": '{"production": "moon"}'},
     )
     assert bad.status_code == 200
     assert "Unknown environment slugs: moon" in bad.content.decode()
-    assert GitHubHook.objects.count() == 1
+    assert Hook.objects.count() == 1

@@ -118,7 +118,7 @@ def test_concurrent_copies_of_one_github_delivery_record_it_once(tool):
 
     from rest_framework.test import APIClient
 
-    from incidents.models import Deployment, GitHubHook, HookDelivery
+    from incidents.models import Deployment, Hook, HookDelivery
     from incidents.services import releases as release_services
     from incidents.tokens import github_signature
     from tests.api.conftest import payload
@@ -126,7 +126,7 @@ def test_concurrent_copies_of_one_github_delivery_record_it_once(tool):
 
     secret = "a-long-enough-webhook-secret"
     team = tool.token.team
-    GitHubHook.objects.create(name="acme/checkout", team=team, service=ServiceFactory(owner_team=team),
+    Hook.objects.create(name="acme/checkout", team=team, service=ServiceFactory(owner_team=team),
                               secret=secret, environment_map={"production": "prod"})  # fmt: skip
     raw = json.dumps(payload("github_deployment_status.json")).encode()
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incidents.models import Deployment, GitHubHook, HookDelivery, Incident, Release
+from incidents.models import Deployment, Hook, HookDelivery, Incident, Release
 from incidents.tokens import github_signature
 from tests.api.conftest import payload
 from tests.factories import ReleaseFactory, ServiceFactory
@@ -125,7 +125,7 @@ SECRET = "a-long-enough-webhook-secret"
 
 @pytest.fixture
 def hook(team, service):
-    return GitHubHook.objects.create(
+    return Hook.objects.create(
         name="acme/checkout", team=team, service=service, secret=SECRET, environment_map={"production": "prod"}
     )
 
@@ -201,7 +201,7 @@ def test_environment_named_by_slug_needs_no_mapping(hook, staging):
 
 def test_service_defaults_to_the_repository_name(team):
     ServiceFactory(slug="Hello-World", owner_team=team)
-    GitHubHook.objects.create(name="hello", team=team, secret=SECRET, environment_map={"production": "prod"})
+    Hook.objects.create(name="hello", team=team, secret=SECRET, environment_map={"production": "prod"})
     assert deliver("deployment_status", payload("github_deployment_status.json")).status_code == 200
     assert Deployment.objects.get().release.service.slug == "Hello-World"
 
@@ -267,7 +267,7 @@ def test_malformed_deployment_payload_names_the_field(hook):
 
 def test_hook_picks_its_own_team_among_several(hook, other_team):
     ServiceFactory(slug="auth-service", owner_team=other_team)
-    other = GitHubHook.objects.create(
+    other = Hook.objects.create(
         name="acme/auth", team=other_team, service=ServiceFactory(slug="auth"), secret="another-long-secret-value"
     )
     body = payload("github_deployment_status.json")
@@ -305,7 +305,7 @@ def status_event(*, state: str = "success", at: str = "2019-05-15T15:20:55Z", re
 @pytest.fixture
 def repository_hook(team):
     """A hook of the payments team with no service set: the repository name names the service."""
-    return GitHubHook.objects.create(
+    return Hook.objects.create(
         name="payments repos", team=team, secret=SECRET, environment_map={"production": "prod"}
     )
 

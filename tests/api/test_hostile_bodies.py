@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from incidents.models import ActionItem, Deployment, GitHubHook, Incident, Release
+from incidents.models import ActionItem, Deployment, Hook, Incident, Release
 from incidents.tokens import github_signature
 from tests.factories import ActionItemFactory, IncidentFactory
 
@@ -79,7 +79,7 @@ def test_brackets_inside_strings_do_not_count(writer):
 
 @pytest.fixture
 def hook(team, service):
-    return GitHubHook.objects.create(name="acme/checkout", team=team, service=service, secret=SECRET)
+    return Hook.objects.create(name="acme/checkout", team=team, service=service, secret=SECRET)
 
 
 def github(raw: bytes, content_type: str):

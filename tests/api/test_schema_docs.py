@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from incidents.api.serializers import TeamSerializer
 from incidents.api.views import ApiViewMixin
-from incidents.models import GitHubHook, Membership, Team
+from incidents.models import Hook, Membership, Team
 from incidents.tokens import github_signature
 from tests.factories import MembershipFactory, UserFactory
 
@@ -211,7 +211,7 @@ def test_every_write_request_example_is_accepted(served, writer, team, service):
 
 def test_the_github_example_records_a_deployment(served, team, service):
     secret = "example-secret"
-    GitHubHook.objects.create(name="example-shop/checkout-api", team=team, service=service, secret=secret)
+    Hook.objects.create(name="example-shop/checkout-api", team=team, service=service, secret=secret)
     (event,) = request_examples(served, "post", "/api/v1/hooks/github/")
     raw = json.dumps(event).encode()
     response = APIClient().post(

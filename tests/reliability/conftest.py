@@ -23,7 +23,7 @@ from incidents.models import (
     ChatWebhook,
     DigestDelivery,
     DigestSubscription,
-    GitHubHook,
+    Hook,
     HookDelivery,
     IdempotencyRecord,
     Incident,
@@ -151,7 +151,7 @@ class World:
         IdempotencyRecord.objects.create(token=token, key="k-1", request_fingerprint="0" * 64)
         DigestSubscription.objects.create(user=lead, subscribed=True)
         DigestDelivery.objects.create(user=lead, week_start=self.week.monday)
-        hook = GitHubHook.objects.create(name="acme/checkout", team=team, service=service, secret="s" * 32)
+        hook = Hook.objects.create(name="acme/checkout", team=team, service=service, secret="s" * 32)
         HookDelivery.objects.create(source="github", hook=hook, delivery_id="guid-1", outcome="recorded")
         ChatWebhook.objects.create(team=team, kind="slack", url="https://hooks.slack.com/services/T0/B0/FAKE0000")
         self.unsubscribe = unsubscribe_token(reporter)
