@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -13,10 +14,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 
 from incidents import policies, services
 from incidents.audit import audit_record, audit_trail, confidential_trail, diff, snapshot
 from incidents.models import (
+    SIGNED_HOOK_SOURCES,
     ActionItem,
     ApiToken,
     AuditEntry,
@@ -479,6 +482,9 @@ class TokenManagersOnly(admin.ModelAdmin):
 
 
 class ApiTokenForm(forms.ModelForm):
+    # A hook's token is made with its hook (HookAdmin, create_hook), never on its own.
+    scope = forms.ChoiceField(choices=[(ApiToken.Scope.READ, "Read"), (ApiToken.Scope.WRITE, "Read and write")])
+
     class Meta:
         model = ApiToken
         fields = ["name", "team", "scope"]
@@ -531,29 +537,59 @@ class HookForm(forms.ModelForm):
     secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
-        help_text="The webhook secret entered in GitHub (at least 16 characters). Leave empty to keep it.",
+        help_text="Signed senders (GitHub, PagerDuty, Sentry): the signing secret entered in or shown by the sender "
+        "(at least 16 characters); empty on a new hook: a new one, shown once. Leave empty to keep it. Senders "
+        "with a bearer token get a token when the hook is created, shown once.",
     )
 
     class Meta:
         model = Hook
-        fields = ["name", "team", "service", "secret", "environment_map", "active"]
+        fields = ["name", "source", "team", "service", "secret", "environment_map", "active"]
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data.get("secret") or ""
         if not secret and self.instance.pk:
             return self.instance.secret
+        if not secret and self.cleaned_data.get("source") in SIGNED_HOOK_SOURCES:
+            self.generated_secret = True  # a new signed hook: shown once when it is saved
+            return secrets.token_urlsafe(32)
         return secret
 
 
 @admin.register(Hook)
 class HookAdmin(TokenManagersOnly, AuditedAdmin):
+    """Hooks are created here or with `create_hook`; the new secret or token is shown once, in a message."""
+
     form = HookForm
     audit_hidden_fields = frozenset({"secret"})
-    list_display = ["name", "team", "service", "active", "last_delivery_at"]
-    list_filter = ["active", "team"]
+    list_display = ["name", "source", "team", "service", "active", "last_delivery_at"]
+    list_filter = ["source", "active", "team"]
     search_fields = ["name"]
     list_select_related = ["team", "service"]
     autocomplete_fields = ["service"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Hook | None = None) -> list[str]:
+        return ["source", "token"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: Hook, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = services.hook_create(
+            source=obj.source, name=obj.name, team=obj.team, service=obj.service,
+            secret=form.cleaned_data.get("secret") or "", environment_map=obj.environment_map,
+        )  # fmt: skip
+        obj.pk = created.hook.pk
+        obj.refresh_from_db()
+        url = request.build_absolute_uri(reverse(f"api:hook-{created.hook.source}"))
+        if created.hook.signed and not getattr(form, "generated_secret", False):
+            self.message_user(request, f"{created.hook}: the sender delivers to {url}, signed with your secret.")
+            return
+        what = "signing secret" if created.hook.signed else "bearer token"
+        self.message_user(
+            request, f"{created.hook}: the sender delivers to {url} with the {what} {created.secret} — copy it "
+            "now, it is not shown again.", messages.WARNING,
+        )  # fmt: skip
 
 
 @admin.register(IdempotencyRecord)

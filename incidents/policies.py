@@ -12,7 +12,7 @@ it and checks every door against it. This module imports models only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -35,6 +35,9 @@ class Viewer:
     is_admin: bool = False
     tool_team_id: int | None = None  # the team an API token acts for
     can_write: bool = True  # False for a token of the read scope
+    # A hook's token (scope "hook"): the source of its active hook, "" when the hook is gone or switched off.
+    # Such a token is accepted by that one receiver only (may_present_token).
+    hook_source: str | None = None
 
     @property
     def is_tool(self) -> bool:
@@ -84,6 +87,12 @@ def viewer_for_team(team: Team, *, can_write: bool = True) -> Viewer:
 
 
 def viewer_for_token(token: ApiToken) -> Viewer:
+    if token.scope == ApiToken.Scope.HOOK:
+        hook = getattr(token, "hook", None)
+        return replace(
+            viewer_for_team(token.team, can_write=False),
+            hook_source=hook.source if hook is not None and hook.active else "",
+        )
     return viewer_for_team(token.team, can_write=token.can_write)
 
 
@@ -305,6 +314,32 @@ def may_write_for_service(actor: Viewer, service: Service) -> Decision:
 
 
 # --- The API's doors ------------------------------------------------------------------------------------------
+
+
+def may_present_token(actor: Viewer, receiver: str | None) -> Decision:
+    """A token at a door of the API. A hook's token is the credential of one sender, kept in that sender's
+    configuration: it is accepted by its own hook's receiver (`receiver`, the source) only, never to read or write
+    anything else. Other tokens are accepted everywhere, and their scope decides the rest."""
+    if actor.hook_source is None:
+        return ALLOWED
+    if actor.hook_source and actor.hook_source == receiver:
+        return ALLOWED
+    if not actor.hook_source:
+        return _no("This token's hook is switched off or gone.")
+    return _no(
+        f"This token belongs to a {actor.hook_source} hook and is accepted only at /api/v1/hooks/{actor.hook_source}/."
+    )
+
+
+def may_deliver_to_receiver(actor: Viewer, receiver: str) -> Decision:
+    """A sender with a bearer token (Alertmanager, Opsgenie, Grafana, Datadog) delivering to its receiver: the
+    token of one of this source's active hooks, or a write token of the team (its events are mapped by the
+    documented defaults, without a hook's service or environment map)."""
+    if not actor.is_tool:
+        return _no("Send a hook's token, or a write token, as `Authorization: Bearer <token>`.")
+    if actor.hook_source is not None:
+        return may_present_token(actor, receiver)
+    return _writer(actor)
 
 
 def may_read_api(actor: Viewer) -> Decision:

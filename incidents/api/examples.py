@@ -72,7 +72,7 @@ INCIDENT_CREATE = {
         {"at": "2026-11-24T09:19:00Z", "text": "CheckoutLatencyHigh fired; on-call acknowledged."},
         {"at": "2026-11-24T09:41:00Z", "text": "Rolled checkout-api back to 4.11.3; p95 back to 430 ms."},
     ],
-    "source": "pagerduty",
+    "source": "incident-bot",
     "external_id": "PD-Q3X8Y2",
 }
 NEAR_MISS_CREATE = {
@@ -118,7 +118,7 @@ INCIDENT_LISTED = {
     "body_html": "",
     "reporter": None,
     "confidential": False,
-    "source": "pagerduty",
+    "source": "incident-bot",
     "external_id": "PD-Q3X8Y2",
     "version": 1,
     "created_at": "2026-11-24T09:20:04Z",
@@ -329,3 +329,31 @@ CHAT_WEBHOOK = {
     "last_error": "",
     "created_at": "2026-11-02T10:15:00Z",
 }
+
+# --- Receivers of alerting tools (incidents/api/receivers/) ----------------------------------------------------
+PAGERDUTY_TRIGGERED = {
+    "event": {
+        "id": "01DEN4LXZPOKHQ8CM4NCMEKNZN",
+        "event_type": "incident.triggered",
+        "resource_type": "incident",
+        "occurred_at": "2026-11-24T09:19:03.169Z",
+        "agent": None,
+        "client": None,
+        "data": {
+            "id": "Q3X8Y2ZB0K1CDE",
+            "type": "incident",
+            "self": "https://api.pagerduty.com/incidents/Q3X8Y2ZB0K1CDE",
+            "html_url": "https://example-shop.pagerduty.com/incidents/Q3X8Y2ZB0K1CDE",
+            "number": 4711,
+            "status": "triggered",
+            "incident_key": "checkout-latency",
+            "created_at": "2026-11-24T09:19:02Z",
+            "title": "Checkout p95 latency above 2 s",
+            "service": {"id": "PF9KMXH", "summary": "checkout-api", "type": "service_reference"},
+            "priority": {"id": "PSO75BM", "summary": "P2", "type": "priority_reference"},
+            "urgency": "high",
+        },
+    }
+}
+HOOK_OUTCOME = {**ALERT_OUTCOME, "created": ["INC-58"]}
+HOOK_IGNORED = {**ALERT_OUTCOME, "created": [], "detail": "Event 'incident.annotated' ignored."}

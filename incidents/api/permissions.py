@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from incidents import policies
-from incidents.models import ApiToken, Hook, Team
+from incidents.models import ApiToken, Team
 
 
 def request_token(request) -> ApiToken | None:
@@ -35,14 +35,6 @@ def acting_team(request) -> Team:
     return tool_token(request).team
 
 
-def request_hook(request) -> Hook:
-    """The hook a GitHub delivery is signed for (SignedByGitHub lets no other request through)."""
-    hook = request.auth
-    if not isinstance(hook, Hook):
-        raise RuntimeError("a GitHub delivery reached the view without its hook")
-    return hook
-
-
 class TokenScopePermission(BasePermission):
     message = policies.READ_ONLY_TOKEN
 
@@ -54,8 +46,3 @@ class TokenScopePermission(BasePermission):
         if not decision:
             self.message = decision.rule
         return bool(decision)
-
-
-class SignedByGitHub(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return isinstance(request.auth, Hook)

@@ -36,7 +36,7 @@ class WriteRateThrottle(SimpleRateThrottle):
         if isinstance(request.auth, ApiToken):
             ident = f"token-{request.auth.pk}"
         elif isinstance(request.auth, Hook):
-            ident = f"github-{request.auth.pk}"
+            ident = f"hook-{request.auth.pk}"
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:

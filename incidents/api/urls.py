@@ -6,7 +6,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from incidents.api import chat, hooks, views
+from incidents.api import chat, views
+from incidents.api.receivers import receiver_urls
 
 app_name = "api"
 
@@ -24,8 +25,7 @@ router.register("teams", views.TeamViewSet, basename="team")
 router.register("reports", views.ReportViewSet, basename="report")
 
 urlpatterns = [
-    path("v1/hooks/alertmanager/", hooks.AlertmanagerWebhookView.as_view(), name="hook-alertmanager"),
-    path("v1/hooks/github/", hooks.GitHubWebhookView.as_view(), name="hook-github"),
+    *receiver_urls(),
     path("v1/teams/<str:slug>/chat/<str:kind>/", chat.ChatWebhookView.as_view(), name="team-chat"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -148,11 +148,17 @@ def suspect_releases(*, incident: Incident) -> QuerySet[Release]:
 
 
 def api_token_authenticate(*, token_hash: str) -> ApiToken | None:
-    return ApiToken.objects.select_related("team").filter(token_hash=token_hash).first()
+    return ApiToken.objects.select_related("team", "hook").filter(token_hash=token_hash).first()
 
 
-def github_hooks_active() -> QuerySet[Hook]:
-    return Hook.objects.filter(active=True).select_related("team", "service")
+def hooks_active(*, source: str) -> QuerySet[Hook]:
+    """The active hooks of one sender, whose secrets a signed delivery is checked against."""
+    return Hook.objects.filter(active=True, source=source).select_related("team", "service")
+
+
+def hook_of_token(*, token: ApiToken) -> Hook | None:
+    """The hook a bearer token belongs to (a hook-scope token), or None for a team's plain write token."""
+    return Hook.objects.filter(token=token, active=True).select_related("team", "service").first()
 
 
 def api_incident_list(*, viewer: Viewer) -> QuerySet[Incident]:

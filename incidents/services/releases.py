@@ -238,7 +238,3 @@ def github_delivery_record(
         outcome = github_deployment_record(hook=hook, event=deployment)
     hook_delivery_finish(delivery=delivery, outcome=_github_delivery_outcome(outcome), detail=outcome.ignored)
     return outcome
-
-
-def github_hook_touch(*, hook: Hook) -> None:
-    Hook.objects.filter(pk=hook.pk).update(last_delivery_at=timezone.now())

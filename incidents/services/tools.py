@@ -3,43 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from incidents.audit import audit_record
-from incidents.limits import one_line
 from incidents.models import (
     ApiToken,
-    Environment,
     Hook,
     HookDelivery,
+    HookSource,
     IdempotencyRecord,
     Incident,
-    Service,
     Team,
 )
 from incidents.policies import (
     Viewer,
     may_manage_tokens,
-    not_writable_detail,
     require,
-    service_writable_by,
-    viewer_for_token,
 )
 from incidents.services.incidents import (
-    Redactions,
     Saved,
-    VersionConflict,
-    _merge_redactions,
-    _redact,
     incident_create,
-    incident_update,
 )
 from incidents.tokens import api_token_hash, api_token_new
 
@@ -53,7 +42,7 @@ TOOL_STATUSES = (
     Incident.Status.PUBLISHED,
 )
 # Sources that Hindsight's own doors write; a tool posting through the API cannot claim them.
-RESERVED_SOURCES = ("web", "alertmanager", "github")
+RESERVED_SOURCES = ("web", "slack", "import", *HookSource.values)
 ABANDONED_CLAIM_AFTER = dt.timedelta(minutes=5)
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
 
@@ -177,135 +166,14 @@ ALERT_SEVERITIES = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class AlertInput:
-    fingerprint: str
-    starts_at: dt.datetime
-    ends_at: dt.datetime | None  # None when Alertmanager sent the zero time ("not given")
-    resolved: bool
-    title: str
-    summary: str
-    environment: Environment | None
-    service: Service | None
-    severity: str
-
-
 def _cut(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
-
-
-def _alert_title(alert: AlertInput, *, into: Redactions) -> str:
-    """One line (an alert's summary template may span several), redacted whole, then cut to the model's length:
-    a secret cut in half would escape redaction."""
-    title = _redact({"title": one_line(alert.title)}, into=into)["title"]
-    field = Incident._meta.get_field("title")
-    if not isinstance(field, models.CharField) or field.max_length is None:
-        raise TypeError("Incident.title must be a CharField with a max_length")
-    return _cut(title, field.max_length)
-
-
-@dataclass(frozen=True)
-class AlertRecorded:
-    incident: Incident
-    what: str  # "created", "resolved" or "unchanged" (a notification sent again)
-    note: str  # why a service label was not used (a service of another team is left out)
-    redactions: Redactions
-
-
-def alert_record(*, actor: Viewer, team: Team, alert: AlertInput) -> AlertRecorded:
-    """One triage item per alert fingerprint and firing period; a resolved notification sets its resolved time.
-
-    The item is filed without a service label's service when `team` may not write for it (another team's).
-    """
-    service, note = alert.service, ""
-    if service is not None and not service_writable_by(team, service):
-        note = not_writable_detail(team, service) + " The item is filed without it."
-        service = None
-    redactions: Redactions = {}
-    title = _alert_title(alert, into=redactions)
-    resolved_at = alert.ends_at if alert.resolved and alert.ends_at and alert.ends_at >= alert.starts_at else None
-    external_id = f"team{team.pk}/{alert.fingerprint}/{alert.starts_at.isoformat()}"
-    saved, created = incident_record_for_tool(
-        actor=actor, team=team, source="alertmanager", external_id=external_id,
-        kind=Incident.Kind.INCIDENT, status=Incident.Status.TRIAGE, title=title, summary=alert.summary,
-        severity=alert.severity, environment=alert.environment, caught_by=Incident.CaughtBy.MONITORING_ALERT,
-        started_at=alert.starts_at, detected_at=alert.starts_at, resolved_at=resolved_at,
-        services=[service] if service else [],
-    )  # fmt: skip
-    if created:
-        _merge_redactions(redactions, saved.redactions)
-        return AlertRecorded(saved.obj, "created", note, redactions)
-    incident, what = _alert_resolve(actor, saved.obj, resolved_at)
-    return AlertRecorded(incident, what, note, {})
-
-
-def _alert_resolve(actor: Viewer, incident: Incident, resolved_at: dt.datetime | None) -> tuple[Incident, str]:
-    if resolved_at is None or incident.resolved_at is not None:
-        return incident, "unchanged"
-    for _ in range(3):  # someone may be editing the item at the same moment
-        try:
-            return incident_update(
-                actor=actor, incident=incident, expected_version=incident.version,
-                changes={"resolved_at": resolved_at},
-            ).obj, "resolved"  # fmt: skip
-        except VersionConflict as conflict:
-            incident = conflict.current
-            if incident.resolved_at is not None:
-                return incident, "unchanged"
-    raise VersionConflict(incident)
-
-
-def _alert_outcome_record(outcome: dict[str, Any], alert: AlertInput, *, actor: Viewer, team: Team) -> None:
-    """Record one alert of a notification into `outcome`: its reference under what happened, or its error."""
-    try:
-        recorded = alert_record(actor=actor, team=team, alert=alert)
-    except ValidationError as error:
-        detail = (
-            {("non_field_errors" if name == NON_FIELD_ERRORS else name): messages
-             for name, messages in error.message_dict.items()}
-            if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
-        )  # fmt: skip
-        outcome["errors"].append({"fingerprint": alert.fingerprint, **detail})
-        return
-    except VersionConflict:
-        outcome["errors"].append({"fingerprint": alert.fingerprint, "detail": "Being edited; resend."})
-        return
-    outcome[recorded.what].append(recorded.incident.reference)
-    if recorded.redactions:
-        outcome["redacted"][recorded.incident.reference] = recorded.redactions
-    if recorded.note and alert.service is not None:  # a note is about the alert's service
-        outcome["warnings"].append({"fingerprint": alert.fingerprint, "service": alert.service.slug,
-                                    "detail": recorded.note})  # fmt: skip
-
-
-def alertmanager_notification_record(*, token: ApiToken, alerts: list[AlertInput]) -> dict[str, Any]:
-    """Record each alert of one Alertmanager notification and the notification's delivery (HookDelivery).
-
-    Alertmanager sends no delivery id: a notification sent again is recognised alert by alert (fingerprint
-    and start time), and each alert's outcome says "unchanged".
-    """
-    outcome: dict[str, Any] = {
-        "created": [], "resolved": [], "unchanged": [], "errors": [], "warnings": [], "redacted": {}
-    }  # fmt: skip
-    for alert in alerts:
-        _alert_outcome_record(outcome, alert, actor=viewer_for_token(token), team=token.team)
-    if outcome["errors"]:
-        result = HookDelivery.Outcome.PARTIAL
-    elif outcome["created"] or outcome["resolved"]:
-        result = HookDelivery.Outcome.RECORDED
-    else:
-        result = HookDelivery.Outcome.UNCHANGED
-    HookDelivery.objects.create(
-        source="alertmanager", token=token, event="notification", outcome=result,
-        detail=f"{len(alerts)} alerts, {len(outcome['errors'])} not recorded" if outcome["errors"] else "",
-    )  # fmt: skip
-    return outcome
 
 
 # --- Webhook deliveries: replays refused by delivery id, old ones forgotten -------------------------------
 
 
-def hook_delivery_claim(*, source: str, delivery_id: str, hook: Hook | None = None,
+def hook_delivery_claim(*, source: str, delivery_id: str, hook: Hook | None = None, token: ApiToken | None = None,
                         event: str = "") -> tuple[HookDelivery, bool]:  # fmt: skip
     """Claim a delivery id inside the caller's transaction; returns the row and whether it is to be processed.
 
@@ -319,11 +187,13 @@ def hook_delivery_claim(*, source: str, delivery_id: str, hook: Hook | None = No
     Without a delivery id there is nothing to deduplicate: the row only records the outcome.
     """
     if not delivery_id:
-        return HookDelivery(source=source, hook=hook, event=event, outcome=HookDelivery.Outcome.IGNORED), True
+        return HookDelivery(
+            source=source, hook=hook, token=token, event=event, outcome=HookDelivery.Outcome.IGNORED
+        ), True  # fmt: skip
     try:
         with transaction.atomic():
             return HookDelivery.objects.create(
-                source=source, delivery_id=delivery_id, hook=hook, event=event,
+                source=source, delivery_id=delivery_id, hook=hook, token=token, event=event,
                 outcome=HookDelivery.Outcome.IGNORED,
             ), True  # fmt: skip
     except IntegrityError:

@@ -39,7 +39,7 @@ def test_admin_revoke_action_makes_the_token_fail(admin_client, team):
 def test_admin_github_hook_keeps_its_secret_hidden_and_checks_the_mapping(admin_client, team):
     response = admin_client.post(
         "/admin/incidents/hook/add/",
-        {"name": "acme/checkout", "team": team.pk, "secret": "a-long-enough-webhook-secret",
+        {"name": "acme/checkout", "source": "github", "team": team.pk, "secret": "a-long-enough-webhook-secret",
          "environment_map": '{"production": "prod"}', "active": "on"},
     )  # fmt: skip
     assert response.status_code == 302
@@ -48,7 +48,7 @@ def test_admin_github_hook_keeps_its_secret_hidden_and_checks_the_mapping(admin_
     assert "a-long-enough-webhook-secret" not in page
     bad = admin_client.post(
         "/admin/incidents/hook/add/",
-        {"name": "x", "team": team.pk, "secret": "short", "environment_map": '{"production": "moon"}'},
+        {"name": "x", "source": "github", "team": team.pk, "secret": "short", "environment_map": '{"production": "moon"}'},
     )
     assert bad.status_code == 200
     assert "Unknown environment slugs: moon" in bad.content.decode()

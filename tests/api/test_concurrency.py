@@ -59,7 +59,7 @@ def tool():
 
 
 def test_concurrent_same_external_id_creates_one_item(tool):
-    body = {"kind": "incident", "title": "Checkout 500s", "source": "pagerduty", "external_id": "PD-42"}
+    body = {"kind": "incident", "title": "Checkout 500s", "source": "incident-bot", "external_id": "PD-42"}
     responses = run_together(
         4, lambda: tool.post(URL, body), barrier_in="_check_external_id", target=incident_services
     )

@@ -129,7 +129,7 @@ def test_create_by_slugs_lands_in_triage(writer, service, prod):
             "causes": [{"cause": "missing-check", "note": "No contract test", "gate": "ci"}],
             "timeline": [{"at": "2026-11-20T10:00:00Z", "text": "Alert fired"}],
             "started_at": "2026-11-20T09:55:00Z",
-            "source": "pagerduty",
+            "source": "incident-bot",
             "external_id": "PD-1",
         },
     )

@@ -16,7 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("name", help="What will use the token, e.g. 'deploy pipeline'.")
         parser.add_argument("--team", required=True, help="The slug of the team the token acts for.")
-        parser.add_argument("--scope", required=True, choices=ApiToken.Scope.values, help="read or write.")
+        parser.add_argument(
+            "--scope", required=True, choices=[ApiToken.Scope.READ, ApiToken.Scope.WRITE], help="read or write."
+        )
 
     def handle(self, *args, name: str, team: str, scope: str, **options) -> None:
         found = Team.objects.filter(slug=team).first()
