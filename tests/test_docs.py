@@ -29,7 +29,7 @@ FENCE = re.compile(r"^(```|~~~)")
 
 
 def _doc_pages() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def _unfenced(text: str) -> list[str]:
@@ -113,6 +113,12 @@ def test_readme_links_every_docs_page():
     readme = {target.partition("#")[0] for target in links((ROOT / "README.md").read_text(encoding="utf-8"))}
     pages = {f"docs/{page.name}" for page in (ROOT / "docs").glob("*.md")} | BEING_WRITTEN
     assert sorted(pages - readme) == []
+
+
+def test_receivers_page_links_every_senders_page():
+    linked = {target.partition("#")[0] for target in links((ROOT / "docs" / "receivers.md").read_text("utf-8"))}
+    pages = {f"receivers/{page.name}" for page in (ROOT / "docs" / "receivers").glob("*.md")}
+    assert pages and sorted(pages - linked) == []
 
 
 @pytest.mark.parametrize("page", _doc_pages(), ids=lambda page: page.relative_to(ROOT).as_posix())

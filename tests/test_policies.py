@@ -64,7 +64,7 @@ def rules(team, lead, reporter, prod, service):
         ),
         "generate the team's report": lambda actor: policies.may_request_report(actor, team),
         "manage the team's API tokens (create, revoke)": lambda actor: policies.may_manage_tokens(actor, team),
-        "manage every team's tokens and the GitHub hooks (the admin)": policies.may_manage_tokens,
+        "manage every team's tokens and the hooks (the admin)": policies.may_manage_tokens,
         "manage the team's chat channels (Slack and Teams webhooks)": lambda actor: policies.may_manage_chat(
             actor, team
         ),
