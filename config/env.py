@@ -6,6 +6,7 @@ typo in a deployment stops start-up instead of silently selecting a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import zoneinfo
@@ -177,6 +178,41 @@ def env_pg_memory(name: str, default: str, *, environ: Mapping[str, str] | None 
     if not re.fullmatch(r"[1-9]\d*(kB|MB|GB)", value):
         raise _fail(name, value, "a PostgreSQL memory size such as 16MB (kB, MB or GB), or server")
     return value
+
+
+# --- Outbound webhooks -------------------------------------------------------------------------------------
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def env_durations(
+    name: str, default: str, *, max_items: int, max_seconds: int, environ: Mapping[str, str] | None = None
+) -> list[int]:
+    """Durations such as 5s,5m,30m,2h (seconds, minutes, hours), comma-separated, as seconds: 1 to `max_items`
+    of them, each from 1 s to `max_seconds`."""
+    value = _raw(name, environ) or default
+    expected = f"1 to {max_items} durations such as 5s,5m,2h, each from 1s to {max_seconds}s"
+    seconds = []
+    for item in env_list(name, environ={name: value}):
+        match = re.fullmatch(r"([0-9]{1,6})([smh])", item)
+        if match is None:
+            raise _fail(name, value, expected)
+        seconds.append(int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+    if not 1 <= len(seconds) <= max_items or not all(1 <= each <= max_seconds for each in seconds):
+        raise _fail(name, value, expected)
+    return seconds
+
+
+def env_networks(name: str, *, environ: Mapping[str, str] | None = None) -> list[str]:
+    """IP networks in CIDR form (10.20.0.0/16, 127.0.0.0/8, fd00::/8), comma-separated; a single address is a
+    network of one."""
+    networks = []
+    for item in env_list(name, environ=environ):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise _fail(name, item, "IP networks such as 10.20.0.0/16 or fd00::/8, comma-separated") from None
+    return networks
 
 
 # --- Single sign-on ---------------------------------------------------------------------------------------

@@ -17,10 +17,12 @@ from config.env import (
     env_bool,
     env_choice,
     env_database,
+    env_durations,
     env_field_policies,
     env_group_map,
     env_int,
     env_list,
+    env_networks,
     env_pg_memory,
     env_rate,
     env_redis_url,
@@ -263,6 +265,22 @@ CHAT_TEAMS_WEBHOOK_HOSTS = env_list(
 CHAT_WEBHOOK_ALLOW_HTTP = env_bool("CHAT_WEBHOOK_ALLOW_HTTP", False)  # for a local test receiver only
 CHAT_WEBHOOK_TIMEOUT = env_int("CHAT_WEBHOOK_TIMEOUT", 5, minimum=1, maximum=30)  # seconds per post
 CHAT_WEBHOOK_MAX_FAILURES = env_int("CHAT_WEBHOOK_MAX_FAILURES", 5, minimum=1, maximum=100)
+
+# --- Outbound webhooks: Hindsight's events to subscribers (docs/outbound-webhooks.md) ----------------------------
+# Off until a lead or an admin adds a subscription. URLs must be https and reach public addresses only; the tests'
+# local receiver needs WEBHOOK_ALLOW_HTTP and WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8.
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 5, minimum=1, maximum=30)  # seconds for one attempt, all of it
+# The waits before each retry of a delivery that failed (its first attempt is at once): 7 attempts by default.
+WEBHOOK_RETRY_SCHEDULE = env_durations(
+    "WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h", max_items=12, max_seconds=7 * 24 * 3600
+)
+WEBHOOK_RETRY_POLL_SECONDS = env_int("WEBHOOK_RETRY_POLL_SECONDS", 10, minimum=1, maximum=3600)
+# Deliveries in a row that failed every attempt before a subscription is disabled (410 Gone disables at once).
+WEBHOOK_MAX_FAILURES = env_int("WEBHOOK_MAX_FAILURES", 5, minimum=1, maximum=1000)
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)  # for a local test receiver only
+# Networks that webhook URLs may reach although they are not public (an internal pipeline); empty: none.
+WEBHOOK_ALLOWED_NETWORKS = env_networks("WEBHOOK_ALLOWED_NETWORKS")
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30, minimum=1, maximum=3650)
 
 # --- Slack app: the /nearmiss command (docs/slack.md) --------------------------------------------------------
 # Off unless SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are set.
@@ -529,5 +547,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "chat-overdue-action-items": {
         "task": "incidents.chat_overdue_announce",
         "schedule": crontab(minute=0, hour=8),
+    },
+    # Every WEBHOOK_RETRY_POLL_SECONDS seconds (10 by default): sends the outbound webhook retries that are due.
+    "webhook-retries": {"task": "incidents.webhook_retries_send", "schedule": WEBHOOK_RETRY_POLL_SECONDS},
+    # Every day at 03:50: forgets the outbound webhook deliveries older than WEBHOOK_DELIVERY_RETENTION_DAYS.
+    "purge-webhook-deliveries": {
+        "task": "incidents.webhook_deliveries_purge",
+        "schedule": crontab(minute=50, hour=3),
     },
 }

@@ -10,16 +10,19 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from incidents import policies, services
+from incidents import importing, policies, services
 from incidents.audit import audit_record, audit_trail, confidential_trail, diff, snapshot
 from incidents.models import (
     SIGNED_HOOK_SOURCES,
+    SUBSCRIBABLE_EVENT_TYPES,
     ActionItem,
     ApiToken,
     AuditEntry,
@@ -43,10 +46,14 @@ from incidents.models import (
     Team,
     TimelineEntry,
     TrendReport,
+    WebhookDelivery,
+    WebhookEventType,
+    WebhookSubscription,
 )
 from incidents.outbox import MAX_ATTEMPTS, outbox_dispatch, outbox_gave_up
 from incidents.search import number_query
 from incidents.selectors.incidents import reference_lookup
+from incidents.services import webhooks as webhook_services
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups
@@ -295,6 +302,38 @@ class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
         # New items are filed through the web forms or the API, which allocate their numbers.
         return False
 
+    def get_urls(self) -> list:
+        # Exempt from the middleware's CSRF check only so that the upload handler is set before the form is read:
+        # import_view checks CSRF itself, right after (docs/importing.md).
+        page = self.admin_site.admin_view(csrf_exempt(self.import_view))
+        return [path("import/", page, name="incidents_incident_import"), *super().get_urls()]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Import postmortems from an uploaded zip, CSV or JSON file, as the import_postmortems command does: staff
+        who may add incidents, for the teams they may file for (superusers: every team)."""
+        if not request.user.has_perm("incidents.add_incident"):
+            raise PermissionDenied
+        upload = importing.BoundedMemoryUpload(request)  # in memory, and dropped past MAX_UPLOAD_BYTES
+        request.upload_handlers = [upload]
+        return csrf_protect(self._import_page)(request, upload)
+
+    def _import_page(self, request: HttpRequest, upload: importing.BoundedMemoryUpload) -> HttpResponse:
+        data, files = (request.POST, request.FILES) if request.method == "POST" else (None, None)
+        form = PostmortemImportForm(data, files, user=request.user, too_large=upload.too_large)
+        report = None
+        if form.is_valid():
+            chosen = form.cleaned_data
+            try:
+                report = services.postmortems_import(
+                    actor=admin_actor(request), team=chosen["team"], parsed=chosen["parsed"],
+                    tag_map=chosen["mappings"].tags, status=chosen["status"], dry_run=chosen["dry_run"],
+                )  # fmt: skip
+            except (ValidationError, PermissionDenied) as error:
+                form.add_error(None, " ".join(getattr(error, "messages", [str(error)])))
+        context = {**self.admin_site.each_context(request), "title": "Import postmortems", "opts": self.opts,
+                   "form": form, "report": report}  # fmt: skip
+        return TemplateResponse(request, "admin/incidents/incident/import_postmortems.html", context)
+
     def get_form(
         self, request: HttpRequest, obj: Incident | None = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm]:
@@ -341,6 +380,55 @@ class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
 
 
 ADMIN_ONLY_FIELDS = ("team", "reporter", "source", "external_id")
+
+
+class PostmortemImportForm(forms.Form):
+    """The admin's import page: what the import_postmortems command takes, for one uploaded file."""
+
+    upload = forms.FileField(
+        label="File", help_text=f"A .zip of .md files (or holding .csv or .json files), or one .csv, .json or .md "
+        f"file; at most {importing.MAX_UPLOAD_BYTES // 2**20} MiB.",
+    )  # fmt: skip
+    team = forms.ModelChoiceField(queryset=Team.objects.none())
+    format = forms.ChoiceField(
+        choices=[("", "By file extension"), *((name, name.upper()) for name in importing.FORMATS)], required=False
+    )
+    mappings = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}), required=False, max_length=20_000,
+        help_text="One a line: field=column (e.g. title=Summary), or tag:NAME=CAUSE (e.g. "
+        "tag:db-failover=missing-check; nothing after = drops the tag).",
+    )  # fmt: skip
+    status = forms.ChoiceField(choices=[("draft", "Draft"), ("published", "Published")], initial="draft")
+    dry_run = forms.BooleanField(
+        required=False, initial=True, label="Dry run: write nothing, show what would happen"
+    )
+
+    def __init__(self, *args: Any, user, too_large: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.too_large = too_large
+        self.fields["team"].queryset = Team.objects.filter(policies.filing_teams(user)).distinct()  # type: ignore[attr-defined]
+        self.fields["upload"].required = not too_large  # a file past the limit was dropped: say why, once
+
+    def clean_mappings(self) -> importing.ImportMap:
+        try:
+            return importing.parse_mappings(self.cleaned_data["mappings"].splitlines())
+        except importing.ImportInputError as error:
+            raise ValidationError(str(error)) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.too_large:
+            self.add_error("upload", f"The file is larger than {importing.MAX_UPLOAD_BYTES // 2**20} MiB.")
+            return cleaned
+        upload, mapping = cleaned.get("upload"), cleaned.get("mappings")
+        if upload is not None and mapping is not None:
+            try:
+                gathered = importing.files_from_upload(upload.name or "", upload.read(),
+                                                       forced=cleaned.get("format") or None)  # fmt: skip
+                cleaned["parsed"] = importing.parse_files(gathered, mapping)
+            except importing.ImportInputError as error:
+                self.add_error("upload", str(error))
+        return cleaned
 
 
 def _service_changes(form) -> dict:
@@ -537,7 +625,7 @@ class HookForm(forms.ModelForm):
     secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
-        help_text="Signed senders (GitHub, PagerDuty, Sentry): the signing secret entered in or shown by the sender "
+        help_text="Signed senders (GitHub, PagerDuty): the signing secret entered in or shown by the sender "
         "(at least 16 characters); empty on a new hook: a new one, shown once. Leave empty to keep it. Senders "
         "with a bearer token get a token when the hook is created, shown once.",
     )
@@ -659,6 +747,164 @@ class ChatWebhookAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: ChatWebhook | None = None) -> bool:
         return False
+
+
+# --- Outbound webhooks: subscriptions and their delivery log (docs/outbound-webhooks.md) ---------------------
+
+
+class WebhookSubscriptionAdminForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        choices=[(value, label) for value, label in WebhookEventType.choices if value in SUBSCRIBABLE_EVENT_TYPES],
+        required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: every event.",
+    )  # fmt: skip
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["name", "team", "url", "event_types", "include_confidential"]
+
+    def clean_url(self) -> str:
+        try:
+            return webhook_services.webhook_url_check(self.cleaned_data.get("url") or "")
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["url"]) from None
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    """Every team's subscriptions and the organisation's (team empty), admins only: created here (the signing
+    secret is shown once, in a message) or by a team's leads on /teams/<slug>/webhooks/. URLs are shown masked
+    in the list; saving goes through the services (the URL check, the audit trail)."""
+
+    form = WebhookSubscriptionAdminForm
+    list_display = ["name", "team", "masked_url", "include_confidential", "active", "consecutive_failures",
+                    "last_success_at", "last_failure_at"]  # fmt: skip
+    list_filter = ["include_confidential", ("disabled_at", admin.EmptyFieldListFilter), "team"]
+    search_fields = ["name", "team__slug"]
+    list_select_related = ["team"]
+    STATE = ["created_by", "created_at", "disabled_at", "disabled_reason", "consecutive_failures", "last_success_at",
+             "last_failure_at", "last_error"]  # fmt: skip
+    actions = ["send_test", "enable", "disable"]
+
+    def _manages(self, request: HttpRequest) -> bool:
+        return bool(policies.may_manage_webhooks(admin_actor(request), None))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._manages(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._manages(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._manages(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._manages(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._manages(request) and super().has_delete_permission(request, obj)
+
+    @admin.display(description="URL")
+    def masked_url(self, obj: WebhookSubscription) -> str:
+        return obj.masked_url
+
+    @admin.display(boolean=True)
+    def active(self, obj: WebhookSubscription) -> bool:
+        return obj.active
+
+    def get_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> _FieldGroups:
+        return ["name", "team", "url", "event_types", "include_confidential", *(self.STATE if obj else [])]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> list[str]:
+        return ["team", *self.STATE] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: WebhookSubscription, form, change: bool) -> None:
+        actor, data = admin_actor(request), form.cleaned_data
+        if change:
+            current = WebhookSubscription.objects.get(pk=obj.pk)
+            changes = {name: data[name] for name in form.changed_data if name in webhook_services.UPDATABLE}
+            webhook_services.webhook_subscription_update(actor=actor, subscription=current, changes=changes)
+            obj.refresh_from_db()
+            return
+        created = webhook_services.webhook_subscription_create(
+            actor=actor, team=data["team"], name=data["name"], url=data["url"], event_types=data["event_types"],
+            include_confidential=data["include_confidential"],
+        )  # fmt: skip
+        obj.pk = created.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request, f"{created}: events are signed with the secret {created.secret} — copy it now, it is not shown "
+            "again.", messages.WARNING,
+        )  # fmt: skip
+
+    def delete_model(self, request: HttpRequest, obj: WebhookSubscription) -> None:
+        webhook_services.webhook_subscription_delete(actor=admin_actor(request), subscription=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
+        for subscription in queryset:
+            webhook_services.webhook_subscription_delete(actor=admin_actor(request), subscription=subscription)
+
+    @admin.action(description="Send a test event to the selected (active) subscriptions")
+    def send_test(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
+        active = [subscription for subscription in queryset if subscription.active]
+        for subscription in active:
+            webhook_services.webhook_test_send(actor=admin_actor(request), subscription=subscription)
+        self.message_user(request, f"{len(active)} test event(s) queued.")
+
+    @admin.action(description="Enable the selected subscriptions again")
+    def enable(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
+        for subscription in queryset:
+            webhook_services.webhook_subscription_switch(actor=admin_actor(request), subscription=subscription,
+                                                         active=True)  # fmt: skip
+
+    @admin.action(description="Disable the selected subscriptions")
+    def disable(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
+        for subscription in queryset:
+            webhook_services.webhook_subscription_switch(
+                actor=admin_actor(request), subscription=subscription, active=False, by=request.user.get_username()
+            )
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Read-only log of outbound webhook deliveries: the event, the subscription, the attempts and the last
+    answer; "send again" replays a delivery with the same webhook-id. Superusers only: deliveries name events
+    about confidential near-misses too."""
+
+    list_display = ["created_at", "event_type", "subscription", "status", "attempts", "last_status_code",
+                    "last_attempt_at", "last_duration_ms", "next_attempt_at"]  # fmt: skip
+    list_filter = ["status", "event_type"]
+    search_fields = ["webhook_id", "subscription__name"]
+    list_select_related = ["subscription", "subscription__team"]
+    readonly_fields = (
+        "subscription", "webhook_id", "event_type", "reference", "occurred_at", "status", "attempts",
+        "next_attempt_at", "last_attempt_at", "last_status_code", "last_error", "last_duration_ms", "delivered_at",
+        "created_at",
+    )  # fmt: skip
+    fields = readonly_fields
+    actions = ["send_again"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and bool(policies.may_see_operations(admin_actor(request)))
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WebhookDelivery | None = None) -> bool:
+        return False
+
+    @admin.action(description="Send the selected deliveries again (same webhook-id)")
+    def send_again(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        queued = sum(
+            webhook_services.webhook_delivery_send_again(actor=admin_actor(request), delivery=delivery)
+            for delivery in queryset
+        )
+        self.message_user(request, f"{queued} deliver{'y' if queued == 1 else 'ies'} queued again.")
 
 
 # --- Web app: postmortem revisions (read-only history kept by the web editor) ---------------------------

@@ -421,6 +421,10 @@ RULES: dict[str, Rule] = {
     "incidents.hook": Rule(skip=True),
     # A chat webhook URL is a credential of the channel it posts to.
     "incidents.chatwebhook": Rule(skip=True),
+    # An outbound webhook subscription holds its signing secret and a URL that is often a credential; its
+    # deliveries belong to it (and are this instance's own log).
+    "incidents.webhooksubscription": Rule(skip=True),
+    "incidents.webhookdelivery": Rule(skip=True),
     "incidents.idempotencyrecord": Rule(skip=True),
     # Webhook deliveries belong to the hooks and tokens above, which are not copied either.
     "incidents.hookdelivery": Rule(skip=True),

@@ -36,6 +36,7 @@ from incidents.models import (
     Team,
     TimelineEntry,
     TrendReport,
+    WebhookEventType,
 )
 from incidents.services import CauseInput
 from incidents.weeks import Week
@@ -672,3 +673,38 @@ class ChatWebhookForm(forms.Form):
         if self.cleaned_data.get("action") == "set" and not self.cleaned_data.get("url"):
             self.add_error("url", "Give the channel's incoming webhook URL.")
         return self.cleaned_data
+
+
+class WebhookSubscriptionForm(forms.Form):
+    """A new outbound webhook subscription of a team (docs/outbound-webhooks.md): what receives it, its URL and the
+    event types it wants. Only an admin sees (and may tick) "include confidential near-misses"."""
+
+    name = forms.CharField(
+        max_length=100, validators=[validate_single_line], help_text="What receives it, e.g. “Jira automation”."
+    )
+    url = forms.CharField(
+        max_length=2000, strip=True, label="URL",
+        help_text="Where each event is POSTed (https). It is shown masked once saved: many such URLs are secrets.",
+        widget=forms.PasswordInput(render_value=True, attrs={"autocomplete": "off"}),
+    )  # fmt: skip
+    event_types = forms.MultipleChoiceField(
+        choices=[(value, label) for value, label in WebhookEventType.choices if value != WebhookEventType.TEST],
+        required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: every event.",
+    )  # fmt: skip
+    include_confidential = forms.BooleanField(
+        required=False, label="Include confidential near-misses",
+        help_text="Also send events about the team's confidential near-misses (admins only).",
+    )  # fmt: skip
+
+    def __init__(self, *args, may_include_confidential: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not may_include_confidential:
+            del self.fields["include_confidential"]
+
+
+class WebhookActionForm(forms.Form):
+    """One action on an outbound webhook subscription."""
+
+    ACTIONS = ("test", "disable", "enable", "delete")
+
+    action = forms.ChoiceField(choices=[(action, action) for action in ACTIONS])

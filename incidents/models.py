@@ -6,6 +6,7 @@ included, can store an impossible row. Writes go through services.py; reads thro
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import secrets
 from typing import TYPE_CHECKING
@@ -855,22 +856,20 @@ class HookSource(models.TextChoices):
     ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
     GITHUB = "github", "GitHub"
     PAGERDUTY = "pagerduty", "PagerDuty"
-    SENTRY = "sentry", "Sentry"
     OPSGENIE = "opsgenie", "Opsgenie"
     GRAFANA = "grafana", "Grafana"
-    DATADOG = "datadog", "Datadog"
 
 
 # Senders that sign each delivery with a shared secret (HMAC of the body); the others send a bearer token.
-SIGNED_HOOK_SOURCES = (HookSource.GITHUB, HookSource.PAGERDUTY, HookSource.SENTRY)
+SIGNED_HOOK_SOURCES = (HookSource.GITHUB, HookSource.PAGERDUTY)
 
 
 class Hook(models.Model):
     """One sender's webhook: the team it acts for, its credential, and how its services and environments map.
 
-    A signed sender (GitHub, PagerDuty, Sentry) signs each delivery with `secret`; the hook whose secret matches is
+    A signed sender (GitHub, PagerDuty) signs each delivery with `secret`; the hook whose secret matches is
     the sender, so the secret must be stored as given (it cannot be hashed). A sender with a bearer token
-    (Alertmanager, Opsgenie, Grafana, Datadog) sends the hook's `token`, an API token of the `hook` scope that is
+    (Alertmanager, Opsgenie, Grafana) sends the hook's `token`, an API token of the `hook` scope that is
     accepted by this hook's receiver only and stored hashed like any other.
     """
 
@@ -1049,6 +1048,184 @@ class HookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.delivery_id or self.pk} ({self.outcome})"
+
+
+# --- Outbound webhooks: subscribers that follow Hindsight's events (docs/outbound-webhooks.md) ------------
+
+
+class WebhookEventType(models.TextChoices):
+    INCIDENT_CREATED = "incident.created", "Incident or near-miss filed"
+    POSTMORTEM_PUBLISHED = "postmortem.published", "Postmortem published"
+    ACTION_ITEM_CREATED = "action_item.created", "Action item created"
+    ACTION_ITEM_CLOSED = "action_item.closed", "Action item closed"
+    ACTION_ITEM_OVERDUE = "action_item.overdue", "Action item overdue"
+    REPORT_READY = "report.ready", "Weekly report ready"
+    TEST = "webhook.test", "Test event"  # sent when a lead or admin asks, whatever the subscription chose
+
+
+# The events a subscription chooses from (the test event is sent on request only).
+SUBSCRIBABLE_EVENT_TYPES = tuple(value for value in WebhookEventType.values if value != WebhookEventType.TEST)
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks marker, not a secret
+
+
+def webhook_secret_new() -> str:
+    """A Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64."""
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def webhook_message_id_new() -> str:
+    """A delivery's `webhook-id`: random, so that it tells a subscriber nothing of the deliveries of others."""
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+class WebhookSubscription(models.Model):
+    """A subscriber to Hindsight's events: a URL that receives each event about its team's items (every team's,
+    for an organisation subscription, whose `team` is empty) as a signed POST (Standard Webhooks).
+
+    The signing secret is stored as it is, since every delivery is signed with it, and shown once, when the
+    subscription is made. The URL may be a credential too (Jira's and many pipelines' are): it is shown masked.
+    `include_confidential`, set by admins only, lets it receive confidential near-misses. It is disabled
+    (`disabled_at`) when its URL answers 410 Gone, or after WEBHOOK_MAX_FAILURES deliveries in a row failed
+    every attempt; a lead or an admin enables it again.
+    """
+
+    EventType = WebhookEventType
+
+    name = models.CharField(
+        max_length=100, help_text="What receives it, e.g. 'Jira automation'.", validators=ONE_LINE
+    )
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_subscriptions",
+        help_text="Empty: the organisation, every team's events (admins only).",
+    )
+    url = models.CharField(max_length=2000, help_text="Where each event is POSTed (https).")
+    secret = models.CharField(max_length=100, default=webhook_secret_new, editable=False)
+    event_types = models.JSONField(default=list, blank=True, help_text="The event types sent; empty: all of them.")
+    include_confidential = models.BooleanField(
+        default=False, help_text="Also send events about confidential near-misses (admins only)."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=300, blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Deliveries in a row that failed every attempt."
+    )
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.CharField(max_length=300, blank=True, editable=False)
+    overdue_checked_on = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The day of the last run that sent it overdue action items.",
+    )
+
+    class Meta:
+        ordering = ["team__name", "name", "id"]
+        verbose_name = "webhook subscription"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.team or 'organisation'})"
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+    @property
+    def masked_url(self) -> str:
+        return mask_webhook_url(self.url)
+
+    def wants(self, event_type: str) -> bool:
+        """Whether the subscriber chose this event type (none chosen: every type; the test event: always)."""
+        return event_type == WebhookEventType.TEST or not self.event_types or event_type in self.event_types
+
+    def clean(self) -> None:
+        chosen = self.event_types
+        if (
+            not isinstance(chosen, list)
+            or len(chosen) > len(SUBSCRIBABLE_EVENT_TYPES)
+            or len(set(map(str, chosen))) != len(chosen)
+            or not set(chosen) <= set(SUBSCRIBABLE_EVENT_TYPES)
+        ):
+            raise ValidationError(
+                {
+                    "event_types": f"Give a list of distinct event types among {', '.join(SUBSCRIBABLE_EVENT_TYPES)}."
+                }
+            )
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # queued, or waiting for its next attempt (next_attempt_at)
+    SENDING = "sending", "Sending"  # an attempt is under way
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"  # every attempt failed, the URL is gone, or the subscription was disabled
+    SKIPPED = "skipped", "Skipped"  # nothing to send any more, or nothing the subscription may still see
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription, and its attempts. The payload is built when each attempt is sent, from
+    what the item is then (an item made confidential meanwhile is skipped); `webhook_id` stays the same across
+    the attempts, so that a receiver can tell a retry from a new event."""
+
+    Status = WebhookDeliveryStatus
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    webhook_id = models.CharField(max_length=40, unique=True, default=webhook_message_id_new, editable=False)
+    event_type = models.CharField(max_length=40, choices=WebhookEventType.choices)
+    reference = models.JSONField(default=dict, blank=True, help_text="What the event is about (ids).")
+    occurred_at = models.DateTimeField(
+        default=timezone.now, help_text="When it happened: the payload's timestamp."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="Empty: queued now.")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.CheckConstraint(
+                condition=_in_choices("status", WebhookDeliveryStatus), name="webhookdelivery_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=_in_choices("event_type", WebhookEventType), name="webhookdelivery_event_type_valid"
+            ),
+        ]
+        indexes = [
+            # The retry poll: pending deliveries whose next attempt is due, soonest first.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending", next_attempt_at__isnull=False),
+                name="webhookdelivery_due_idx",
+            ),
+            # The retry poll: attempts whose worker died (sending since long ago).
+            models.Index(
+                fields=["last_attempt_at"], condition=Q(status="sending"), name="webhookdelivery_sending_idx"
+            ),
+            # The daily purge of deliveries past WEBHOOK_DELIVERY_RETENTION_DAYS, oldest first.
+            models.Index(fields=["created_at"], name="webhookdelivery_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.webhook_id} ({self.status})"
 
 
 # --- Web app: postmortem revisions ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ it and checks every door against it. This module imports models only.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import cast
 
@@ -20,7 +21,16 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest
 
-from incidents.models import ActionItem, ApiToken, ConfidentialReporter, Incident, Membership, Service, Team
+from incidents.models import (
+    ActionItem,
+    ApiToken,
+    ConfidentialReporter,
+    Incident,
+    Membership,
+    Service,
+    Team,
+    WebhookSubscription,
+)
 
 # --- The actor --------------------------------------------------------------------------------------------
 
@@ -332,7 +342,7 @@ def may_present_token(actor: Viewer, receiver: str | None) -> Decision:
 
 
 def may_deliver_to_receiver(actor: Viewer, receiver: str) -> Decision:
-    """A sender with a bearer token (Alertmanager, Opsgenie, Grafana, Datadog) delivering to its receiver: the
+    """A sender with a bearer token (Alertmanager, Opsgenie, Grafana) delivering to its receiver: the
     token of one of this source's active hooks, or a write token of the team (its events are mapped by the
     documented defaults, without a hook's service or environment map)."""
     if not actor.is_tool:
@@ -427,6 +437,43 @@ def chat_managed_teams(actor: Viewer) -> Q:
     if actor.is_tool:
         return Q(pk=actor.tool_team_id) if actor.can_write else Q(pk__in=[])
     return Q(pk__in=sorted(actor.lead_team_ids))
+
+
+def may_manage_webhooks(actor: Viewer, team: Team | None) -> Decision:
+    """Adding, disabling, enabling, deleting and testing a team's outbound webhook subscriptions: a lead of the team
+    (a person, on /teams/<slug>/webhooks/) and admins. Without a team, the organisation's subscriptions (every
+    team's events): admins only, in the admin. A token manages none."""
+    if actor.is_tool:
+        return _no("Outbound webhooks are managed by people, on the team's page; a token manages none.")
+    if actor.is_admin:
+        return ALLOWED
+    if not actor.is_signed_in:
+        return _no(SIGNED_OUT)
+    if team is None:
+        return _no("Admins only: an organisation subscription receives every team's events.")
+    if actor.user_id is not None and team.pk in actor.lead_team_ids:
+        return ALLOWED
+    return _no(f"Only a lead of {team.name} (or an admin) manages its outbound webhooks.")
+
+
+def may_let_webhooks_receive_confidential(actor: Viewer) -> Decision:
+    """Letting a webhook subscription receive events about confidential near-misses (include_confidential): admins
+    only, since whoever holds the URL then learns of them."""
+    return ALLOWED if actor.is_admin else _no("Only an admin lets a webhook receive confidential near-misses.")
+
+
+def may_receive_event(
+    subscription: WebhookSubscription, *, team_ids: Collection[int], confidential: bool
+) -> Decision:
+    """What a webhook subscription is sent: events about its team's items (every team's, for the organisation's),
+    and about a confidential near-miss (or its action items) only when it includes confidential ones, which only
+    an admin allows (may_let_webhooks_receive_confidential). Asked when an event happens and again when it is
+    sent, on the item as it is then."""
+    if subscription.team_id is not None and subscription.team_id not in team_ids:
+        return _no("This event is about another team's item.")
+    if confidential and not subscription.include_confidential:
+        return _hidden()
+    return ALLOWED
 
 
 def may_delete_referenced_rows(actor: Viewer) -> Decision:

@@ -20,6 +20,7 @@ from incidents.outbox import outbox_handler
 from incidents.selectors.reports import week_has_reports
 from incidents.services import chat as chat_services
 from incidents.services import reports as report_services
+from incidents.services import webhooks as webhook_services
 from incidents.weeks import Week
 
 
@@ -100,6 +101,31 @@ def chat_overdue_announce_task() -> int:
 def chat_digests_send_task(week_start: str) -> int:
     """After the weekly reports: queue each team channel's digest of the week (once per channel and week)."""
     return chat_services.chat_digests_enqueue(week=Week(dt.date.fromisoformat(week_start)))
+
+
+@outbox_handler("webhook_deliver")
+def webhook_deliver_handler(*, delivery_id: int) -> str:
+    """One attempt of an outbound webhook delivery (docs/outbound-webhooks.md). A failed attempt does not raise:
+    its retries follow WEBHOOK_RETRY_SCHEDULE (webhook_retries_send_task), not the outbox's."""
+    return webhook_services.webhook_deliver(delivery_id=delivery_id)
+
+
+@outbox_handler("webhook_disabled_mail")
+def webhook_disabled_mail_handler(*, subscription_id: int, user_id: int) -> int:
+    """Tell one of the team's leads (or an admin) that a webhook subscription was disabled."""
+    return webhook_services.webhook_disabled_mail(subscription_id=subscription_id, user_id=user_id)
+
+
+@shared_task(name="incidents.webhook_retries_send", acks_late=True, ignore_result=True)
+def webhook_retries_send_task() -> int:
+    """Beat: queue the outbound webhook attempts that are due (retries, and attempts whose worker died)."""
+    return webhook_services.webhook_retries_send()
+
+
+@shared_task(name="incidents.webhook_deliveries_purge", acks_late=True)
+def webhook_deliveries_purge_task() -> int:
+    """Daily: forget outbound webhook deliveries older than WEBHOOK_DELIVERY_RETENTION_DAYS."""
+    return webhook_services.webhook_deliveries_purge()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from incidents.views import (
     reports,
     tokens,
     triage,
+    webhooks,
 )
 from incidents.views.common import IdConverter
 
@@ -57,6 +58,8 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<id:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("teams/<slug:slug>/chat/", chat.chat_settings, name="chat_settings"),
+    path("teams/<slug:slug>/webhooks/", webhooks.webhook_list, name="webhook_list"),
+    path("teams/<slug:slug>/webhooks/<id:pk>/", webhooks.webhook_act, name="webhook_act"),
 ]
 
 # The weekly trend report pages, in their own namespace: reverse("reports:report_detail", ...).

@@ -86,9 +86,7 @@ def test_taxonomy_and_environment_changes_in_the_admin_are_audited_and_readable_
 
 
 def test_hook_secrets_are_never_written_to_the_trail(admin_client, team):
-    hook = Hook.objects.create(
-        name="acme/app", team=team, secret="first-secret-value-123", environment_map={}
-    )
+    hook = Hook.objects.create(name="acme/app", team=team, secret="first-secret-value-123", environment_map={})
     form = {"name": "acme/app", "team": team.pk, "secret": "second-secret-value-456", "environment_map": "{}",
             "active": "on"}  # fmt: skip
     assert admin_client.post(reverse("admin:incidents_hook_change", args=[hook.pk]), form).status_code == 302

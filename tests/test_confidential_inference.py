@@ -347,6 +347,7 @@ class TestPagesAndApiLists(ConfidentialInferenceBase):
             f"/incidents/similar/?title={TITLE.replace(' ', '+')}&{causes}&{services}",
             "/action-items/?show=mine", "/action-items/?show=team", "/action-items/?show=overdue", "/triage/",
             "/action-items/?show=closed", "/triage/?order=oldest&team=payments&team=platform",
+            "/teams/payments/webhooks/", "/teams/platform/webhooks/",
             *[f"/incidents/{item.reference}/" for item in public],
         ]  # fmt: skip
 

@@ -318,7 +318,7 @@ def test_masked_identifiers_keep_their_shape_joins_and_uniqueness(team, service,
     first = ReleaseFactory(service=service, version="1.2.3", commit_sha=sha, artifact_digest=f"sha256:{'ab' * 32}")
     ReleaseFactory(service=service, version="1.2.4", commit_sha=sha)
     DeploymentFactory(release=first, source="github", external_id="hook1/42")
-    IncidentFactory(team=team, source="pagerduty", external_id="hook1/42")
+    IncidentFactory(team=team, source="incident-bot", external_id="hook1/42")
     target = tmp_path / "copy.json"
     call_command("export_dataset", str(target), "--masked", stderr=io.StringIO())
     wipe()

@@ -68,6 +68,12 @@ def rules(team, lead, reporter, prod, service):
         "manage the team's chat channels (Slack and Teams webhooks)": lambda actor: policies.may_manage_chat(
             actor, team
         ),
+        "manage the team's outbound webhooks (subscriptions to its events)": lambda actor: (
+            policies.may_manage_webhooks(actor, team)
+        ),
+        "manage the organisation's outbound webhooks, or let one receive confidential near-misses": lambda actor: (
+            policies.may_manage_webhooks(actor, None) and policies.may_let_webhooks_receive_confidential(actor)
+        ),
         "see who filed a confidential near-miss": lambda actor: policies.may_see_confidential_reporter(
             actor, by_lead
         ),

@@ -114,16 +114,20 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-class GitHubSignatureScheme(OpenApiAuthenticationExtension):
-    target_class = "incidents.api.authentication.GitHubSignatureAuthentication"
-    name = "githubSignature"
+class HookSignatureScheme(OpenApiAuthenticationExtension):
+    """Signed senders: each operation names its own signature header as a required parameter."""
+
+    target_class = "incidents.api.receivers.base.SignedHookAuthentication"
+    name = "hookSignature"
 
     def get_security_definition(self, auto_schema):
+        header = auto_schema.view.receiver.signature_header
         return {
             "type": "apiKey",
             "in": "header",
-            "name": "X-Hub-Signature-256",
-            "description": "sha256=<HMAC-SHA256 of the body with the hook's secret>, as GitHub sends it.",
+            "name": header,
+            "description": "The HMAC-SHA256 of the body with a hook's secret, as the sender sends it "
+            "(X-Hub-Signature-256 for GitHub, X-PagerDuty-Signature for PagerDuty; docs/receivers.md).",
         }
 
 

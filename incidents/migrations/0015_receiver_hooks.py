@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='hook',
             name='source',
-            field=models.CharField(choices=[('alertmanager', 'Prometheus Alertmanager'), ('github', 'GitHub'), ('pagerduty', 'PagerDuty'), ('sentry', 'Sentry'), ('opsgenie', 'Opsgenie'), ('grafana', 'Grafana'), ('datadog', 'Datadog')], default='github', max_length=20),
+            field=models.CharField(choices=[('alertmanager', 'Prometheus Alertmanager'), ('github', 'GitHub'), ('pagerduty', 'PagerDuty'), ('opsgenie', 'Opsgenie'), ('grafana', 'Grafana')], default='github', max_length=20),
         ),
         migrations.AlterField(
             model_name='hook',
@@ -69,6 +69,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='hook',
-            constraint=models.CheckConstraint(condition=models.Q(('source__in', ['alertmanager', 'github', 'pagerduty', 'sentry', 'opsgenie', 'grafana', 'datadog'])), name='hook_source_valid'),
+            constraint=models.CheckConstraint(condition=models.Q(('source__in', ['alertmanager', 'github', 'pagerduty', 'opsgenie', 'grafana'])), name='hook_source_valid'),
         ),
     ]

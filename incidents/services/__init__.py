@@ -17,6 +17,12 @@ from incidents.services.hooks import (
     hook_events_record,
     hook_touch,
 )
+from incidents.services.imports import (
+    ImportedItem,
+    ImportReport,
+    import_check,
+    postmortems_import,
+)
 from incidents.services.incidents import (
     INCIDENT_TEXT_FIELDS,
     STATUS_TRANSITIONS,
@@ -95,6 +101,8 @@ __all__ = [
     "GitHubDeploymentOutcome",
     "HookCreated",
     "HookOutcome",
+    "ImportReport",
+    "ImportedItem",
     "NearMissFiling",
     "Redactions",
     "Saved",
@@ -122,6 +130,7 @@ __all__ = [
     "idempotency_claim",
     "idempotency_finish",
     "idempotency_release",
+    "import_check",
     "incident_create",
     "incident_notify_leads",
     "incident_numbers_reserve",
@@ -133,6 +142,7 @@ __all__ = [
     "postmortem_create",
     "postmortem_notify_amended",
     "postmortem_update",
+    "postmortems_import",
     "release_record",
     "timeline_entry_add",
     "timeline_entry_delete",

@@ -45,6 +45,7 @@ from incidents.policies import Viewer, may_manage_chat, require
 from incidents.report_summary import summarise
 from incidents.selectors import chat as chat_selectors
 from incidents.selectors.reports import report_labels, scope_of
+from incidents.services.webhooks import webhook_overdue_enqueue
 from incidents.weeks import Week
 
 logger = logging.getLogger(__name__)
@@ -227,6 +228,7 @@ def chat_overdue_announce(*, today: dt.date | None = None) -> int:
     Returns the posts queued.
     """
     today = today or timezone.localdate()
+    webhook_overdue_enqueue(today=today)  # the outbound webhooks' own overdue events (services/webhooks.py)
     due = chat_selectors.chat_overdue_unannounced(today=today)
     locked = due.select_for_update(skip_locked=True, of=("self",))
     rows = list(locked.values_list("pk", "team_id", "incident__team_id")[:CLAIM_BATCH])

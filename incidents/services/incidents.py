@@ -46,6 +46,7 @@ from incidents.models import (
     Service,
     Team,
     TimelineEntry,
+    WebhookEventType,
 )
 from incidents.outbox import outbox_enqueue
 from incidents.policies import (
@@ -63,6 +64,11 @@ from incidents.policies import (
 )
 from incidents.redaction import redact_fields
 from incidents.services.chat import chat_announce
+from incidents.services.webhooks import (
+    webhook_action_item_event,
+    webhook_incident_filed,
+    webhook_postmortem_published,
+)
 from incidents.tokens import receipt_code_new, receipt_hash
 
 
@@ -309,6 +315,7 @@ def _hand_over_filed(incident: Incident) -> None:
     chat_announce(incident=incident, post="incident_filed")
     if incident.status == Incident.Status.PUBLISHED:
         chat_announce(incident=incident, post="postmortem_published")
+    webhook_incident_filed(incident=incident)
 
 
 @transaction.atomic
@@ -608,6 +615,7 @@ def incident_update(
         outbox_enqueue(handler="postmortem_amended", incident_id=incident.pk, version=incident.version)
     if not was_published and incident.status == Incident.Status.PUBLISHED:
         chat_announce(incident=incident, post="postmortem_published")
+        webhook_postmortem_published(incident=incident)
     return Saved(incident, redactions)
 
 
@@ -778,6 +786,7 @@ def _action_item_store(
     item.full_clean()
     item.save()
     audit_record(obj=item, action="created", changes={"title": [None, item.title]})
+    webhook_action_item_event(event_type=WebhookEventType.ACTION_ITEM_CREATED, action_item=item)
     return Saved(item, redactions)
 
 
@@ -797,6 +806,7 @@ def action_item_complete(
         )
         if closed:
             audit_record(obj=action_item, action="closed", changes={"status": [ActionItem.Status.OPEN, status]})
+            webhook_action_item_event(event_type=WebhookEventType.ACTION_ITEM_CLOSED, action_item=action_item)
     action_item.refresh_from_db(fields=["status", "completed_at"])
     return action_item
 
@@ -904,6 +914,7 @@ def triage_promote(
     )
     outbox_enqueue(handler="incident_filed", incident_id=incident.pk)
     chat_announce(incident=incident, post="incident_filed")
+    webhook_incident_filed(incident=incident)
     return incident
 
 

@@ -23,6 +23,7 @@ from incidents.outbox import outbox_enqueue, outbox_gave_up
 from incidents.policies import may_request_report, viewer_for_user
 from incidents.report_summary import NO_LABELS, summarise
 from incidents.selectors.reports import report_data, report_labels, reports_visible, scope_of
+from incidents.services.webhooks import webhook_report_ready
 from incidents.weeks import Week
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def report_generate(*, week: Week, team: Team | None = None) -> TrendReport:
         )
         raise
     _report_store(report=confidential, week=week, team=team)
+    webhook_report_ready(report=everyone)
     return everyone
 
 

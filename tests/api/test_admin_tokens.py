@@ -48,7 +48,13 @@ def test_admin_github_hook_keeps_its_secret_hidden_and_checks_the_mapping(admin_
     assert "a-long-enough-webhook-secret" not in page
     bad = admin_client.post(
         "/admin/incidents/hook/add/",
-        {"name": "x", "source": "github", "team": team.pk, "secret": "short", "environment_map": '{"production": "moon"}'},
+        {
+            "name": "x",
+            "source": "github",
+            "team": team.pk,
+            "secret": "short",
+            "environment_map": '{"production": "moon"}',
+        },
     )
     assert bad.status_code == 200
     assert "Unknown environment slugs: moon" in bad.content.decode()

@@ -27,6 +27,8 @@ from incidents.models import (
     HookDelivery,
     IdempotencyRecord,
     Incident,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from incidents.services import api_token_create, incident_revision_record, near_miss_report
 from incidents.services.reports import report_generate, unsubscribe_token
@@ -154,6 +156,10 @@ class World:
         hook = Hook.objects.create(name="acme/checkout", team=team, service=service, secret="s" * 32)
         HookDelivery.objects.create(source="github", hook=hook, delivery_id="guid-1", outcome="recorded")
         ChatWebhook.objects.create(team=team, kind="slack", url="https://hooks.slack.com/services/T0/B0/FAKE0000")
+        self.subscription = WebhookSubscription.objects.create(
+            name="Jira", team=team, url="https://jira.example/h"
+        )
+        WebhookDelivery.objects.create(subscription=self.subscription, event_type="webhook.test")
         self.unsubscribe = unsubscribe_token(reporter)
         seen = {"user_agent": "curl", "ip_address": "198.51.100.7", "username": "otto", "http_accept": "*/*",
                 "path_info": "/accounts/login/"}  # fmt: skip
@@ -195,7 +201,8 @@ def fill(route, world: World, *, confidential: bool) -> str:
         values["slug"] = "missing-check"
     elif route.name == "api:service-detail":
         values["slug"] = "checkout-api"
-    elif route.name in {"api:team-detail", "api:team-chat", "incidents:chat_settings"}:
+    elif route.name in {"api:team-detail", "api:team-chat", "incidents:chat_settings", "incidents:webhook_list",
+                        "incidents:webhook_act"}:  # fmt: skip
         values["slug"] = "payments"
     if route.name in {"incidents:timeline_edit", "incidents:timeline_delete"}:
         values["key"] = incident.timeline.order_by("pk").first().key
@@ -207,6 +214,8 @@ def fill(route, world: World, *, confidential: bool) -> str:
         values["pk"] = str(world.deployment.pk)
     elif route.name == "incidents:token_revoke":  # the team's "ci" token, which no persona uses
         values["pk"] = str(ApiToken.objects.get(name="ci").pk)
+    elif route.name == "incidents:webhook_act":  # the team's subscription
+        values["pk"] = str(world.subscription.pk)
     if route.name == "incidents:revision_diff":
         values["version"] = str(incident.version)
     path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], route.pattern)

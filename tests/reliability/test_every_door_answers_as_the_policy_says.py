@@ -21,6 +21,7 @@ from incidents.models import (
     ConfidentialReporter,
     Environment,
     Incident,
+    WebhookSubscription,
 )
 from tests.factories import (
     ActionItemFactory,
@@ -42,15 +43,14 @@ TOKENS = {"read_token": "reader", "write_token": "writer", "other_token": "other
 POST_ONLY = {
     "incidents:preview", "incidents:incident_status", "incidents:timeline_add", "incidents:action_item_add",
     "incidents:triage_act", "incidents:action_item_complete", "reports:report_generate", "incidents:token_revoke",
-    "incidents:timeline_delete", "incidents:triage_bulk",
+    "incidents:timeline_delete", "incidents:triage_bulk", "incidents:webhook_act",
 }  # fmt: skip
 # API routes with writes: the matrix also sends an empty JSON body with this method.
 API_WRITES = {
     "api:incident-list": "POST", "api:incident-detail": "PATCH", "api:action-item-list": "POST",
     "api:action-item-detail": "PATCH", "api:release-list": "POST", "api:deployment-list": "POST",
     "api:hook-alertmanager": "POST", "api:hook-github": "POST", "api:team-chat": "PUT",
-    "api:hook-pagerduty": "POST", "api:hook-sentry": "POST", "api:hook-opsgenie": "POST", "api:hook-grafana": "POST",
-    "api:hook-datadog": "POST",
+    "api:hook-pagerduty": "POST", "api:hook-opsgenie": "POST", "api:hook-grafana": "POST",
 }  # fmt: skip
 INCIDENT_ROUTES = {
     "incidents:incident_detail", "incidents:incident_edit", "incidents:incident_status", "incidents:timeline_add",
@@ -110,6 +110,7 @@ EXPECTED = {
     "GET admin:jsi18n": "302 302 302 302 200 302 302 302",
     "GET admin:view_on_site": "302 302 302 302 404 302 302 302",
     "GET admin:app_list": "302 302 302 302 200 302 302 302",
+    "GET admin:incidents_incident_import": "302 302 302 302 200 302 302 302",  # import postmortems: staff
     "GET admin/(?P<url>.*)$": "302 302 302 302 404 302 302 302",
     "GET login": "200 200 200 200 200 200 200 200",
     # Probes answer everyone (docs/operations.md); /metrics is off unless METRICS_ENABLED (its own tests cover
@@ -133,14 +134,10 @@ EXPECTED = {
     # tokens deliver, and the empty body is a 400.
     "GET api:hook-pagerduty": "401 401 401 401 401 401 401 401",
     "POST api:hook-pagerduty": "401 401 401 401 401 401 401 401",
-    "GET api:hook-sentry": "401 401 401 401 401 401 401 401",
-    "POST api:hook-sentry": "401 401 401 401 401 401 401 401",
     "GET api:hook-opsgenie": "401 401 401 401 401 403 405 405",
     "POST api:hook-opsgenie": "401 401 401 401 401 403 400 400",
     "GET api:hook-grafana": "401 401 401 401 401 403 405 405",
     "POST api:hook-grafana": "401 401 401 401 401 403 400 400",
-    "GET api:hook-datadog": "401 401 401 401 401 403 405 405",
-    "POST api:hook-datadog": "401 401 401 401 401 403 400 400",
     "GET api:incident-list": "401 200 200 200 200 200 200 200",
     "POST api:incident-list": "401 403 403 403 403 403 400 400",
     "GET api:incident-detail": "401 200 200 200 200 200 200 200",
@@ -234,6 +231,10 @@ EXPECTED = {
     "GET incidents:chat_settings": "302 403 200 403 200 302 302 302",
     "GET api:team-chat": "401 403 200 403 200 403 200 403",
     "PUT api:team-chat": "401 403 403 403 403 403 400 403",
+    # A team's outbound webhooks (docs/outbound-webhooks.md): its leads and admins, on the page only (tokens are
+    # signed out there); the matrix's empty action form is a 400.
+    "GET incidents:webhook_list": "302 403 200 403 200 302 302 302",
+    "POST incidents:webhook_act": "302 403 400 403 400 302 302 302",
 }
 
 # Every model page of the admin: superusers only; everyone else is sent to the admin's login page. The admin's
@@ -253,6 +254,8 @@ ADMIN_MODELS = {
     "incidents.incidentrevision": {"add": 403}, "incidents.auditentry": {"add": 403, "delete": 403},
     "incidents.outboxmessage": {"add": 403},  # follow-up work is enqueued by the writes that need it
     "incidents.chatwebhook": {"add": 403},  # set by the team's leads in the app; the admin shows them masked
+    "incidents.webhooksubscription": {},
+    "incidents.webhookdelivery": {"add": 403},  # deliveries are made by the events; the log is read-only
     # Login lockouts (django-axes): attempts are recorded by the login, never added by hand.
     "axes.accessattempt": {"add": 403}, "axes.accesslog": {"add": 403}, "axes.accessfailurelog": {"add": 403},
 }  # fmt: skip
@@ -388,6 +391,14 @@ def door_actions(world: World, team, prod) -> dict[str, tuple]:
             lambda: team,
             lambda c, o: c.post(f"/teams/{o.slug}/chat/", {"kind": "slack", "action": "set", "url": CHAT_URL}),
             lambda c, o: c.put(f"/api/v1/teams/{o.slug}/chat/slack/", {"url": CHAT_URL}, format="json"),
+        ),
+        # Outbound webhooks have one door, the team's page, which takes no token: a token there is signed out.
+        "manage the team's outbound webhooks (subscriptions to its events)": (
+            lambda: WebhookSubscription.objects.create(
+                name="Pipeline", team=team, url="https://pipeline.example/"
+            ),
+            lambda c, o: c.post(f"/teams/{o.team.slug}/webhooks/{o.pk}/", {"action": "disable"}),
+            lambda c, o: c.post(f"/teams/{o.team.slug}/webhooks/{o.pk}/", {"action": "disable"}),
         ),
     }
 

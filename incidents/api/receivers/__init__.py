@@ -11,10 +11,19 @@ from django.urls import URLPattern, path
 from incidents.api.receivers.alertmanager import AlertmanagerReceiver
 from incidents.api.receivers.base import Receiver, receiver_view
 from incidents.api.receivers.github import GitHubReceiver
+from incidents.api.receivers.grafana import GrafanaReceiver
+from incidents.api.receivers.opsgenie import OpsgenieReceiver
 from incidents.api.receivers.pagerduty import PagerDutyReceiver
 
 RECEIVERS: dict[str, Receiver] = {
-    receiver.source: receiver for receiver in (AlertmanagerReceiver(), GitHubReceiver(), PagerDutyReceiver())
+    receiver.source: receiver
+    for receiver in (
+        AlertmanagerReceiver(),
+        GitHubReceiver(),
+        PagerDutyReceiver(),
+        OpsgenieReceiver(),
+        GrafanaReceiver(),
+    )
 }
 
 

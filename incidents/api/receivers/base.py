@@ -57,9 +57,15 @@ class Receiver:
     max_events: ClassVar[int] = 1  # events per delivery; each counts as a write
     events_field: ClassVar[str] = "events"  # the field a 400 names when a delivery carries too many
     schema: ClassVar[dict[str, Any]] = {}  # extend_schema arguments: summary, description, request, examples
+    # Headers besides the credential that a delivery of the docs' request examples carries (e.g. the resource).
+    example_headers: ClassVar[dict[str, str]] = {}
+
+    def signature(self, secret: str, body: bytes) -> str:
+        """The signature header's value as the sender computes it for `body` (signed senders)."""
+        raise NotImplementedError
 
     def signature_valid(self, secret: str, body: bytes, given: str) -> bool:
-        raise NotImplementedError
+        return signature_matches(self.signature(secret, body), given)
 
     def read(self, data: Any, request: Request) -> Delivery:
         """The delivery's events; a body that is not what the sender documents raises ValidationError (400)."""

@@ -90,6 +90,9 @@ class PagerDutyReceiver(Receiver):
         ],
     }
 
+    def signature(self, secret: str, body: bytes) -> str:
+        return pagerduty_signature(secret, body)
+
     def signature_valid(self, secret: str, body: bytes, given: str) -> bool:
         # Several signatures while a secret is being rotated: `v1=<hex>,v1=<hex>`.
         expected = pagerduty_signature(secret, body)

@@ -1,0 +1,209 @@
+"""Outbound HTTP to addresses that people type in (outbound webhooks): checked before it is sent.
+
+A URL someone configured must not become a way to reach what only Hindsight's own network reaches (the cloud's
+metadata service, a database's admin port, the loopback interface). So, for every request:
+
+1. The URL is checked: https (http only where allowed, for tests), no user name or password, a bounded length.
+2. Its host is resolved, and every address it resolves to must be public (or in a network explicitly allowed);
+   a name that also resolves to a private address is refused as a whole.
+3. The connection goes to the address that was checked, not to a second resolution of the name (which could
+   answer otherwise: DNS rebinding); TLS still verifies the certificate for the name. No proxy is used.
+4. No redirect is followed, the whole exchange has one deadline, and at most a few bytes of the answer are read.
+
+A leaf module: the standard library only, with the policy (allowed schemes and networks, the timeout) passed in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import ipaddress
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+URL_MAX_LENGTH = 2000
+ANSWER_READ_BYTES = 1024  # of an answer's body, kept for the delivery log
+_URL = re.compile(r"(?i)(https?)://([^/?#]+)([/?][^#]*)?(#.*)?")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Refused(ValueError):
+    """The URL, or an address its host resolves to, may not be reached; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str  # as in the URL, lower-cased, without brackets for an IPv6 literal
+    port: int
+    path: str  # path and query, at least "/"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None  # None: no answer (refused, timed out, unreachable)
+    detail: str  # the start of the answer's body, or what went wrong
+    duration_ms: int
+
+
+def networks(cidrs: Iterable[str]) -> list[IpNetwork]:
+    return [ipaddress.ip_network(cidr, strict=False) for cidr in cidrs]
+
+
+def parse(url: str, *, allow_http: bool) -> Target:
+    """The URL's parts, if it may be used at all; Refused otherwise."""
+    if not url:
+        raise Refused("Give the URL that receives the events.")
+    if len(url) > URL_MAX_LENGTH:
+        raise Refused(f"Use at most {URL_MAX_LENGTH} characters.")
+    if any(ord(char) < 33 or ord(char) == 127 for char in url):
+        raise Refused("A URL holds no spaces or control characters.")
+    match = _URL.fullmatch(url)
+    if match is None:
+        raise Refused("Give a full URL starting with https://.")
+    scheme, authority = match.group(1).lower(), match.group(2)
+    if scheme != "https" and not allow_http:
+        raise Refused("Use an https:// URL.")
+    if "@" in authority:
+        raise Refused("A webhook URL holds no user name or password.")
+    host, port_text = _split_authority(authority)
+    port = int(port_text) if port_text else (443 if scheme == "https" else 80)
+    if not 0 < port < 65536:
+        raise Refused("The port must be between 1 and 65535.")
+    return Target(scheme=scheme, host=host, port=port, path=match.group(3) or "/")
+
+
+def _split_authority(authority: str) -> tuple[str, str]:
+    if authority.startswith("["):  # an IPv6 literal: [::1]:8443
+        host, _, rest = authority[1:].partition("]")
+        if rest and not (rest.startswith(":") and _PORT.fullmatch(rest[1:])):
+            raise Refused("Give the port as a number after the address.")
+        return host.lower(), rest[1:]
+    host, _, port = authority.partition(":")
+    if port and not _PORT.fullmatch(port):
+        raise Refused("Give the port as a number after the host.")
+    if not host:
+        raise Refused("Give the URL's host.")
+    return host.lower(), port
+
+
+def _is_public(address: IpAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def allowed_address(address: IpAddress, *, allowed: Iterable[IpNetwork]) -> bool:
+    """Public unicast addresses, and those of the networks explicitly allowed."""
+    return _is_public(address) or any(
+        address in network for network in allowed if address.version == network.version
+    )
+
+
+def resolve(target: Target, *, allowed: Iterable[IpNetwork]) -> IpAddress:
+    """The address to connect to: the first the host resolves to, once every one of them is allowed."""
+    allowed = list(allowed)
+    try:
+        found = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError):
+        raise Refused(f"{target.host} does not resolve to an address.") from None
+    addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found))
+    if not addresses:
+        raise Refused(f"{target.host} does not resolve to an address.")
+    for address in addresses:
+        if not allowed_address(address, allowed=allowed):
+            raise Refused(
+                f"{target.host} resolves to {address}, which is not a public address (loopback, private, "
+                "link-local or reserved); webhooks are sent to public addresses only."
+            )
+    return addresses[0]
+
+
+def check(url: str, *, allow_http: bool, allowed: Iterable[IpNetwork]) -> Target:
+    """Refused unless `url` may be sent to now (steps 1 and 2)."""
+    target = parse(url, allow_http=allow_http)
+    resolve(target, allowed=allowed)
+    return target
+
+
+def _connection(target: Target, address: IpAddress, timeout: float) -> http.client.HTTPConnection:
+    connection: http.client.HTTPConnection
+    if target.scheme == "https":
+        connection = http.client.HTTPSConnection(
+            target.host, target.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+
+    # Connect to the checked address itself, with no second look-up of any name; the Host header and TLS (SNI,
+    # the certificate) keep the name.
+    def connect_checked(_address: object, timeout: float | None = None, source: object = None) -> socket.socket:
+        sock = socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect((str(address), target.port))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    connection._create_connection = connect_checked  # type: ignore[attr-defined]
+    return connection
+
+
+def _abort(connection: http.client.HTTPConnection) -> None:
+    """Past the deadline: end the exchange, whatever it is waiting for (a slow answer, dripping headers)."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def post(
+    url: str,
+    body: bytes,
+    *,
+    headers: Mapping[str, str],
+    allow_http: bool,
+    allowed: Iterable[IpNetwork],
+    timeout: float,
+) -> Answer:
+    """POST `body` to `url` (steps 1 to 4); never raises for what the network or the receiver does."""
+    started = time.monotonic()
+
+    def answer(status: int | None, detail: str) -> Answer:
+        return Answer(status, detail, int((time.monotonic() - started) * 1000))
+
+    try:
+        target = parse(url, allow_http=allow_http)
+        address = resolve(target, allowed=allowed)
+    except Refused as refused:
+        return answer(None, f"refused: {refused}")
+    connection = _connection(target, address, timeout)
+    deadline = threading.Timer(timeout, _abort, args=(connection,))
+    deadline.daemon = True
+    deadline.start()
+    try:
+        connection.request("POST", target.path, body=body, headers=dict(headers))
+        response = connection.getresponse()
+        detail = response.read(ANSWER_READ_BYTES).decode("utf-8", "replace")
+        return answer(response.status, detail)
+    except TimeoutError:
+        return answer(None, f"no answer within {timeout:g} s")
+    except ssl.SSLError as error:
+        return answer(None, f"TLS failed ({error.reason or type(error).__name__})")
+    except (OSError, http.client.HTTPException) as error:
+        if time.monotonic() - started >= timeout:
+            return answer(None, f"no answer within {timeout:g} s")
+        return answer(None, f"could not connect ({type(error).__name__})")
+    finally:
+        deadline.cancel()
+        connection.close()
