@@ -851,25 +851,27 @@ class IdempotencyRecord(models.Model):
 
 
 class HookSource(models.TextChoices):
-    """The senders Hindsight has a receiver for (incidents/receivers/), each at /api/v1/hooks/<source>/."""
+    """The senders Hindsight has a receiver for (incidents/api/receivers/), each at /api/v1/hooks/<source>/."""
 
     ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
     GITHUB = "github", "GitHub"
     PAGERDUTY = "pagerduty", "PagerDuty"
     OPSGENIE = "opsgenie", "Opsgenie"
     GRAFANA = "grafana", "Grafana"
+    SENTRY = "sentry", "Sentry"
+    DATADOG = "datadog", "Datadog"
 
 
 # Senders that sign each delivery with a shared secret (HMAC of the body); the others send a bearer token.
-SIGNED_HOOK_SOURCES = (HookSource.GITHUB, HookSource.PAGERDUTY)
+SIGNED_HOOK_SOURCES = (HookSource.GITHUB, HookSource.PAGERDUTY, HookSource.SENTRY)
 
 
 class Hook(models.Model):
     """One sender's webhook: the team it acts for, its credential, and how its services and environments map.
 
-    A signed sender (GitHub, PagerDuty) signs each delivery with `secret`; the hook whose secret matches is
+    A signed sender (GitHub, PagerDuty, Sentry) signs each delivery with `secret`; the hook whose secret matches is
     the sender, so the secret must be stored as given (it cannot be hashed). A sender with a bearer token
-    (Alertmanager, Opsgenie, Grafana) sends the hook's `token`, an API token of the `hook` scope that is
+    (Alertmanager, Opsgenie, Grafana, Datadog) sends the hook's `token`, an API token of the `hook` scope that is
     accepted by this hook's receiver only and stored hashed like any other.
     """
 

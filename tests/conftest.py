@@ -29,21 +29,37 @@ def pytest_configure(config):
     serve_live_without_nagle()
 
 
+RESEED_AFTER_FLUSH = pytest.StashKey[object]()
+
+
 @pytest.fixture(autouse=True)
-def seeded_after_flush(request):
-    """Environments, causes and number counters, as the data migration seeds them, for transactional tests.
+def seeded_after_flush(request, django_db_blocker):
+    """Environments, causes and number counters, as the data migration seeds them, are back after a flush.
 
     Tests with a live server, threads or a real worker commit for real, and the flush after each of them empties
-    every table, including what the migrations seeded; the next one puts it back (the seeding is idempotent).
-    Serialized rollback would do the same but not for the browser tests, whose Playwright greenlet sees a
-    connection object of its own, without the serialized copy, and the two kinds of flush do not mix.
+    every table, including what the migrations seeded; the hook below seeds them again (idempotently) once that
+    flush is done, so that every test, whichever ran before it on its worker (pytest-xdist's work stealing hands
+    a worker tests out of order), finds them. Serialized rollback would do the same but not for the browser tests,
+    whose Playwright greenlet sees a connection object of its own, without the serialized copy.
     """
     marker = request.node.get_closest_marker("django_db")
     transactional = bool(marker and marker.kwargs.get("transaction"))
     if not (transactional or {"transactional_db", "live_server"} & set(request.fixturenames)):
         return
     request.getfixturevalue("transactional_db")
-    importlib.import_module("incidents.migrations.0002_seed_taxonomy").seed(apps, None)
+    request.node.stash[RESEED_AFTER_FLUSH] = django_db_blocker
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the test's fixtures, the transactional database's flush included: the seeded rows go back."""
+    try:
+        return (yield)
+    finally:
+        blocker = item.stash.get(RESEED_AFTER_FLUSH, None)
+        if blocker is not None:
+            with blocker.unblock():
+                importlib.import_module("incidents.migrations.0002_seed_taxonomy").seed(apps, None)
 
 
 @pytest.fixture

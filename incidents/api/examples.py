@@ -444,3 +444,78 @@ GRAFANA_RESOLVED: dict[str, Any] = {
 }
 GRAFANA_OUTCOME = {**ALERT_OUTCOME, "created": ["INC-62"]}
 GRAFANA_TEST_IGNORED = {**ALERT_OUTCOME, "created": [], "detail": "Grafana's test notification ignored."}
+
+# --- Sentry (incidents/api/receivers/sentry.py) -------------------------------------------------------------
+SENTRY_ISSUE_CREATED: dict[str, Any] = {
+    "action": "created",
+    "actor": {"id": "sentry", "name": "Sentry", "type": "application"},
+    "data": {
+        "issue": {
+            "id": "4711093826",
+            "shortId": "CHECKOUT-API-3F",
+            "title": "TimeoutError: payment provider did not answer within 2 s",
+            "culprit": "checkout.payments in authorize",
+            "level": "error",
+            "status": "unresolved",
+            "substatus": "new",
+            "platform": "python",
+            "firstSeen": "2026-11-24T09:17:41.208000Z",
+            "lastSeen": "2026-11-24T09:17:41.208000Z",
+            "count": "1",
+            "userCount": 1,
+            "project": {"id": "4505278293", "name": "checkout-api", "slug": "checkout-api", "platform": "python"},
+            "web_url": "https://example-shop.sentry.io/issues/4711093826/",
+            "url": "https://sentry.io/api/0/organizations/example-shop/issues/4711093826/",
+            "statusDetails": {},
+        }
+    },
+    "installation": {"uuid": "7a485448-a9e2-4c85-8a3c-4f44175783c9"},
+}
+SENTRY_ISSUE_RESOLVED: dict[str, Any] = {
+    **SENTRY_ISSUE_CREATED,
+    "action": "resolved",
+    "actor": {"id": 1207, "name": "Rita Lead", "type": "user"},
+    "data": {
+        "resolution_type": "now",
+        "issue": {**SENTRY_ISSUE_CREATED["data"]["issue"], "status": "resolved", "substatus": None},
+    },
+}
+SENTRY_OUTCOME = {**ALERT_OUTCOME, "created": ["INC-63"]}
+SENTRY_IGNORED = {**ALERT_OUTCOME, "created": [], "detail": "Event 'issue.assigned' ignored."}
+
+# --- Datadog (incidents/api/receivers/datadog.py) -----------------------------------------------------------
+# The recommended payload template (docs/receivers/datadog.md) as Datadog fills it in.
+DATADOG_TRIGGERED: dict[str, Any] = {
+    "id": "7734562950813226104",
+    "title": "[P2] [Triggered on {service:checkout-api,env:prod}] Checkout 5xx ratio above 2 %",
+    "body": "%%%\nThe 5xx ratio of checkout-api was 4.1 % over the last 5 minutes.\n%%%",
+    "event_type": "query_alert_monitor",
+    "date": "1795511820000",
+    "last_updated": "1795511820000",
+    "org": {"id": "201983", "name": "Example Shop"},
+    "alert_id": "148930217",
+    "alert_cycle_key": "7734562950813226104",
+    "aggreg_key": "9bd4ac313a4d1e8fae2482df7b77628",
+    "alert_transition": "Triggered",
+    "alert_priority": "P2",
+    "alert_title": "Checkout 5xx ratio above 2 % on service:checkout-api,env:prod",
+    "alert_status": "sum(last_5m):sum:trace.http.request.errors{service:checkout-api} > 0.02",
+    "alert_type": "error",
+    "alert_metric": "trace.http.request.errors",
+    "alert_scope": "service:checkout-api,env:prod",
+    "hostname": "",
+    "link": "https://app.datadoghq.com/event/event?id=7734562950813226104",
+    "tags": "env:prod,monitor,service:checkout-api,team:payments",
+}
+DATADOG_RECOVERED: dict[str, Any] = {
+    **DATADOG_TRIGGERED,
+    "id": "7734590113520377791",
+    "title": "[P2] [Recovered on {service:checkout-api,env:prod}] Checkout 5xx ratio above 2 %",
+    "date": "1795513500000",
+    "last_updated": "1795513500000",
+    "alert_transition": "Recovered",
+    "alert_type": "success",
+    "link": "https://app.datadoghq.com/event/event?id=7734590113520377791",
+}
+DATADOG_OUTCOME = {**ALERT_OUTCOME, "created": ["INC-64"]}
+DATADOG_IGNORED = {**ALERT_OUTCOME, "created": [], "detail": "Event 'notification' ignored."}

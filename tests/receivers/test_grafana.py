@@ -54,9 +54,25 @@ def bearer(raw: str) -> APIClient:
     return client
 
 
-# --- The vendor's own bodies ------------------------------------------------------------------------------------
+# --- The vendor's own bodies (tests/payloads/grafana/, origin in its NOTICE.md) --------------------------------
 
-VENDORED = sorted(path.name for path in (PAYLOADS / "grafana").glob("*.json"))
+LEGACY = "legacy_alert.json"  # Grafana 7's legacy alerting body: no `alerts`
+VENDORED = sorted(path.name for path in (PAYLOADS / "grafana").glob("*.json") if path.name != LEGACY)
+
+
+def grafana_body(name: str, **alert) -> dict:
+    """A vendored notification, its first alert's fields changed by `alert` (None removes one)."""
+    body = vendored("grafana", name)
+    for key, value in alert.items():
+        if value is None:
+            body["alerts"][0].pop(key)
+        else:
+            body["alerts"][0][key] = value
+    return body
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
 
 
 @pytest.mark.parametrize("name", VENDORED)
@@ -65,7 +81,9 @@ def test_every_vendored_payload_files_one_item_per_alert(grafana, name):
     response = grafana.post(body)
     assert response.status_code in (200, 202), (name, response.json())
     answer = response.json()
-    assert answer["errors"] == [] and answer["warnings"] == []
+    assert answer["errors"] == []
+    truncated = [warning["truncatedAlerts"] for warning in answer["warnings"]]
+    assert truncated == ([body["truncatedAlerts"]] if body["truncatedAlerts"] else [])
     tests = [alert for alert in body["alerts"] if alert["labels"].get("alertname") == "TestAlert"]
     assert len(answer["created"]) == len(body["alerts"]) - len(tests)
     assert Incident.objects.filter(source="grafana").count() == len(body["alerts"]) - len(tests)
@@ -75,6 +93,206 @@ def test_every_vendored_payload_files_one_item_per_alert(grafana, name):
             assert item.title.startswith(alert["labels"]["alertname"])
             assert (item.resolved_at is not None) == (alert["status"] == "resolved")
     assert grafana.post(body).json()["created"] == []  # the same notification again
+
+
+def test_the_vendored_firing_alert_maps_each_field(grafana, team):
+    response = grafana.post(vendored("grafana", "alert-9.json"))
+    assert response.status_code == 200, response.json()
+    answer = response.json()
+    assert (answer["errors"], answer["warnings"], answer["redacted"]) == ([], [], {})
+    item = Incident.objects.get()
+    assert answer["created"] == [item.reference]
+    assert item.external_id == f"team{team.pk}/d8a21484c9c25a60/2022-06-17T00:41:00.782137+00:00"
+    assert item.title == "Test alert: This is a summary field, failure on some_host"
+    assert item.severity == "" and item.environment is None and not item.services.exists()  # no such labels
+    assert item.started_at == at("2022-06-17T00:41:00.782137+00:00") == item.detected_at
+    assert item.resolved_at is None  # endsAt is Grafana's zero time
+    assert item.summary == (
+        "This is a description\n\nLabels: alertname=Test alert, test=true\n\n"
+        "Source: https://grafana.example.com/alerting/grafana/zTjxv_C7k/view\n\n"
+        "Values: [ var='B0' metric='Value' labels={__name__=some_metric, instance=some-value, job=jobname} "
+        "value=24 ]"
+    )
+
+
+def test_the_vendored_firing_then_resolved_alert_resolves_its_item(grafana):
+    (reference,) = grafana.post(vendored("grafana", "alert-9.json")).json()["created"]
+    response = grafana.post(vendored("grafana", "alert-9-resolved.json"))
+    assert response.status_code == 200 and response.json()["resolved"] == [reference]
+    item = Incident.objects.get()
+    assert item.resolved_at == at("2022-06-17T00:51:24.067337+00:00")
+    assert item.title == "Test alert: This is a summary field, failure on some_host"  # the first one is kept
+    assert grafana.post(vendored("grafana", "alert-9-resolved.json")).json()["unchanged"] == [reference]
+    assert grafana.post(vendored("grafana", "alert-9.json")).json()["unchanged"] == [reference]
+    assert Incident.objects.get().resolved_at == item.resolved_at
+
+
+def test_the_vendored_resolved_alert_first_is_filed_resolved(grafana):
+    response = grafana.post(vendored("grafana", "alert-9-resolved.json"))
+    assert len(response.json()["created"]) == 1
+    item = Incident.objects.get()
+    assert (item.started_at, item.resolved_at) == (at("2022-06-17T00:41:00.782137+00:00"),
+                                                   at("2022-06-17T00:51:24.067337+00:00"))  # fmt: skip
+    assert item.title == "Test alert: This is a summary field, failure on <no value>"
+
+
+def test_the_vendored_notification_of_three_alerts_files_three_items(grafana):
+    response = grafana.post(vendored("grafana", "alert-9-multiple.json"))
+    assert response.status_code == 200 and len(response.json()["created"]) == 3
+    titles = dict(Incident.objects.values_list("external_id", "title"))
+    assert sorted(titles.values()) == [
+        "Second webhook test: Testing **another** failing alert",
+        "Test alert: This is a summary field, failure on badhost.example.com",
+        "Test alert: This is a summary field, failure on otherhost.example.com",
+    ]
+    second = Incident.objects.get(external_id__contains="/6f9cd313db421ef1/")
+    assert second.started_at == at("2022-06-17T01:03:00.782137+00:00")
+    assert "Description **here**" in second.summary
+
+
+def test_the_vendored_labels_name_environment_and_service_through_the_settings(grafana, settings, team, prod):
+    settings.ALERTMANAGER_ENVIRONMENT_LABELS = ["deploy"]
+    settings.ALERTMANAGER_SERVICE_LABELS = ["job"]
+    rabbitmq = ServiceFactory(slug="rabbitmq", owner_team=team)
+    grafana.post(vendored("grafana", "alert-9-multiple.json"))
+    for fingerprint in ("aaafafe0953f0962", "fb31814ac93dbe7d"):  # deploy=prod, job=rabbitmq
+        item = Incident.objects.get(external_id__contains=f"/{fingerprint}/")
+        assert item.environment == prod and list(item.services.all()) == [rabbitmq]
+    second = Incident.objects.get(external_id__contains="/6f9cd313db421ef1/")  # neither label
+    assert second.environment is None and not second.services.exists()
+
+
+def test_the_vendored_values_image_dashboard_and_panel_are_in_the_summary(grafana):
+    grafana.post(vendored("grafana", "alert_values_v11.json"))
+    item = Incident.objects.get()
+    assert item.title == "Memory (copy): High memory usage"
+    assert item.started_at == at("2024-03-01T02:09:00+00:00")
+    for line in (
+        "Labels: alertname=Memory (copy), debug=true, grafana_folder=device",
+        "Dashboard: https://play.grafana.org/d/ece9fb32-7f71-4be9-bd94-2f23608ae5b9?orgId=1",
+        "Panel: https://play.grafana.org/d/ece9fb32-7f71-4be9-bd94-2f23608ae5b9?orgId=1&viewPanel=2",
+        "Values: [ var='A' labels={instance=node_exporter:9100, job=node} value=2.473545728e+09 ]",
+        "Image: https://grafana.com/assets/img/blog/mixed_styles.png",
+    ):
+        assert line in item.summary
+
+
+def test_the_vendored_values_are_shown_without_a_value_string(grafana):
+    grafana.post(grafana_body("alert_values_v11.json", valueString=None))
+    assert "Values: A=2.47355e+09, B=0, C=1, minute=9" in Incident.objects.get().summary
+
+
+def test_the_vendored_test_notification_is_a_202_and_warns_of_the_alert_left_out(grafana):
+    """Grafana 8's test notification: the TestAlert, resolved, with truncatedAlerts 1."""
+    response = grafana.post(vendored("grafana", "alert_v8.json"))
+    assert response.status_code == 202
+    answer = response.json()
+    assert answer["detail"] == "Grafana's test notification ignored." and answer["created"] == []
+    (warning,) = answer["warnings"]
+    assert warning["truncatedAlerts"] == 1 and warning["detail"].startswith("Grafana left 1 alert out of")
+    assert not Incident.objects.exists() and HookDelivery.objects.get().outcome == "ignored"
+
+
+def test_alerts_grafana_left_out_are_named_in_a_warning(grafana):
+    body = vendored("grafana", "alert-9-multiple.json")
+    body["truncatedAlerts"] = 7
+    response = grafana.post(body)
+    assert response.status_code == 200 and len(response.json()["created"]) == 3
+    (warning,) = response.json()["warnings"]
+    assert warning == {
+        "truncatedAlerts": 7,
+        "detail": "Grafana left 7 alerts out of this notification (the contact point's Max Alerts); they are not "
+        "recorded unless a later notification carries them. Raise Max Alerts, up to ALERTMANAGER_MAX_ALERTS.",
+    }
+
+
+def test_the_legacy_alerting_body_is_a_400_saying_why(grafana):
+    response = grafana.post(vendored("grafana", LEGACY))
+    assert response.status_code == 400
+    (detail,) = response.json()["version"]
+    assert detail.startswith("This is the body of Grafana's legacy alerting") and 'version "1"' in detail
+    assert not Incident.objects.exists() and not HookDelivery.objects.exists()
+
+
+def test_a_vendored_alert_with_another_fingerprint_or_start_is_another_item(grafana):
+    grafana.post(vendored("grafana", "alert-9.json"))
+    assert len(grafana.post(grafana_body("alert-9.json", fingerprint="d8a21484c9c25a61")).json()["created"]) == 1
+    later = grafana_body("alert-9.json", startsAt="2022-06-17T02:41:00.782137894Z")
+    assert len(grafana.post(later).json()["created"]) == 1  # a new firing period of the same alert
+    assert Incident.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("removed", "title"),
+    [
+        ({"annotations": None}, "Test alert"),
+        ({"labels": {"test": "true"}}, "Alert d8a21484c9c25a60: This is a summary field, failure on some_host"),
+        ({"generatorURL": None, "silenceURL": None, "dashboardURL": None, "panelURL": None, "valueString": None},
+         "Test alert: This is a summary field, failure on some_host"),
+    ],
+)  # fmt: skip
+def test_vendored_fields_removed_leave_their_fields_empty(grafana, removed, title):
+    response = grafana.post(grafana_body("alert-9.json", **removed))
+    assert response.status_code == 200, response.json()
+    item = Incident.objects.get()
+    assert item.title == title
+    if "valueString" in removed:
+        assert item.summary == "This is a description\n\nLabels: alertname=Test alert, test=true"
+
+
+def test_a_vendored_alert_without_a_fingerprint_is_keyed_by_its_labels(grafana):
+    body = grafana_body("alert-9.json", fingerprint=None)
+    (reference,) = grafana.post(body).json()["created"]
+    assert grafana.post(body).json()["unchanged"] == [reference]
+    resolved = grafana_body("alert-9-resolved.json", fingerprint=None)
+    assert grafana.post(resolved).json()["resolved"] == [reference]
+
+
+def test_a_vendored_resolved_alert_without_ends_at_resolves_when_received(grafana):
+    grafana.post(vendored("grafana", "alert-9.json"))
+    before = dt.datetime.now(dt.UTC)
+    assert len(grafana.post(grafana_body("alert-9-resolved.json", endsAt=None)).json()["resolved"]) == 1
+    assert Incident.objects.get().resolved_at >= before
+
+
+@pytest.mark.parametrize(
+    "alert",
+    [
+        {"labels": {"alertname": "Test alert\nFIRING", "test": "true"}},
+        {"labels": {"alertname": "Test alert", "te\x00st": "true"}},
+        {"labels": {"alertname": "T" * 2001}},
+        {"annotations": {"summary": "s" * 20001}},
+        {"valueString": "v" * 5001},
+        {"silenceURL": "https://grafana.example.com/" + "s" * 2000},
+        {"fingerprint": "d8a21484-c9c25a60"},
+        {"startsAt": "2022-06-17 garbage"},
+        {"status": "pending"},
+        {"values": {"A": "2473545728"}},
+    ],
+)
+def test_a_vendored_alert_changed_out_of_bounds_is_a_400_naming_alerts(grafana, alert):
+    response = grafana.post(grafana_body("alert-9.json", **alert))
+    assert response.status_code == 400, response.content
+    assert "alerts" in response.json()
+    assert not Incident.objects.exists() and not HookDelivery.objects.exists()
+
+
+def test_a_vendored_truncated_alerts_out_of_bounds_is_a_400(grafana):
+    for value in (-1, "1", 2**31, None):
+        body = vendored("grafana", "alert-9.json")
+        body["truncatedAlerts"] = value
+        response = grafana.post(body)
+        assert response.status_code == 400 and "truncatedAlerts" in response.json(), value
+    assert not Incident.objects.exists()
+
+
+def test_vendored_control_characters_and_an_oversized_summary_become_one_bounded_line(grafana):
+    summary = "This is a summary field,\n\rfailure on some_host\x1b[31m \u202e." + "x" * 5000
+    response = grafana.post(grafana_body("alert-9.json", annotations={"summary": summary}))
+    assert response.status_code == 200, response.json()
+    title = Incident.objects.get().title
+    assert 150 < len(title) <= 200 and title.isprintable()
+    assert title.startswith("Test alert: This is a summary field, failure on some_host")
 
 
 # --- Firing and resolved ---------------------------------------------------------------------------------------

@@ -64,6 +64,164 @@ def test_every_vendored_payload_is_answered_as_its_action_says(opsgenie, name):
         assert not Incident.objects.exists()
 
 
+def opsgenie_body(name: str, **alert) -> dict:
+    """A vendored body, its alert's fields changed by `alert` (None removes one)."""
+    body = vendored("opsgenie", name)
+    for key, value in alert.items():
+        if value is None:
+            body["alert"].pop(key)
+        else:
+            body["alert"][key] = value
+    return body
+
+
+VENDORED_ALERT_ID = "052652ac-5d1c-464a-812a-7dd18bbfba8c"  # acknowledge, addnote, unacknowledge, close, custom
+VENDORED_CREATED = dt.datetime(2015, 1, 5, 10, 3, 11, 104000, tzinfo=dt.UTC)  # their createdAt, milliseconds
+
+
+def test_the_vendored_create_maps_each_field(opsgenie, team):
+    response = opsgenie.post(vendored("opsgenie", "create.json"))
+    assert response.status_code == 200, response.json()
+    answer = response.json()
+    assert (answer["errors"], answer["warnings"]) == ([], [])
+    item = Incident.objects.get()
+    assert answer["created"] == [item.reference]
+    assert answer["redacted"] == {item.reference: {"summary": {"email": 1}}}  # the source, an e-mail address
+    assert item.external_id == f"team{team.pk}/ec03dad6-62c8-4c94-b38b-d88f398e900f"
+    assert (item.title, item.severity) == ("another alert", "sev3")  # "priority": 3, a number
+    assert item.started_at == dt.datetime(2017, 8, 14, 11, 25, 56, 288000, tzinfo=dt.UTC) == item.detected_at
+    assert item.resolved_at is None
+    assert item.environment is None and not item.services.exists()  # the entity "Server" is no service
+    assert item.summary.startswith("Opsgenie alert #2 (Create)")
+    for fact in ("Priority: P3", "Entity: Server", "Source: [email]", "Alias: alert-alias", "Tags: vip",
+                 "Alert id: ec03dad6-62c8-4c94-b38b-d88f398e900f"):  # fmt: skip
+        assert fact in item.summary
+    assert "test@example.com" not in item.summary
+    assert HookDelivery.objects.get().event == "Create"
+
+
+def test_the_vendored_entity_names_a_service_of_the_team(opsgenie, team):
+    server = ServiceFactory(slug="server", name="Server", owner_team=team)
+    opsgenie.post(vendored("opsgenie", "create.json"))
+    assert list(Incident.objects.get().services.all()) == [server]
+
+
+def test_the_vendored_alert_acknowledged_noted_unacknowledged_then_closed(opsgenie, team):
+    """Opsgenie's own bodies for one alert (052652ac…), in the order it sent them."""
+    acknowledged = opsgenie.post(vendored("opsgenie", "acknowledge.json"))
+    assert acknowledged.status_code == 200  # its Create was not mapped: the open alert is filed
+    (reference,) = acknowledged.json()["created"]
+    item = Incident.objects.get()
+    assert item.external_id == f"team{team.pk}/{VENDORED_ALERT_ID}"
+    assert (item.title, item.severity, item.started_at) == ("test alert", "", VENDORED_CREATED)
+    assert "Opsgenie alert #23 (Acknowledge)" in item.summary and "Tags: tag1, tag2" in item.summary
+    noted = opsgenie.post(vendored("opsgenie", "addnote.json"))
+    assert noted.status_code == 202 and noted.json()["detail"] == "Event 'AddNote' ignored."
+    assert opsgenie.post(vendored("opsgenie", "unacknowledge.json")).json()["unchanged"] == [reference]
+    assert Incident.objects.get().version == item.version
+    closed = opsgenie.post(vendored("opsgenie", "close.json"))
+    assert closed.status_code == 200 and closed.json()["resolved"] == [reference]
+    resolved_at = dt.datetime(2015, 1, 5, 10, 6, 14, 669002, tzinfo=dt.UTC)  # updatedAt, nanoseconds
+    assert Incident.objects.get().resolved_at == resolved_at
+    assert opsgenie.post(vendored("opsgenie", "close.json")).json()["unchanged"] == [reference]
+    assert Incident.objects.get().resolved_at == resolved_at
+    outcomes = list(HookDelivery.objects.order_by("id").values_list("event", "outcome"))
+    assert outcomes == [("Acknowledge", "recorded"), ("AddNote", "ignored"), ("UnAcknowledge", "unchanged"),
+                        ("Close", "recorded"), ("Close", "unchanged")]  # fmt: skip
+
+
+def test_the_vendored_close_first_files_the_alert_resolved(opsgenie):
+    response = opsgenie.post(vendored("opsgenie", "close.json"))
+    assert response.status_code == 200 and len(response.json()["created"]) == 1
+    item = Incident.objects.get()
+    assert (item.started_at, item.resolved_at) == (
+        VENDORED_CREATED, dt.datetime(2015, 1, 5, 10, 6, 14, 669002, tzinfo=dt.UTC))  # fmt: skip
+
+
+def test_the_vendored_escalate_of_an_unknown_alert_is_named_by_its_id(opsgenie):
+    """Opsgenie's Escalate body carries the alertId only: no message, tinyId, priority or times."""
+    before = dt.datetime.now(dt.UTC)
+    response = opsgenie.post(vendored("opsgenie", "escalate.json"))
+    assert response.status_code == 200 and len(response.json()["created"]) == 1
+    item = Incident.objects.get()
+    assert item.title == "Opsgenie alert 7ba97e3a-d328-4b5e-8f9a-39e945a3869a"
+    assert item.severity == "" and item.started_at >= before and item.resolved_at is None
+    assert item.summary.startswith("Opsgenie alert 7ba97e3a-d328-4b5e-8f9a-39e945a3869a (Escalate)")
+
+
+def test_a_vendored_custom_action_is_a_202_recording_nothing(opsgenie):
+    response = opsgenie.post(vendored("opsgenie", "customaction.json"))
+    assert response.status_code == 202
+    assert response.json()["detail"] == "Event 'TestAction' ignored."
+    assert not Incident.objects.exists() and HookDelivery.objects.get().outcome == "ignored"
+
+
+def test_a_vendored_create_of_another_alert_is_another_item(opsgenie):
+    opsgenie.post(vendored("opsgenie", "create.json"))
+    response = opsgenie.post(opsgenie_body("create.json", alertId="ec03dad6-62c8-4c94-b38b-d88f398e9010"))
+    assert len(response.json()["created"]) == 1
+    assert Incident.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("removed", "title", "severity"),
+    [
+        ({"message": None}, "Opsgenie alert #2", "sev3"),
+        ({"message": None, "tinyId": None}, "Opsgenie alert ec03dad6-62c8-4c94-b38b-d88f398e900f", "sev3"),
+        ({"priority": None}, "another alert", ""),
+        ({"tags": None, "entity": None, "source": None, "alias": None}, "another alert", "sev3"),
+    ],
+)
+def test_vendored_fields_removed_leave_their_fields_empty(opsgenie, removed, title, severity):
+    response = opsgenie.post(opsgenie_body("create.json", **removed))
+    assert response.status_code == 200, response.json()
+    item = Incident.objects.get()
+    assert (item.title, item.severity) == (title, severity)
+    if "tags" in removed:
+        assert item.summary == (
+            "Opsgenie alert #2 (Create)\n\nPriority: P3\nAlert id: ec03dad6-62c8-4c94-b38b-d88f398e900f"
+        )
+
+
+def test_a_vendored_create_without_created_at_started_when_received(opsgenie):
+    before = dt.datetime.now(dt.UTC)
+    assert opsgenie.post(opsgenie_body("create.json", createdAt=None)).status_code == 200
+    assert Incident.objects.get().started_at >= before
+
+
+@pytest.mark.parametrize(
+    ("alert", "field"),
+    [
+        ({"alertId": None}, "alertId"),
+        ({"alertId": "ec03dad6 62c8"}, "alertId"),
+        ({"message": "another\x00alert"}, "message"),
+        ({"message": "m" * 20001}, "message"),
+        ({"tags": ["vip"] * 101}, "tags"),
+        ({"tags": ["t" * 1001]}, "tags"),
+        ({"entity": "e" * 1001}, "entity"),
+        ({"priority": "3"}, "priority"),
+        ({"createdAt": 2**63}, "createdAt"),
+        ({"createdAt": "1502709956288"}, "createdAt"),
+    ],
+)
+def test_a_vendored_body_changed_out_of_bounds_is_a_400_naming_the_field(opsgenie, alert, field):
+    response = opsgenie.post(opsgenie_body("create.json", **alert))
+    assert response.status_code == 400, response.content
+    assert field in response.json()["alert"]
+    assert not Incident.objects.exists() and not HookDelivery.objects.exists()
+
+
+def test_vendored_control_characters_and_oversized_text_become_bounded_lines(opsgenie):
+    body = opsgenie_body("create.json", message="another alert\n\ron Server\x1b[31m \u202e." + "x" * 5000,
+                         tags=["vip\nenv:prod", "env:staging\r"])  # fmt: skip
+    response = opsgenie.post(body)
+    assert response.status_code == 200, response.json()
+    item = Incident.objects.get()
+    assert 150 < len(item.title) <= 200 and item.title.isprintable() and item.title.startswith("another alert on")
+    assert item.environment.slug == "staging"  # a tag is one line: "vip env:prod" names no environment
+    assert "Tags: vip env:prod, env:staging" in item.summary
+
+
 # --- Create, acknowledge, close --------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 
 import pytest
@@ -11,7 +12,7 @@ from incidents.api import examples as ex
 from incidents.api.receivers.pagerduty import pagerduty_signature
 from incidents.models import HookDelivery, Incident
 from tests.factories import ServiceFactory
-from tests.receivers.conftest import Sender, hook_of
+from tests.receivers.conftest import PAYLOADS, Sender, hook_of, vendored
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +203,200 @@ def test_a_secret_in_the_title_is_redacted(pagerduty):
     response = pagerduty.post(event(title="Deploy failed: AKIAIOSFODNN7EXAMPLE rejected"))
     assert response.json()["redacted"]
     assert "AKIAIOSFODNN7EXAMPLE" not in Incident.objects.get().title
+
+
+# --- The vendor's own bodies (tests/payloads/pagerduty/, origin in its NOTICE.md) ------------------------------
+
+
+def pagerduty_body(name: str, **data) -> dict:
+    """A vendored v3 body, its incident's fields changed by `data` (None removes one)."""
+    body = vendored("pagerduty", name)
+    for key, value in data.items():
+        if value is None:
+            body["event"]["data"].pop(key)
+        else:
+            body["event"]["data"][key] = value
+    return body
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "title", "severity", "started", "resolved"),
+    [
+        ("triggered_v3.json", "PFQZPSY", "Test Incident 3", "sev2", "2021-06-04T13:35:29.781+00:00", None),
+        ("acknowledged_v3.json", "PQ1K5C8", "Test Incident", "sev2", "2021-06-04T13:55:30.394+00:00", None),
+        ("resolved_v3.json", "PCPZE64", "Test Incident", "sev2", "2021-06-04T13:16:53.816+00:00",
+         "2021-06-04T13:16:53.816+00:00"),
+        ("reopened_v3.json", "Q05XJA8GDXGOB3", "Test Incident 2", "sev3", "2026-03-30T13:37:07+00:00", None),
+        ("priority_updated_v3.json", "Q3B15VLMF3ASBD", "Critical: Checkout API High Latency", "sev2",
+         "2026-04-01T02:07:30+00:00", None),
+    ],
+)  # fmt: skip
+def test_each_vendored_incident_event_files_its_incident(pagerduty, team, name, key, title, severity, started,
+                                                         resolved):  # fmt: skip
+    body = vendored("pagerduty", name)
+    incident = body["event"]["data"]
+    response = pagerduty.post((PAYLOADS / "pagerduty" / name).read_bytes())  # the bytes as PagerDuty signs them
+    assert response.status_code == 200, response.json()
+    answer = response.json()
+    assert (answer["errors"], answer["warnings"], answer["redacted"]) == ([], [], {})
+    (reference,) = answer["created"]
+    item = Incident.objects.get()
+    assert (item.reference, item.team, item.source) == (reference, team, "pagerduty")
+    assert (item.kind, item.status, item.caught_by) == ("incident", "triage", "monitoring_alert")
+    assert item.external_id == f"team{team.pk}/{key}"
+    assert (item.title, item.severity) == (title, severity)
+    assert item.started_at == at(started) and item.detected_at == item.started_at
+    assert item.resolved_at == (at(resolved) if resolved else None)
+    # The PagerDuty service names no Hindsight environment or service, and the hook maps none.
+    assert item.environment is None and not item.services.exists()
+    assert f"PagerDuty incident #{incident['number']} ({incident['status']})" in item.summary
+    assert f"Service: {incident['service']['summary']}" in item.summary
+    assert f"Urgency: {incident['urgency']}" in item.summary and f"Link: {incident['html_url']}" in item.summary
+    delivery = HookDelivery.objects.get()
+    assert (delivery.delivery_id, delivery.event) == (body["event"]["id"], body["event"]["event_type"])
+    assert delivery.outcome == "recorded"
+
+
+@pytest.mark.parametrize("name", ["unsupported_v3.json", "annotated_v3.json"])
+def test_vendored_events_not_read_are_a_202_recording_nothing(pagerduty, name):
+    body = vendored("pagerduty", name)
+    response = pagerduty.post(body)
+    assert response.status_code == 202, response.json()
+    assert response.json()["detail"] == f"Event {body['event']['event_type']!r} ignored."
+    assert response.json()["created"] == [] and not Incident.objects.exists()
+    delivery = HookDelivery.objects.get()
+    assert (delivery.delivery_id, delivery.outcome) == (body["event"]["id"], "ignored")
+
+
+def test_the_vendored_service_is_mapped_to_an_environment_and_a_service(make_hook, team, staging):
+    ServiceFactory(slug="pig208", owner_team=team)
+    default = ServiceFactory(slug="default-svc", name="Default Service", owner_team=team)
+    hook = Sender(make_hook("pagerduty", secret="a-mapped-signing-secret",
+                            environment_map={"pig208": "staging"}), sign)  # fmt: skip
+    hook.post(vendored("pagerduty", "triggered_v3.json"))
+    hook.post(vendored("pagerduty", "reopened_v3.json"))
+    pig, reopened = Incident.objects.order_by("number")
+    assert pig.environment == staging and list(pig.services.values_list("slug", flat=True)) == ["pig208"]
+    assert reopened.environment is None  # "Default Service" is not mapped and is no environment's slug
+    assert list(reopened.services.all()) == [default]  # a Hindsight service's name, any case
+
+
+def test_the_vendored_body_signed_then_changed_is_a_401(pagerduty):
+    raw = (PAYLOADS / "pagerduty" / "triggered_v3.json").read_bytes()
+    headers = sign(pagerduty.secret, raw)
+    changed = raw.replace(b"Test Incident 3", b"Test Incident 4")
+    response = pagerduty.client.post(pagerduty.url, changed, content_type="application/json", headers=headers)
+    assert response.status_code == 401
+    assert not Incident.objects.exists()
+
+
+def test_the_same_vendored_event_twice_is_received_once(pagerduty):
+    body = vendored("pagerduty", "triggered_v3.json")
+    assert pagerduty.post(body).status_code == 200
+    again = pagerduty.post(body)
+    assert again.status_code == 200
+    assert again.json()["detail"] == "Delivery 01BZYIL05THJDFF2Y08X9SVMTU already received."
+    assert again.json()["created"] == [] and Incident.objects.count() == 1
+    assert HookDelivery.objects.get().repeats == 1
+
+
+def test_the_vendored_incident_triggered_acknowledged_then_resolved(pagerduty):
+    """triggered_v3 (13:35), then PagerDuty's acknowledged and resolved bodies for the same incident."""
+    (reference,) = pagerduty.post(vendored("pagerduty", "triggered_v3.json")).json()["created"]
+    acknowledged = pagerduty_body("acknowledged_v3.json", id="PFQZPSY")
+    assert pagerduty.post(acknowledged).json()["unchanged"] == [reference]
+    resolved = pagerduty_body("resolved_v3.json", id="PFQZPSY")
+    resolved["event"]["occurred_at"] = "2021-06-04T14:02:11.250Z"
+    response = pagerduty.post(resolved)
+    assert response.status_code == 200 and response.json()["resolved"] == [reference]
+    item = Incident.objects.get()
+    assert item.resolved_at == at("2021-06-04T14:02:11.250+00:00")
+    assert item.title == "Test Incident 3"  # the first title is kept
+    reopened = pagerduty_body("reopened_v3.json", id="PFQZPSY")
+    assert pagerduty.post(reopened).json()["unchanged"] == [reference]
+    assert Incident.objects.get().resolved_at == item.resolved_at
+
+
+def test_a_vendored_resolve_older_than_the_start_resolves_at_the_start(pagerduty):
+    """resolved_v3 occurred at 13:16, before triggered_v3's 13:35: the item never ends before it started."""
+    pagerduty.post(vendored("pagerduty", "triggered_v3.json"))
+    response = pagerduty.post(pagerduty_body("resolved_v3.json", id="PFQZPSY"))
+    assert len(response.json()["resolved"]) == 1
+    item = Incident.objects.get()
+    assert item.resolved_at == item.started_at == at("2021-06-04T13:35:29.781+00:00")
+
+
+def test_a_vendored_event_of_another_incident_is_another_item(pagerduty):
+    pagerduty.post(vendored("pagerduty", "triggered_v3.json"))
+    other = pagerduty_body("triggered_v3.json", id="PXOTHER1")
+    other["event"]["id"] = "01BZYIL05THJDFF2Y08XOTHER1"
+    response = pagerduty.post(other)
+    assert len(response.json()["created"]) == 1
+    assert sorted(Incident.objects.values_list("external_id", flat=True)) == sorted(
+        [f"team{pagerduty.hook.team_id}/PFQZPSY", f"team{pagerduty.hook.team_id}/PXOTHER1"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("removed", "title", "severity"),
+    [
+        ({"title": None}, "PagerDuty incident Q3B15VLMF3ASBD", "sev2"),
+        ({"priority": None}, "Critical: Checkout API High Latency", "sev2"),  # the urgency, high
+        ({"priority": None, "urgency": None}, "Critical: Checkout API High Latency", ""),
+        ({"service": None, "number": None, "status": None, "html_url": None},
+         "Critical: Checkout API High Latency", "sev2"),
+    ],
+)  # fmt: skip
+def test_vendored_fields_removed_leave_their_fields_empty(pagerduty, removed, title, severity):
+    response = pagerduty.post(pagerduty_body("priority_updated_v3.json", **removed))
+    assert response.status_code == 200, response.json()
+    item = Incident.objects.get()
+    assert (item.title, item.severity) == (title, severity)
+    if "service" in removed:
+        assert item.summary == "PagerDuty incident (incident.priority_updated)\n\nPriority: P2\n\nUrgency: high"
+
+
+def test_a_vendored_incident_without_created_at_started_when_the_event_occurred(pagerduty):
+    response = pagerduty.post(pagerduty_body("reopened_v3.json", created_at=None))
+    assert response.status_code == 200
+    assert Incident.objects.get().started_at == at("2026-04-01T02:15:02.274+00:00")
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (lambda b: b["event"]["data"].pop("id"), ("event", "data", "id")),
+        (lambda b: b["event"].pop("occurred_at"), ("event", "occurred_at")),
+        (lambda b: b["event"].pop("data"), ("event", "data")),
+        (lambda b: b["event"]["data"].update(title="Checkout\x00 latency"), ("event", "data", "title")),
+        (lambda b: b["event"]["data"].update(title="x" * 20001), ("event", "data", "title")),
+        (lambda b: b["event"]["data"]["service"].update(summary="pig208\x07"), ("event", "data", "service")),
+        (lambda b: b["event"]["data"]["service"].update(summary="s" * 501), ("event", "data", "service")),
+        (lambda b: b["event"]["data"].update(html_url="https://x/" + "x" * 2000), ("event", "data", "html_url")),
+        (lambda b: b["event"]["data"].update(number=-9), ("event", "data", "number")),
+        (lambda b: b["event"].update(id="01BZYIL05THJDFF2Y08X9SVMTU" * 4), ("event", "id")),
+        (lambda b: b["event"].update(event_type="incident\ttriggered"), ("event", "event_type")),
+    ],
+)
+def test_a_vendored_body_changed_out_of_bounds_is_a_400_naming_the_field(pagerduty, change, path):
+    body = vendored("pagerduty", "triggered_v3.json")
+    change(body)
+    response = pagerduty.post(body)
+    assert response.status_code == 400, response.content
+    errors = response.json()
+    for name in path:
+        errors = errors[name]
+    assert errors
+    assert not Incident.objects.exists() and not HookDelivery.objects.exists()
+
+
+def test_a_vendored_title_with_control_characters_and_oversized_becomes_one_bounded_line(pagerduty):
+    title = "Test Incident 3\n\ron pig208\x1b[31m \u202egnp." + "x" * 5000
+    response = pagerduty.post(pagerduty_body("triggered_v3.json", title=title))
+    assert response.status_code == 200, response.json()
+    stored = Incident.objects.get().title
+    assert 150 < len(stored) <= 200 and stored.isprintable() and stored.startswith("Test Incident 3 on pig208")

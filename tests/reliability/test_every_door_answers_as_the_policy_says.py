@@ -51,6 +51,7 @@ API_WRITES = {
     "api:action-item-detail": "PATCH", "api:release-list": "POST", "api:deployment-list": "POST",
     "api:hook-alertmanager": "POST", "api:hook-github": "POST", "api:team-chat": "PUT",
     "api:hook-pagerduty": "POST", "api:hook-opsgenie": "POST", "api:hook-grafana": "POST",
+    "api:hook-sentry": "POST", "api:hook-datadog": "POST",
 }  # fmt: skip
 INCIDENT_ROUTES = {
     "incidents:incident_detail", "incidents:incident_edit", "incidents:incident_status", "incidents:timeline_add",
@@ -138,6 +139,10 @@ EXPECTED = {
     "POST api:hook-opsgenie": "401 401 401 401 401 403 400 400",
     "GET api:hook-grafana": "401 401 401 401 401 403 405 405",
     "POST api:hook-grafana": "401 401 401 401 401 403 400 400",
+    "GET api:hook-sentry": "401 401 401 401 401 401 401 401",
+    "POST api:hook-sentry": "401 401 401 401 401 401 401 401",
+    "GET api:hook-datadog": "401 401 401 401 401 403 405 405",
+    "POST api:hook-datadog": "401 401 401 401 401 403 400 400",
     "GET api:incident-list": "401 200 200 200 200 200 200 200",
     "POST api:incident-list": "401 403 403 403 403 403 400 400",
     "GET api:incident-detail": "401 200 200 200 200 200 200 200",

@@ -10,10 +10,12 @@ from django.urls import URLPattern, path
 
 from incidents.api.receivers.alertmanager import AlertmanagerReceiver
 from incidents.api.receivers.base import Receiver, receiver_view
+from incidents.api.receivers.datadog import DatadogReceiver
 from incidents.api.receivers.github import GitHubReceiver
 from incidents.api.receivers.grafana import GrafanaReceiver
 from incidents.api.receivers.opsgenie import OpsgenieReceiver
 from incidents.api.receivers.pagerduty import PagerDutyReceiver
+from incidents.api.receivers.sentry import SentryReceiver
 
 RECEIVERS: dict[str, Receiver] = {
     receiver.source: receiver
@@ -23,6 +25,8 @@ RECEIVERS: dict[str, Receiver] = {
         PagerDutyReceiver(),
         OpsgenieReceiver(),
         GrafanaReceiver(),
+        SentryReceiver(),
+        DatadogReceiver(),
     )
 }
 

@@ -44,6 +44,7 @@ class Delivery:
     delivery_id: str = (
         ""  # the sender's id of the delivery, when it sends one: a copy is answered "already received"
     )
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # about the delivery as a whole (the answer's)
 
 
 class Receiver:
@@ -83,6 +84,7 @@ class Receiver:
             sender=sender, events=delivery.events, event=delivery.event, delivery_id=delivery.delivery_id,
             key_name=self.key_name, ignored=delivery.ignored,
         )  # fmt: skip
+        outcome.warnings.extend(delivery.warnings)
         accepted = not delivery.events and not outcome.duplicate
         return Response(outcome.answer(), status=status.HTTP_202_ACCEPTED if accepted else status.HTTP_200_OK)
 
@@ -151,7 +153,10 @@ class HookOutcomeSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.DictField(), help_text="Events that could not be recorded.")  # type: ignore[assignment]
     warnings = serializers.ListField(
         child=serializers.DictField(),
-        help_text="Events recorded without a value, and why (a service of another team is left out).",
+        help_text=(
+            "Events recorded without a value, and why (a service of another team is left out), and what the "
+            "sender says it left out of the delivery (Grafana's truncatedAlerts)."
+        ),
     )
     redacted = serializers.DictField(
         child=serializers.DictField(child=serializers.DictField(child=serializers.IntegerField())),

@@ -25,6 +25,14 @@ from incidents.limits import DATE_RANGE_TEXT, LONG_TEXT_MAX, date_in_range, one_
 TEST_LABELS = {"alertname": "TestAlert", "instance": "Grafana"}
 TEST_SUMMARY = "Notification test"
 MAX_VALUES = 100  # a rule's query and expression results, by reference id (A, B, C, ...)
+# Fields only the body of Grafana's legacy dashboard alerting has (the default before Grafana 9, removed in
+# Grafana 11): one rule's state, without `alerts`, times or fingerprints. Such a body is one 400 saying so, rather
+# than one per missing field.
+LEGACY_FIELDS = ("ruleId", "ruleName", "evalMatches")
+LEGACY_DETAIL = (
+    "This is the body of Grafana's legacy alerting (ruleName, evalMatches; removed in Grafana 11), which is not "
+    'read: use a Webhook contact point of Grafana alerting (Grafana 8 and later, body version "1").'
+)
 
 
 class GrafanaAlertSerializer(AlertSerializer):
@@ -62,8 +70,20 @@ class GrafanaPayloadSerializer(StrictJsonMixin):
     alerts = GrafanaAlertSerializer(many=True, max_length=1000)  # type: ignore[call-arg]
 
     def to_internal_value(self, data):
+        if isinstance(data, dict) and "alerts" not in data and any(name in data for name in LEGACY_FIELDS):
+            raise serializers.ValidationError({"version": [LEGACY_DETAIL]})
         _too_many_alerts(data)
         return super().to_internal_value(data)
+
+
+def truncation_warning(left_out: int) -> dict[str, Any]:
+    """The answer's warning for alerts Grafana left out of a notification (its Max Alerts): never seen here."""
+    alerts = "1 alert" if left_out == 1 else f"{left_out} alerts"
+    return {
+        "truncatedAlerts": left_out,
+        "detail": f"Grafana left {alerts} out of this notification (the contact point's Max Alerts); they are not "
+        "recorded unless a later notification carries them. Raise Max Alerts, up to ALERTMANAGER_MAX_ALERTS.",
+    }
 
 
 def is_test_alert(alert: dict) -> bool:
@@ -107,7 +127,9 @@ class GrafanaReceiver(Receiver):
             "ALERTMANAGER_SERVICE_LABELS and ALERTMANAGER_ENVIRONMENT_LABELS (through the hook's environment "
             "map); a resolved alert sets the item's resolved time, and a notification sent again changes nothing "
             "(`unchanged`). Grafana's test notification (TestAlert) is a 202 saying it is ignored. More than "
-            "ALERTMANAGER_MAX_ALERTS alerts is a 400 naming `alerts`."
+            "ALERTMANAGER_MAX_ALERTS alerts is a 400 naming `alerts`; alerts that Grafana left out "
+            "(`truncatedAlerts`) are named in `warnings`. A body of Grafana's legacy dashboard alerting "
+            "is a 400 naming `version`."
         ),
         "request": GrafanaPayloadSerializer,
         "examples": [
@@ -122,7 +144,9 @@ class GrafanaReceiver(Receiver):
         payload = GrafanaPayloadSerializer(data=data)
         payload.is_valid(raise_exception=True)
         alerts = payload.validated_data["alerts"]
+        left_out = payload.validated_data.get("truncatedAlerts") or 0
+        warnings = [truncation_warning(left_out)] if left_out else []
         real = [alert for alert in alerts if not is_test_alert(alert)]
         if alerts and not real:
-            return Delivery(event="test", ignored="Grafana's test notification ignored.")
-        return Delivery(event="notification", events=[grafana_event(alert) for alert in real])
+            return Delivery(event="test", ignored="Grafana's test notification ignored.", warnings=warnings)
+        return Delivery(event="notification", events=[grafana_event(alert) for alert in real], warnings=warnings)
