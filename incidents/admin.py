@@ -327,6 +327,7 @@ class IncidentAdmin(ConfidentialHiddenAdmin, AuditedAdmin):
                 report = services.postmortems_import(
                     actor=admin_actor(request), team=chosen["team"], parsed=chosen["parsed"],
                     tag_map=chosen["mappings"].tags, status=chosen["status"], dry_run=chosen["dry_run"],
+                    announce=chosen["announce"],
                 )  # fmt: skip
             except (ValidationError, PermissionDenied) as error:
                 form.add_error(None, " ".join(getattr(error, "messages", [str(error)])))
@@ -401,6 +402,9 @@ class PostmortemImportForm(forms.Form):
     status = forms.ChoiceField(choices=[("draft", "Draft"), ("published", "Published")], initial="draft")
     dry_run = forms.BooleanField(
         required=False, initial=True, label="Dry run: write nothing, show what would happen"
+    )
+    announce = forms.BooleanField(
+        required=False, label="Announce each new item (leads' mail, chat, webhook events), as if filed now"
     )
 
     def __init__(self, *args: Any, user, too_large: bool, **kwargs: Any) -> None:

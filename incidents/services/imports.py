@@ -160,17 +160,19 @@ def import_check(*, actor: Viewer, team: Team, status: str) -> None:
 
 def postmortems_import(
     *, actor: Viewer, team: Team, parsed: Parsed, tag_map: Mapping[str, str] | None = None,
-    status: str = Incident.Status.DRAFT, dry_run: bool = False,
+    status: str = Incident.Status.DRAFT, dry_run: bool = False, announce: bool = False,
 ) -> ImportReport:  # fmt: skip
     """Store what `parsed` holds as items of `team`, as `actor`; returns what was created, found, updated and
-    why the rest failed. ValidationError for a --map naming no cause; NotAllowed when the actor may not."""
+    why the rest failed. ValidationError for a --map naming no cause; NotAllowed when the actor may not.
+    New items are announced (leads' mail, chat, webhook events) only with `announce`: they are history."""
     import_check(actor=actor, team=team, status=status)
     catalogue = _Catalogue.load(tag_map or {})
     report = ImportReport(dry_run=dry_run, files_read=parsed.files_read, files_skipped=parsed.files_skipped,
                           failed=list(parsed.problems))  # fmt: skip
     with transaction.atomic() if dry_run else nullcontext():
         for record in parsed.records:
-            _import_one(record, actor=actor, team=team, status=status, catalogue=catalogue, report=report)
+            _import_one(record, actor=actor, team=team, status=status, catalogue=catalogue, report=report,
+                        announce=announce)  # fmt: skip
         if dry_run:
             transaction.set_rollback(True)
     return report
@@ -182,7 +184,7 @@ def external_id_for(team: Team, record: Record) -> str:
 
 
 def _import_one(record: Record, *, actor: Viewer, team: Team, status: str, catalogue: _Catalogue,
-                report: ImportReport) -> None:  # fmt: skip
+                report: ImportReport, announce: bool) -> None:  # fmt: skip
     causes, unknown = _causes(record, catalogue)
     try:
         with transaction.atomic():
@@ -192,7 +194,7 @@ def _import_one(record: Record, *, actor: Viewer, team: Team, status: str, catal
                 bucket, item = _import_again(existing, record, actor=actor, team=team, causes=causes)
             else:
                 item = _create(record, actor=actor, team=team, status=status, causes=causes, unknown=unknown,
-                               catalogue=catalogue, dry_run=report.dry_run)  # fmt: skip
+                               catalogue=catalogue, dry_run=report.dry_run, announce=announce)  # fmt: skip
                 bucket = "created"
     except ValidationError as error:
         report.failed.append(Problem(record.where, _messages(error)))
@@ -234,7 +236,7 @@ def _causes(record: Record, catalogue: _Catalogue) -> tuple[list[CauseInput], li
 
 
 def _create(record: Record, *, actor: Viewer, team: Team, status: str, causes: Sequence[CauseInput],
-            unknown: Sequence[str], catalogue: _Catalogue, dry_run: bool) -> ImportedItem:  # fmt: skip
+            unknown: Sequence[str], catalogue: _Catalogue, dry_run: bool, announce: bool) -> ImportedItem:  # fmt: skip
     if record.confidential:
         raise ValidationError("Confidential near-misses are not imported: their reporters are kept apart.")
     notes = list(record.warnings)
@@ -254,7 +256,7 @@ def _create(record: Record, *, actor: Viewer, team: Team, status: str, causes: S
         actor=actor, team=team, kind=kind, title=record.title, status=status, services=services, causes=causes,
         timeline=[TimelineInput(at=at, text=text) for at, text in record.timeline],
         body=_body(record, unknown) or None, started_at=record.started_at, source=IMPORT_SOURCE,
-        external_id=external_id_for(team, record), **{name: value for name, value in optional.items() if value},
+        external_id=external_id_for(team, record), announce=announce, **{name: value for name, value in optional.items() if value},
     )  # fmt: skip
     if saved.redactions:
         notes.append(describe_redactions(saved.redactions))

@@ -335,10 +335,12 @@ def incident_create(
     body: str | None = None,
     source: str = "web",
     external_id: str = "",
+    announce: bool = True,
     **fields: Any,
 ) -> Saved[Incident]:
     """File an incident or near-miss for `team` as `actor`, with its causes, timeline and action items, in one
-    transaction."""
+    transaction. `announce=False` (an import of old postmortems) tells no one: no leads' mail, chat post or
+    webhook event."""
     _check_filing(actor, team, kind=kind, status=status, fields=fields)
     _check_causes(causes)
     _check_external_id(source, external_id)
@@ -352,7 +354,8 @@ def incident_create(
     _store_filed_action_items(incident, action_items, into=redactions)
     audit_record(obj=incident, action="created", changes={"status": [None, incident.status]})
     incident_revision_record(incident=incident, author_id=reporter.pk if reporter else None)
-    _hand_over_filed(incident)
+    if announce:
+        _hand_over_filed(incident)
     return Saved(incident, redactions)
 
 

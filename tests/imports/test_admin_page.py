@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from incidents.importing import MAX_FILES, sources
-from incidents.models import AuditEntry, Incident
+from incidents.models import AuditEntry, Incident, OutboxMessage
 from tests.factories import MembershipFactory, UserFactory
 from tests.imports.conftest import JEKYLL_POST, imported
 
@@ -65,6 +65,16 @@ def test_a_zip_of_markdown_files_is_imported_and_reported(catalogue, admin_clien
     assert "<code>db-failover</code> (1)" in page  # the unknown tags, to map on the next run
     assert "service left out: ledger is not one of payments" in page
     assert AuditEntry.objects.get(object_id=str(item.pk), action="created").actor == admin_user
+
+
+@pytest.mark.parametrize("announce", [False, True])
+def test_the_page_announces_new_items_only_when_ticked(catalogue, admin_client, lead, announce):
+    fields = {"announce": "on"} if announce else {}
+    post(admin_client, zipped({"2021-03-04-db.md": JEKYLL_POST}), team=catalogue, **fields)
+
+    assert len(imported()) == 1
+    filed = OutboxMessage.objects.filter(handler="incident_filed").count()
+    assert filed == (1 if announce else 0)
 
 
 def test_a_dry_run_on_the_page_writes_nothing(catalogue, admin_client):

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from incidents.models import (
     AuditEntry,
+    ChatWebhook,
     Incident,
     IncidentRevision,
     OutboxMessage,
@@ -19,6 +20,8 @@ from tests.factories import IncidentFactory
 from tests.imports.conftest import JEKYLL_POST, imported, write
 
 pytestmark = pytest.mark.django_db
+
+SLACK_URL = "https://hooks.slack.com/services/T0000000/B0000000/FAKEfakeFAKEfake0000"
 
 
 @pytest.fixture
@@ -87,12 +90,29 @@ def test_a_dry_run_writes_nothing_and_says_what_it_would_do(catalogue, folder, r
     assert IncidentFactory(team=catalogue).number == existing.number + 1  # no number was used up
 
 
-def test_published_sends_the_published_event_as_publishing_does(catalogue, folder, run_import):
+def test_an_import_tells_no_one_unless_asked(catalogue, folder, run_import, lead, mailoutbox):
+    """Imported postmortems are history: no leads' mail, chat post or webhook event for each of hundreds."""
     WebhookSubscription.objects.create(name="Jira", team=catalogue, url="https://jira.example/hook")
+    ChatWebhook.objects.create(team=catalogue, kind=ChatWebhook.Kind.SLACK, url=SLACK_URL)
     run_import(folder, "--status", "published")
 
     assert set(item.status for item in imported()) == {Incident.Status.PUBLISHED}
+    assert len(imported()) == 2
+    assert OutboxMessage.objects.count() == 0 and WebhookDelivery.objects.count() == 0
+    assert mailoutbox == []
+
+
+def test_announce_sends_what_filing_and_publishing_send(catalogue, folder, run_import, lead, mailoutbox):
+    WebhookSubscription.objects.create(name="Jira", team=catalogue, url="https://jira.example/hook")
+    ChatWebhook.objects.create(team=catalogue, kind=ChatWebhook.Kind.SLACK, url=SLACK_URL)
+    run_import(folder, "--status", "published", "--announce")
+
+    assert set(item.status for item in imported()) == {Incident.Status.PUBLISHED}
     assert WebhookDelivery.objects.filter(event_type="postmortem.published").count() == 2
+    assert WebhookDelivery.objects.filter(event_type="incident.created").count() == 2
+    handlers = list(OutboxMessage.objects.values_list("handler", flat=True))
+    assert handlers.count("incident_filed") == 2  # the leads' mail of each
+    assert "chat_post" in handlers  # the SEV2 one is posted in the team's channel
 
 
 def test_the_same_file_for_another_team_is_another_item(catalogue, other_team, folder, run_import):

@@ -30,9 +30,14 @@ class Command(BaseCommand):
         )  # fmt: skip
         parser.add_argument("--status", choices=IMPORT_STATUSES, default="draft", help="Default: draft.")
         parser.add_argument("--dry-run", action="store_true", help="Write nothing; print what would be done.")
+        parser.add_argument(
+            "--announce", action="store_true",
+            help="Tell the team of each new item as of one filed now (leads' mail, chat, webhook events); default: "
+            "imported history is announced to no one.",
+        )  # fmt: skip
 
     def handle(self, *args, path: str, team: str, format: str | None, map: list[str], status: str,
-               dry_run: bool, **options) -> None:  # fmt: skip
+               dry_run: bool, announce: bool, **options) -> None:  # fmt: skip
         chosen = Team.objects.filter(slug=team).first()
         if chosen is None:
             raise CommandError(f"No team with the slug {team!r}.")
@@ -44,7 +49,7 @@ class Command(BaseCommand):
         try:
             with acting_as(label="command:import_postmortems"):
                 report = postmortems_import(actor=COMMAND_ACTOR, team=chosen, parsed=parsed, tag_map=mapping.tags,
-                                            status=status, dry_run=dry_run)  # fmt: skip
+                                            status=status, dry_run=dry_run, announce=announce)  # fmt: skip
         except (ValidationError, PermissionDenied) as error:
             raise CommandError(" ".join(getattr(error, "messages", [str(error)]))) from None
         for line in report.lines():
