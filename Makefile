@@ -35,7 +35,14 @@ $(VENV)/.python-ok:
 	$(PY) -m pip install --quiet --upgrade pip
 	@touch $@
 
-$(VENV)/.installed: $(VENV)/.python-ok pyproject.toml
+# What the installs below depend on: pyproject.toml but the tools' settings ([tool.*] but setuptools'), written
+# only when that changes, so that editing pytest's, ruff's or mypy's settings reinstalls nothing (it took 10 s).
+$(VENV)/.install-inputs: pyproject.toml $(VENV)/.python-ok
+	@$(PYTHON) -c 'import json, tomllib; data = tomllib.load(open("pyproject.toml", "rb")); \
+		tools = data.pop("tool", {}); print(json.dumps([data, tools.get("setuptools")], sort_keys=True))' > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+$(VENV)/.installed: $(VENV)/.install-inputs
 	$(PY) -m pip install --quiet -e .
 	@touch $@
 

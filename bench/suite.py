@@ -129,8 +129,11 @@ class Suite:
     def __init__(self, *, total: int, smoke: bool, port: int) -> None:
         self.total, self.smoke, self.port = total, smoke, port
         self.report = Report(total=total, smoke=smoke)
+        # The smoke run (CI) checks that every step still works, not its timings: fewer and shorter repeats.
         self.repeats = 3 if smoke else 9
         self.requests = 10 if smoke else 60
+        self.bursts, self.burst_seconds = (1, 1.0) if smoke else (3, 10.0)  # P4, per side
+        self.batch = 200 if smoke else 20_000  # P6
         self.week = load.report_week()
         self.small: dict[str, Any] = {}
 
@@ -265,7 +268,6 @@ class Suite:
         log.parent.mkdir(parents=True, exist_ok=True)
         connection.close()  # the server's workers get their own connections
         server = api_throughput.start_server(port=self.port, log=log)
-        seconds = 3.0 if self.smoke else 10.0
         sides = {
             "baseline": (api_throughput.BASELINE_PATH, "bench-baseline"),
             "api": (api_throughput.API_PATH, "bench-api"),
@@ -274,13 +276,14 @@ class Suite:
         try:
             for path, source in sides.values():  # warm-up
                 api_throughput.burst(
-                    port=self.port, path=path, source=f"{source}-warmup", token=self.token, seconds=1.0
-                )
-            for _ in range(3):
+                    port=self.port, path=path, source=f"{source}-warmup", token=self.token,
+                    seconds=min(1.0, self.burst_seconds),
+                )  # fmt: skip
+            for _ in range(self.bursts):
                 for name, (path, source) in sides.items():
                     bursts[name].append(
                         api_throughput.burst(
-                            port=self.port, path=path, source=source, token=self.token, seconds=seconds
+                            port=self.port, path=path, source=source, token=self.token, seconds=self.burst_seconds
                         )
                     )
         finally:
@@ -311,7 +314,7 @@ class Suite:
     # --- P6 -------------------------------------------------------------------------------------------
 
     def p6(self) -> None:
-        batch = 2_000 if self.smoke else 20_000
+        batch = self.batch
         now = load.load_now()
         bulk_load.loader_and_copy(incidents=batch // 4, now=now, seed=90)  # warm-up
         results = [bulk_load.loader_and_copy(incidents=batch, now=now, seed=91 + n) for n in range(3)]
@@ -335,7 +338,9 @@ class Suite:
             environment_id=Environment.objects.get(slug="staging").pk, smoke=self.smoke,
         )  # fmt: skip
         repeats = 1 if self.smoke else hostile_input.FULL_REPEATS
-        result = hostile_input.with_server_gc(lambda: hostile_input.run(doors, repeats=repeats, largest=largest))
+        result = hostile_input.with_server_gc(
+            lambda: hostile_input.run(doors, repeats=repeats, largest=largest, smoke=self.smoke)
+        )
         for name, what, figure, target, met in hostile_input.rows(result):
             self.report.add(Row(name, what, figure, target, met))
         self.report.tables.append(
