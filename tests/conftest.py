@@ -52,12 +52,13 @@ def seeded_after_flush(request, django_db_blocker):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    """After the test's fixtures, the transactional database's flush included: the seeded rows go back."""
+    """After the test's fixtures, the transactional database's flush included: the seeded rows go back. After the
+    process's last test (no `nextitem`) the test database itself is gone by then, and nothing needs them."""
     try:
         return (yield)
     finally:
         blocker = item.stash.get(RESEED_AFTER_FLUSH, None)
-        if blocker is not None:
+        if blocker is not None and nextitem is not None:
             with blocker.unblock():
                 importlib.import_module("incidents.migrations.0002_seed_taxonomy").seed(apps, None)
 

@@ -250,8 +250,10 @@ def hook_events_record(
 ) -> HookOutcome:  # fmt: skip
     """Record one delivery of `sender`: each of its events (an error in one leaves the others recorded), and
     the delivery itself. A delivery id already handled changes nothing (`duplicate`); `ignored` says why a
-    delivery without events records nothing."""
+    delivery without events records nothing. The sender's event name is kept in the delivery log cut to its
+    column (a custom Opsgenie action may be named at length)."""
     outcome = HookOutcome(key_name=key_name)
+    event = one_line(event)[: HookDelivery._meta.get_field("event").max_length]
     with transaction.atomic():
         delivery, fresh = hook_delivery_claim(
             source=sender.source, delivery_id=delivery_id, hook=sender.hook, token=sender.token, event=event

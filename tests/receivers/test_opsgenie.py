@@ -156,6 +156,16 @@ def test_a_vendored_custom_action_is_a_202_recording_nothing(opsgenie):
     assert not Incident.objects.exists() and HookDelivery.objects.get().outcome == "ignored"
 
 
+def test_a_custom_action_with_a_long_name_is_logged_cut_to_the_delivery_log(opsgenie):
+    """Found by R3: a custom action of 51 to 100 characters was a 500 (the log's column holds 50)."""
+    body = vendored("opsgenie", "customaction.json")
+    body["action"] = "Escalate to the payments on-call and page the database owners " + "x" * 37
+    response = opsgenie.post(body)
+    assert response.status_code == 202
+    assert response.json()["detail"] == f"Event {body['action']!r} ignored."
+    assert HookDelivery.objects.get().event == body["action"][:50]
+
+
 def test_a_vendored_create_of_another_alert_is_another_item(opsgenie):
     opsgenie.post(vendored("opsgenie", "create.json"))
     response = opsgenie.post(opsgenie_body("create.json", alertId="ec03dad6-62c8-4c94-b38b-d88f398e9010"))
