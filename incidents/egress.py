@@ -66,6 +66,11 @@ def parse(url: str, *, allow_http: bool) -> Target:
         raise Refused(f"Use at most {URL_MAX_LENGTH} characters.")
     if any(ord(char) < 33 or ord(char) == 127 for char in url):
         raise Refused("A URL holds no spaces or control characters.")
+    if not url.isascii():
+        raise Refused(
+            "Write the URL in ASCII: percent-encode the path (é is %C3%A9) and give an international host name "
+            "in its xn-- form."
+        )
     match = _URL.fullmatch(url)
     if match is None:
         raise Refused("Give a full URL starting with https://.")
@@ -95,9 +100,28 @@ def _split_authority(authority: str) -> tuple[str, str]:
     return host.lower(), port
 
 
+# IPv6 is public only within 2000::/3 (global unicast), and not in the ranges there that carry an IPv4 address
+# (6to4, Teredo, NAT64's local-use prefix): those are judged by the IPv4 address they carry. NAT64's well-known
+# prefix (64:ff9b::/96), IPv4-compatible (::/96) and IPv4-translated (::ffff:0:0:0/96) addresses lie outside 2000::/3.
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+_NAT64_LOCAL_V6 = ipaddress.ip_network("64:ff9b:1::/48")
+# IPv4 ranges that Python's is_global (3.11) counts as global but that are not a public host: IETF protocol
+# assignments (192.0.0.0/24, e.g. 192.0.0.8) and the NAT64/DNS64 discovery range.
+_NOT_PUBLIC_V4 = (ipaddress.ip_network("192.0.0.0/24"),)
+
+
 def _is_public(address: IpAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return _is_public(address.ipv4_mapped)
+        if address.sixtofour is not None:
+            return _is_public(address.sixtofour)
+        if address.teredo is not None:
+            return all(_is_public(carried) for carried in address.teredo)
+        if address not in _GLOBAL_UNICAST_V6 or address in _NAT64_LOCAL_V6:
+            return False
+    elif any(address in network for network in _NOT_PUBLIC_V4):
+        return False
     return address.is_global and not address.is_multicast
 
 
@@ -204,6 +228,8 @@ def post(
         if time.monotonic() - started >= timeout:
             return answer(None, f"no answer within {timeout:g} s")
         return answer(None, f"could not connect ({type(error).__name__})")
+    except ValueError as error:  # e.g. a URL saved before the ASCII rule that http.client cannot send
+        return answer(None, f"the request could not be sent ({type(error).__name__})")
     finally:
         deadline.cancel()
         connection.close()

@@ -1013,8 +1013,9 @@ class HookDeliveryOutcome(models.TextChoices):
 class HookDelivery(models.Model):
     """One delivery a webhook receiver accepted, with what came of it (docs/receivers.md).
 
-    A delivery id (GitHub's X-GitHub-Delivery) is unique per source, so a replayed or concurrent duplicate
-    delivery is answered "already received" without changing anything. Alertmanager sends no delivery id
+    A delivery id (GitHub's X-GitHub-Delivery) is unique per source and team, so a replayed or concurrent
+    duplicate delivery is answered "already received" without changing anything, while the same event sent to
+    two teams' hooks (one PagerDuty account, two subscriptions) is each team's. Alertmanager sends no delivery id
     (its alerts are deduplicated by fingerprint and start time); its notifications are kept with an empty id.
     """
 
@@ -1023,6 +1024,10 @@ class HookDelivery(models.Model):
     source = models.CharField(max_length=20, help_text="The receiver: a hook source, or slack.")
     hook = models.ForeignKey(Hook, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        help_text="The team the delivery was for (its hook's or token's); none for Slack.",
+    )  # fmt: skip
     delivery_id = models.CharField(max_length=100, blank=True, help_text="The sender's id of this delivery.")
     event = models.CharField(max_length=50, blank=True)
     received_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -1036,8 +1041,13 @@ class HookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "delivery_id"],
-                condition=~Q(delivery_id=""),
+                condition=~Q(delivery_id="") & Q(team__isnull=True),
                 name="hookdelivery_unique_source_delivery",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "team", "delivery_id"],
+                condition=~Q(delivery_id="") & Q(team__isnull=False),
+                name="hookdelivery_unique_team_delivery",
             ),
             models.CheckConstraint(
                 condition=_in_choices("outcome", HookDeliveryOutcome), name="hookdelivery_outcome_valid"

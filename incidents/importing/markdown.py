@@ -64,6 +64,8 @@ def _load_yaml(text: str) -> Any:
         raise BadValue(f"YAML error: {error.problem or error.context}.", line=line) from None
     except yaml.YAMLError as error:
         raise BadValue(f"YAML error: {error}.", line=2) from None
+    except (ValueError, OverflowError) as error:  # a value YAML cannot build: 2021-02-30, a 5,000-digit number
+        raise BadValue(f"YAML value that cannot be read: {str(error)[:200]}.", line=2) from None
     finally:
         loader.dispose()
 
@@ -76,6 +78,8 @@ def _load_toml(text: str) -> Any:
         raise BadValue(f"TOML error: {error}.", line=int(found.group(1)) + 1 if found else 2) from None
     except RecursionError:
         raise BadValue(f"TOML nested too deeply (at most {MAX_NESTING} levels).", line=2) from None
+    except (ValueError, OverflowError) as error:  # a value TOML cannot build
+        raise BadValue(f"TOML value that cannot be read: {str(error)[:200]}.", line=2) from None
 
 
 def split_front_matter(text: str) -> tuple[dict[Any, Any], str]:

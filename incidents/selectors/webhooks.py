@@ -78,13 +78,20 @@ def webhook_subscriptions_awaiting_overdue(*, today: dt.date) -> list[WebhookSub
 
 
 def webhook_overdue_candidates(
-    *, subscription: WebhookSubscription, since: dt.date, today: dt.date, limit: int
-) -> list[ActionItem]:
+    *, subscription: WebhookSubscription, since: dt.date, today: dt.date, limit: int,
+    after: tuple[dt.date, int] | None = None,
+) -> list[ActionItem]:  # fmt: skip
     """Open action items that became overdue on a day after `since` up to `today` (their due date passed in
-    between), of the subscription's team (as the item's team or its incident's), oldest due first."""
+    between) that the subscription hears of (action_item_event_teams; confidential ones only when it includes
+    them), oldest due first; `after` (due date, id) is where the previous batch ended."""
     items = ActionItem.objects.filter(status=ActionItem.Status.OPEN, due_date__gte=since, due_date__lt=today)
+    if not subscription.include_confidential:
+        items = items.filter(incident__confidential=False)
     if subscription.team_id is not None:
-        items = items.filter(Q(team_id=subscription.team_id) | Q(incident__team_id=subscription.team_id))
+        own = Q(incident__team_id=subscription.team_id)
+        items = items.filter(own | Q(team_id=subscription.team_id, incident__confidential=False))
+    if after is not None:
+        items = items.filter(Q(due_date__gt=after[0]) | Q(due_date=after[0], id__gt=after[1]))
     return list(items.select_related("incident").order_by("due_date", "id")[:limit])
 
 
@@ -207,6 +214,14 @@ def _incident_subject(incident_id: int) -> Subject | None:
     return Subject(frozenset({incident.team_id}), incident.confidential, incident_data(incident))
 
 
+def action_item_event_teams(item: ActionItem) -> frozenset[int]:
+    """The teams whose subscriptions hear of an action item: its incident's team and the team it is assigned to;
+    for an item of a confidential near-miss its own team only, since another team's people may not see it."""
+    if item.incident.confidential or item.team_id is None:
+        return frozenset({item.incident.team_id})
+    return frozenset({item.incident.team_id, item.team_id})
+
+
 def _action_item_subject(action_item_id: int) -> Subject | None:
     item = (
         ActionItem.objects.select_related("incident", "incident__team", "team", "owner")
@@ -215,8 +230,7 @@ def _action_item_subject(action_item_id: int) -> Subject | None:
     )
     if item is None:
         return None
-    teams = {item.incident.team_id} | ({item.team_id} if item.team_id is not None else set())
-    return Subject(frozenset(teams), item.incident.confidential, action_item_data(item))
+    return Subject(action_item_event_teams(item), item.incident.confidential, action_item_data(item))
 
 
 def everyone_report(*, week_start: dt.date, team_id: int | None) -> TrendReport | None:

@@ -256,7 +256,12 @@ def hook_events_record(
     event = one_line(event)[: HookDelivery._meta.get_field("event").max_length]
     with transaction.atomic():
         delivery, fresh = hook_delivery_claim(
-            source=sender.source, delivery_id=delivery_id, hook=sender.hook, token=sender.token, event=event
+            source=sender.source,
+            delivery_id=delivery_id,
+            hook=sender.hook,
+            token=sender.token,
+            event=event,
+            team=sender.team,
         )
         if not fresh:
             outcome.duplicate, outcome.detail = True, f"Delivery {delivery_id} already received."

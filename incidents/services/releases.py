@@ -228,7 +228,9 @@ def github_delivery_record(
     record nothing. A delivery id already handled is answered with `duplicate` set and changes nothing
     (see tools.hook_delivery_claim for the order of steps and which repeats are handled again).
     """
-    delivery, fresh = hook_delivery_claim(source="github", delivery_id=delivery_id, hook=hook, event=event)
+    delivery, fresh = hook_delivery_claim(
+        source="github", delivery_id=delivery_id, hook=hook, event=event, team=hook.team
+    )
     if not fresh:
         return GitHubDeploymentOutcome(None, None, f"Delivery {delivery_id} already received.", duplicate=True)
     if deployment is None:

@@ -174,11 +174,11 @@ def _cut(text: str, length: int) -> str:
 
 
 def hook_delivery_claim(*, source: str, delivery_id: str, hook: Hook | None = None, token: ApiToken | None = None,
-                        event: str = "") -> tuple[HookDelivery, bool]:  # fmt: skip
+                        event: str = "", team: Team | None = None) -> tuple[HookDelivery, bool]:  # fmt: skip
     """Claim a delivery id inside the caller's transaction; returns the row and whether it is to be processed.
 
     1. Insert the row (in a savepoint): of several concurrent copies of one delivery, the unique constraint on
-       (source, delivery_id) lets exactly one through; the others wait for its transaction and fail.
+       (source, team, delivery_id) lets exactly one through; the others wait for its transaction and fail.
     2. A copy that failed reads the row, locked: a delivery that recorded something, or found it already
        recorded, is not processed again (its repeat is counted). One that was ignored (e.g. an environment
        not mapped yet) is processed again, as the hook's settings may have been fixed since.
@@ -188,17 +188,17 @@ def hook_delivery_claim(*, source: str, delivery_id: str, hook: Hook | None = No
     """
     if not delivery_id:
         return HookDelivery(
-            source=source, hook=hook, token=token, event=event, outcome=HookDelivery.Outcome.IGNORED
+            source=source, hook=hook, token=token, team=team, event=event, outcome=HookDelivery.Outcome.IGNORED
         ), True  # fmt: skip
     try:
         with transaction.atomic():
             return HookDelivery.objects.create(
-                source=source, delivery_id=delivery_id, hook=hook, token=token, event=event,
+                source=source, delivery_id=delivery_id, hook=hook, token=token, team=team, event=event,
                 outcome=HookDelivery.Outcome.IGNORED,
             ), True  # fmt: skip
     except IntegrityError:
         pass
-    seen = HookDelivery.objects.select_for_update().get(source=source, delivery_id=delivery_id)
+    seen = HookDelivery.objects.select_for_update().get(source=source, team=team, delivery_id=delivery_id)
     HookDelivery.objects.filter(pk=seen.pk).update(repeats=models.F("repeats") + 1)
     return seen, seen.outcome == HookDelivery.Outcome.IGNORED
 

@@ -71,7 +71,8 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "Hindsight-Webhooks/1"
 STUCK_AFTER = dt.timedelta(minutes=10)  # an attempt takes WEBHOOK_TIMEOUT (30 s at most): its worker died
 POLL_BATCH = 500
-OVERDUE_PER_RUN = 500  # per subscription and day
+MAX_SUBSCRIPTIONS = 20  # per team, and for the organisation: every event fans out to each of them
+OVERDUE_BATCH = 500  # action items read at a time by the daily overdue run, per subscription
 PURGE_BATCH = 5000
 GONE = 410
 FINISHED = (WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED, WebhookDelivery.Status.SKIPPED)
@@ -134,6 +135,9 @@ def webhook_subscription_create(
     require(may_manage_webhooks(actor, team))
     if include_confidential:
         require(may_let_webhooks_receive_confidential(actor))
+    if WebhookSubscription.objects.filter(team=team).count() >= MAX_SUBSCRIPTIONS:
+        owner = "A team" if team is not None else "The organisation"
+        raise ValidationError({"url": f"{owner} has at most {MAX_SUBSCRIPTIONS} subscriptions: delete one first."})
     subscription = WebhookSubscription(
         team=team, name=(name or "").strip(), url=webhook_url_check(url), event_types=_event_types(event_types),
         include_confidential=include_confidential, created_by_id=actor.user_id,
@@ -274,13 +278,9 @@ def webhook_postmortem_published(*, incident: Incident) -> int:
     return _incident_event(WebhookEventType.POSTMORTEM_PUBLISHED, incident)
 
 
-def _action_item_teams(item: ActionItem) -> set[int]:
-    return {item.incident.team_id} | ({item.team_id} if item.team_id is not None else set())
-
-
 def webhook_action_item_event(*, event_type: str, action_item: ActionItem) -> int:
     """`action_item.created` or `action_item.closed`, for the incident's team and the team it is assigned to."""
-    return _fan_out(event_type, {"action_item_id": action_item.pk}, team_ids=_action_item_teams(action_item),
+    return _fan_out(event_type, {"action_item_id": action_item.pk}, team_ids=webhook_selectors.action_item_event_teams(action_item),
                     confidential=action_item.incident.confidential)  # fmt: skip
 
 
@@ -309,14 +309,24 @@ def webhook_overdue_enqueue(*, today: dt.date | None = None) -> int:
             )
             if not claimed:
                 continue
-            items = webhook_selectors.webhook_overdue_candidates(
-                subscription=subscription, since=since, today=today, limit=OVERDUE_PER_RUN
-            )
-            for item in items:
-                teams, confidential = _action_item_teams(item), item.incident.confidential
-                if may_receive_event(subscription, team_ids=teams, confidential=confidential):
-                    _queue(subscription, WebhookEventType.ACTION_ITEM_OVERDUE, {"action_item_id": item.pk})
-                    queued += 1
+            queued += _overdue_queue(subscription, since=since, today=today)
+    return queued
+
+
+def _overdue_queue(subscription: WebhookSubscription, *, since: dt.date, today: dt.date) -> int:
+    """The subscription's overdue events since its last run, every one of them, read in batches."""
+    queued = 0
+    after: tuple[dt.date, int] | None = None
+    while items := webhook_selectors.webhook_overdue_candidates(
+        subscription=subscription, since=since, today=today, limit=OVERDUE_BATCH, after=after
+    ):
+        for item in items:
+            teams, confidential = webhook_selectors.action_item_event_teams(item), item.incident.confidential
+            if may_receive_event(subscription, team_ids=teams, confidential=confidential):
+                _queue(subscription, WebhookEventType.ACTION_ITEM_OVERDUE, {"action_item_id": item.pk})
+                queued += 1
+        last = items[-1]
+        after = (last.due_date or since, last.pk)  # candidates all have a due date (the query asks for one)
     return queued
 
 
