@@ -629,7 +629,7 @@ class HookForm(forms.ModelForm):
     secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
-        help_text="Signed senders (GitHub, PagerDuty): the signing secret entered in or shown by the sender "
+        help_text="Signed senders (GitHub, PagerDuty, Sentry): the signing secret entered in or shown by the sender "
         "(at least 16 characters); empty on a new hook: a new one, shown once. Leave empty to keep it. Senders "
         "with a bearer token get a token when the hook is created, shown once.",
     )
@@ -637,6 +637,15 @@ class HookForm(forms.ModelForm):
     class Meta:
         model = Hook
         fields = ["name", "source", "team", "service", "secret", "environment_map", "active"]
+
+    def clean(self) -> dict[str, Any]:
+        """A hook's service must be one its team may write for, on a change as on creation (hook_create)."""
+        cleaned = super().clean()
+        team = cleaned.get("team") or (self.instance.team if self.instance.pk else None)
+        service = cleaned.get("service")
+        if team is not None and service is not None and not policies.service_writable_by(team, service):
+            self.add_error("service", policies.not_writable_detail(team, service))
+        return cleaned
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data.get("secret") or ""
@@ -661,7 +670,8 @@ class HookAdmin(TokenManagersOnly, AuditedAdmin):
     autocomplete_fields = ["service"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Hook | None = None) -> list[str]:
-        return ["source", "token"] if obj else []
+        # The team too: a bearer hook's token belongs to the team it was made for (make a new hook instead).
+        return ["source", "team", "token"] if obj else []
 
     def save_model(self, request: HttpRequest, obj: Hook, form, change: bool) -> None:
         if change:

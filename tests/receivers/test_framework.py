@@ -11,8 +11,9 @@ from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from incidents.api.receivers import RECEIVERS
+from incidents.audit import acting_as
 from incidents.models import ApiToken, Hook, HookSource, Incident
-from incidents.services import api_token_create, api_token_revoke
+from incidents.services import api_token_create, api_token_revoke, hook_create
 from tests.api.conftest import payload
 from tests.factories import ServiceFactory
 from tests.receivers.conftest import Sender
@@ -128,6 +129,25 @@ def test_the_admin_makes_a_hook_and_shows_its_token_once(admin_client, team):
     page = response.content.decode()
     assert "/api/v1/hooks/opsgenie/" in page and "copy it now" in page
     assert "copy it now" not in admin_client.get(f"/admin/incidents/hook/{hook.pk}/change/").content.decode()
+
+
+def test_a_hooks_team_is_fixed_and_its_service_must_be_its_teams_on_a_change(admin_client, team, other_team):
+    """The hook's token belongs to the team it was made for; a service of another team is refused on a change as
+    on creation."""
+    with acting_as(label="test"):
+        hook = hook_create(source="opsgenie", name="opsgenie", team=team).hook
+    theirs = ServiceFactory(name="Ledger", slug="ledger", owner_team=other_team)
+    change = f"/admin/incidents/hook/{hook.pk}/change/"
+    fields = {"name": "opsgenie", "team": other_team.pk, "environment_map": "{}", "active": "on"}
+
+    refused = admin_client.post(change, {**fields, "service": theirs.pk})
+    assert refused.status_code == 200 and "ledger" in refused.content.decode().lower()
+    hook.refresh_from_db()
+    assert hook.service is None
+
+    assert admin_client.post(change, fields).status_code == 302
+    hook.refresh_from_db()
+    assert hook.team == team and hook.token.team == team  # the team is read-only once made
 
 
 def test_the_admin_generates_a_signing_secret_when_none_is_given(admin_client, team):

@@ -1,6 +1,6 @@
 """python manage.py create_hook SOURCE NAME --team SLUG [--service SLUG] [--secret S] [--environment NAME=SLUG ...]
 
-Prints the receiver's URL and what the sender needs: the signing secret (GitHub, PagerDuty) or the bearer
+Prints the receiver's URL and what the sender needs: the signing secret (GitHub, PagerDuty, Sentry) or the bearer
 token (Alertmanager, Opsgenie, Grafana). Both are shown once.
 """
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--team", required=True, help="The slug of the team the hook acts for.")
         parser.add_argument("--service", help="The slug of the service every event is about (default: per event).")
         parser.add_argument(
-            "--secret", help="The signing secret the sender shows (GitHub, PagerDuty); default: a new one."
+            "--secret", help="The signing secret the sender shows (GitHub, PagerDuty, Sentry); default: a new one."
         )
         parser.add_argument(
             "--environment", action="append", default=[], metavar="NAME=SLUG",
