@@ -640,7 +640,8 @@ class HookForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         """A hook's service must be one its team may write for, on a change as on creation (hook_create)."""
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         team = cleaned.get("team") or (self.instance.team if self.instance.pk else None)
         service = cleaned.get("service")
         if team is not None and service is not None and not policies.service_writable_by(team, service):

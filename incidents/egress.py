@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 URL_MAX_LENGTH = 2000
 ANSWER_READ_BYTES = 1024  # of an answer's body, kept for the delivery log
@@ -125,6 +126,18 @@ def _is_public(address: IpAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
+# The numeric forms of IPv4 that resolvers accept besides dotted quads: 2130706433, 0x7f.1, 0177.0.0.1.
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}", re.IGNORECASE)
+
+
+def _is_literal(host: str, address: IpAddress) -> bool:
+    """Whether `host` is written as an address (any form: 127.0.0.1, 2130706433, [::1]) rather than a name."""
+    try:
+        return ipaddress.ip_address(host) == address
+    except ValueError:
+        return _NUMERIC_HOST.fullmatch(host) is not None
+
+
 def allowed_address(address: IpAddress, *, allowed: Iterable[IpNetwork]) -> bool:
     """Public unicast addresses, and those of the networks explicitly allowed."""
     return _is_public(address) or any(
@@ -132,20 +145,43 @@ def allowed_address(address: IpAddress, *, allowed: Iterable[IpNetwork]) -> bool
     )
 
 
-def resolve(target: Target, *, allowed: Iterable[IpNetwork]) -> IpAddress:
+RESOLVE_TIMEOUT = 5.0  # seconds a name lookup may take (the page that saves a URL waits for it)
+
+
+def _lookup(host: str, port: int, *, timeout: float) -> list[Any]:
+    """getaddrinfo, given up after `timeout` (it has no timeout of its own); the lookup's thread ends by itself."""
+    found: list[Any] = []
+    failed: list[BaseException] = []
+
+    def look() -> None:
+        try:
+            found.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (socket.gaierror, UnicodeError, OSError) as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=look, name="webhook-dns", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise Refused(f"{host} did not resolve within {timeout:g} s.")
+    if failed:
+        raise Refused(f"{host} does not resolve to an address.")
+    return found
+
+
+def resolve(target: Target, *, allowed: Iterable[IpNetwork], timeout: float = RESOLVE_TIMEOUT) -> IpAddress:
     """The address to connect to: the first the host resolves to, once every one of them is allowed."""
     allowed = list(allowed)
-    try:
-        found = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, OSError):
-        raise Refused(f"{target.host} does not resolve to an address.") from None
+    found = _lookup(target.host, target.port, timeout=timeout)
     addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found))
     if not addresses:
         raise Refused(f"{target.host} does not resolve to an address.")
     for address in addresses:
         if not allowed_address(address, allowed=allowed):
+            # A name's private address is not told (it would be a lookup of the internal DNS for whoever asks).
+            named = str(address) if _is_literal(target.host, address) else "an address"
             raise Refused(
-                f"{target.host} resolves to {address}, which is not a public address (loopback, private, "
+                f"{target.host} resolves to {named}, which is not a public address (loopback, private, "
                 "link-local or reserved); webhooks are sent to public addresses only."
             )
     return addresses[0]

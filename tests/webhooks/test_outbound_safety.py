@@ -5,6 +5,8 @@ address that was checked."""
 from __future__ import annotations
 
 import socket
+import threading
+import time
 
 import pytest
 
@@ -87,8 +89,24 @@ def test_a_name_that_also_resolves_to_a_private_address_is_refused(monkeypatch):
                 (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port))]  # fmt: skip
 
     monkeypatch.setattr(socket, "getaddrinfo", resolves_to_both)
-    with pytest.raises(egress.Refused, match=r"10\.0\.0\.5"):
+    with pytest.raises(egress.Refused, match="resolves to an address, which is not a public address") as refused:
         egress.check("https://hooks.example.com/in", allow_http=False, allowed=[])
+    assert "10.0.0.5" not in str(refused.value)  # a name's private address is not told: no lookup of internal DNS
+
+
+def test_a_lookup_that_hangs_is_given_up(monkeypatch):
+    gate = threading.Event()
+
+    def hangs(host, port, *args, **kwargs):
+        gate.wait(5)
+        return []
+
+    monkeypatch.setattr(socket, "getaddrinfo", hangs)
+    began = time.monotonic()
+    with pytest.raises(egress.Refused, match=r"did not resolve within 0\.2 s"):
+        egress.resolve(egress.parse("https://slow.example.com/", allow_http=False), allowed=[], timeout=0.2)
+    gate.set()
+    assert time.monotonic() - began < 2
 
 
 def test_an_address_no_longer_allowed_is_refused_before_the_attempt(subscribe, lead, team, receiver, settings):
