@@ -212,21 +212,24 @@ def files_from_upload(name: str, data: bytes, *, forced: str | None = None) -> G
 
 class BoundedMemoryUpload(FileUploadHandler):
     """Keeps an uploaded file in memory up to `max_bytes` and drops it past that (`too_large` is then set), so
-    that an upload never reaches the disk and a huge one costs no memory. Set it on the request before the form
-    is read."""
+    that an upload never reaches the disk and a huge one costs no memory. `max_bytes` bounds all the files of the
+    request together (a form posting many file parts holds no more). Set it on the request before the form is
+    read."""
 
     def __init__(self, request=None, *, max_bytes: int | None = None) -> None:
         super().__init__(request)
         self.max_bytes = MAX_UPLOAD_BYTES if max_bytes is None else max_bytes
         self.too_large = False
         self.buffer = io.BytesIO()
+        self.received = 0  # bytes of every file of this request so far
 
     def new_file(self, *args, **kwargs) -> None:
         super().new_file(*args, **kwargs)
         self.buffer = io.BytesIO()
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
-        if start + len(raw_data) > self.max_bytes:
+        self.received += len(raw_data)
+        if self.received > self.max_bytes:
             self.too_large = True
             raise SkipFile
         self.buffer.write(raw_data)

@@ -143,6 +143,17 @@ def test_an_upload_past_the_size_limit_is_dropped_and_refused(catalogue, admin_c
     assert imported() == []
 
 
+def test_many_file_parts_are_bounded_together(catalogue, admin_client, monkeypatch):
+    """The limit holds for all the files of a request: a form posting many parts holds no more in memory."""
+    monkeypatch.setattr(sources, "MAX_UPLOAD_BYTES", 1_000)
+    parts = [SimpleUploadedFile(f"part{n}.csv", b"x" * 600, content_type="text/csv") for n in range(5)]
+    data = {"upload": parts, "team": catalogue.pk, "format": "", "mappings": "", "status": "draft"}
+    page = admin_client.post(URL, data).content.decode()
+
+    assert "The file is larger than" in page
+    assert imported() == []
+
+
 def test_the_page_is_refused_to_people_who_are_not_staff(catalogue, reporter, lead, client):
     for person in (reporter, lead):
         client.force_login(person)
