@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -131,13 +132,17 @@ def _row_values(row: list[str], columns: Mapping[str, list[int]], profile: str) 
     return raw
 
 
+_CSV_LIMIT_LOCK = threading.Lock()  # the csv module's field size limit is the process's: one reader at a time
+
+
 @contextmanager
 def _csv_field_limit(limit: int) -> Iterator[None]:
-    previous = csv.field_size_limit(limit)
-    try:
-        yield
-    finally:
-        csv.field_size_limit(previous)
+    with _CSV_LIMIT_LOCK:
+        previous = csv.field_size_limit(limit)
+        try:
+            yield
+        finally:
+            csv.field_size_limit(previous)
 
 
 def _delimiter(first_line: str) -> str:
