@@ -773,13 +773,22 @@ class WebhookSubscriptionAdminForm(forms.ModelForm):
         required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: every event.",
     )  # fmt: skip
 
+    # Write-only, as on the team's page: many receivers' URLs are credentials (the change form shows it masked).
+    url = forms.CharField(
+        widget=forms.PasswordInput(render_value=False, attrs={"size": 80}), required=False, max_length=2000,
+        label="URL", help_text="The URL that receives the events. On a change: leave empty to keep it.",
+    )  # fmt: skip
+
     class Meta:
         model = WebhookSubscription
         fields = ["name", "team", "url", "event_types", "include_confidential"]
 
     def clean_url(self) -> str:
+        given = self.cleaned_data.get("url") or ""
+        if not given and self.instance.pk:
+            return self.instance.url
         try:
-            return webhook_services.webhook_url_check(self.cleaned_data.get("url") or "")
+            return webhook_services.webhook_url_check(given)
         except ValidationError as error:
             raise ValidationError(error.message_dict["url"]) from None
 
@@ -827,16 +836,20 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
         return obj.active
 
     def get_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> _FieldGroups:
-        return ["name", "team", "url", "event_types", "include_confidential", *(self.STATE if obj else [])]
+        if obj is None:
+            return ["name", "team", "url", "event_types", "include_confidential"]
+        return ["name", "team", "masked_url", "url", "event_types", "include_confidential", *self.STATE]
 
     def get_readonly_fields(self, request: HttpRequest, obj: WebhookSubscription | None = None) -> list[str]:
-        return ["team", *self.STATE] if obj else []
+        return ["team", "masked_url", *self.STATE] if obj else []
 
     def save_model(self, request: HttpRequest, obj: WebhookSubscription, form, change: bool) -> None:
         actor, data = admin_actor(request), form.cleaned_data
         if change:
             current = WebhookSubscription.objects.get(pk=obj.pk)
             changes = {name: data[name] for name in form.changed_data if name in webhook_services.UPDATABLE}
+            if changes.get("url") == current.url:
+                changes.pop("url")  # left empty: kept
             webhook_services.webhook_subscription_update(actor=actor, subscription=current, changes=changes)
             obj.refresh_from_db()
             return

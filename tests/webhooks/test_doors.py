@@ -148,6 +148,15 @@ def test_an_admin_creates_an_organisation_subscription_in_the_admin(client, admi
     assert change.status_code == 200 and subscription.secret not in change.content.decode()
     listing = client.get(reverse("admin:incidents_webhooksubscription_changelist")).content.decode()
     assert subscription.masked_url in listing and "/lake" not in listing.replace(subscription.masked_url, "")
+    # The change form shows the URL masked too, and an empty URL field keeps it.
+    page = change.content.decode()
+    assert subscription.masked_url in page and subscription.url not in page
+    edit = reverse("admin:incidents_webhooksubscription_change", args=[subscription.pk])
+    saved = client.post(edit, {"name": "Lake house", "url": "", "event_types": ["report.ready"],
+                               "include_confidential": "on"})  # fmt: skip
+    assert saved.status_code == 302
+    subscription.refresh_from_db()
+    assert (subscription.name, subscription.url) == ("Lake house", receiver.url("/lake"))
 
 
 def test_staff_who_are_not_superusers_see_no_subscription_or_delivery(client, staff, lead, team, receiver):
