@@ -66,6 +66,7 @@ from incidents.redaction import redact_fields
 from incidents.services.chat import chat_announce
 from incidents.services.webhooks import (
     webhook_action_item_event,
+    webhook_confidential_opened,
     webhook_incident_filed,
     webhook_postmortem_published,
 )
@@ -616,6 +617,8 @@ def incident_update(
     incident_revision_record(incident=incident, author_id=author_id or actor.user_id, note=note)
     if amended:
         outbox_enqueue(handler="postmortem_amended", incident_id=incident.pk, version=incident.version)
+    if renumbered:  # a confidential near-miss opened: those who could not see it hear of it as of one filed
+        webhook_confidential_opened(incident=incident, was_published=was_published)
     if not was_published and incident.status == Incident.Status.PUBLISHED:
         chat_announce(incident=incident, post="postmortem_published")
         webhook_postmortem_published(incident=incident)

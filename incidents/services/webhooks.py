@@ -247,11 +247,17 @@ def _queue(subscription: WebhookSubscription, event_type: str, reference: dict[s
     return delivery
 
 
-def _fan_out(event_type: str, reference: dict[str, Any], *, team_ids: Collection[int], confidential: bool) -> int:
-    """One delivery for each active subscription that wants the event and may see what it is about."""
+def _fan_out(event_type: str, reference: dict[str, Any], *, team_ids: Collection[int], confidential: bool,
+             skip_confidential_readers: bool = False) -> int:  # fmt: skip
+    """One delivery for each active subscription that wants the event and may see what it is about (but those
+    that include confidential near-misses, with `skip_confidential_readers`: they heard of it already)."""
     scope = Subject(frozenset(team_ids), confidential, {})
     listening = webhook_selectors.webhook_subscriptions_listening(team_ids=team_ids)
-    receiving = [subscription for subscription in listening if receives(subscription, scope, event_type)]
+    receiving = [
+        subscription for subscription in listening
+        if receives(subscription, scope, event_type)
+        and not (skip_confidential_readers and subscription.include_confidential)
+    ]  # fmt: skip
     for subscription in receiving:
         _queue(subscription, event_type, reference)
     return len(receiving)
@@ -271,6 +277,23 @@ def webhook_incident_filed(*, incident: Incident) -> int:
     if incident.status == Incident.Status.PUBLISHED:
         queued += _incident_event(WebhookEventType.POSTMORTEM_PUBLISHED, incident)
     return queued
+
+
+def webhook_confidential_opened(*, incident: Incident, was_published: bool) -> int:
+    """A confidential near-miss opened (now NM-n): the subscriptions that could not see it hear of it now, as of
+    one filed (`incident.created`, and `postmortem.published` when it was published already; publishing it in the
+    same change is announced to everyone as publishing is)."""
+    if incident.status in Incident.UNCOUNTED_STATUSES or incident.confidential:
+        return 0
+    types = [WebhookEventType.INCIDENT_CREATED]
+    if was_published:
+        types.append(WebhookEventType.POSTMORTEM_PUBLISHED)
+    reference = {"incident_id": incident.pk}
+    teams = {incident.team_id}
+    return sum(
+        _fan_out(kind, reference, team_ids=teams, confidential=False, skip_confidential_readers=True)
+        for kind in types
+    )
 
 
 def webhook_postmortem_published(*, incident: Incident) -> int:

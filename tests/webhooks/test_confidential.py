@@ -240,3 +240,24 @@ def test_an_action_item_moved_to_another_team_before_it_is_sent_is_skipped(subsc
     deliver_all()
     assert receiver.at("/team") == []
     assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.SKIPPED
+
+
+def test_an_opened_confidential_near_miss_is_announced_to_those_who_could_not_see_it(
+    subscribe, admin_user, lead, reporter, team, prod, receiver
+):
+    plain = subscribe(lead, team, "/plain")
+    reader = subscribe(admin_user, team, "/reader", include_confidential=True)
+    secret = near_miss_report(reporter=reporter, team=team, title="Secret in a log line", summary="Caught.",
+                              environment=prod, caught_by=Incident.CaughtBy.LUCK, confidential=True).incident  # fmt: skip
+    assert (plain.deliveries.count(), reader.deliveries.count()) == (0, 2)
+
+    opened = incident_update(actor=viewer_for_user(admin_user), incident=secret, expected_version=secret.version,
+                             changes={"confidential": False}).obj  # fmt: skip
+
+    assert sorted(plain.deliveries.values_list("event_type", flat=True)) == [
+        "incident.created", "postmortem.published",
+    ]  # fmt: skip
+    assert reader.deliveries.count() == 2  # it heard of it when it was filed
+    deliver_all()
+    (created,) = [body for body in receiver.payloads("/plain") if body["type"] == "incident.created"]
+    assert created["data"]["reference"] == opened.reference and opened.reference.startswith("NM-")
