@@ -31,6 +31,7 @@ from incidents.api.permissions import request_viewer
 from incidents.api.throttling import charge_writes
 from incidents.api.views import ApiViewMixin
 from incidents.audit import set_actor
+from incidents.limits import LONG_TEXT_MAX, one_line
 from incidents.models import ApiToken, Hook
 
 
@@ -95,6 +96,33 @@ class Receiver:
 
 def signature_matches(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def tag_value(tags: list[str], names: tuple[str, ...]) -> str:
+    """The value of the first tag `name:value` (or `name=value`) for one of `names`, any case."""
+    for name in names:
+        for tag in tags:
+            key, separator, value = tag.partition(":") if ":" in tag else tag.partition("=")
+            if separator and key.strip().lower() == name and value.strip():
+                return one_line(value)
+    return ""
+
+
+def bounded_join(parts: list[str], *, limit: int = LONG_TEXT_MAX, separator: str = "\n\n") -> str:
+    """The parts joined, leaving out whole parts past `limit` (a part is never cut: redaction reads it whole)."""
+    kept: list[str] = []
+    size = 0
+    for index, part in enumerate(parts):
+        if not part:
+            continue
+        added = len(part) + (len(separator) if kept else 0)
+        note = f"({len(parts) - index} more parts left out: a summary holds {limit} characters.)"
+        if size + added + len(separator) + len(note) > limit:
+            kept.append(note)
+            break
+        kept.append(part)
+        size += added
+    return separator.join(kept)
 
 
 def header_value(request: Request | HttpRequest, name: str, *, limit: int = 500) -> str:

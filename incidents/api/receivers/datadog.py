@@ -18,8 +18,7 @@ from rest_framework.request import Request
 
 from incidents import services
 from incidents.api import examples as ex
-from incidents.api.receivers.base import Delivery, Receiver
-from incidents.api.receivers.opsgenie import _tagged, bounded_join
+from incidents.api.receivers.base import Delivery, Receiver, bounded_join, tag_value
 from incidents.api.strict import StrictJsonMixin
 from incidents.limits import DATE_RANGE_TEXT, date_in_range, one_line
 from incidents.models import Incident
@@ -237,6 +236,6 @@ def _event(values: dict, transition: str) -> services.TriageEvent:
         started_at=moment,
         resolved_at=moment if resolved else None,
         severity=PRIORITIES.get(priority) or (Incident.Severity.SEV3 if transition in WARN_TRANSITIONS else ""),
-        environment=_tagged(tags, ENVIRONMENT_TAGS),
-        service=_tagged(tags, SERVICE_TAGS),
+        environment=tag_value(tags, ENVIRONMENT_TAGS),
+        service=tag_value(tags, SERVICE_TAGS),
     )

@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from incidents import services
 from incidents.api import examples as ex
 from incidents.api.fields import OneLineField
-from incidents.api.receivers.base import Delivery, Receiver
+from incidents.api.receivers.base import Delivery, Receiver, bounded_join, tag_value
 from incidents.api.strict import StrictJsonMixin
-from incidents.limits import LONG_TEXT_MAX, date_in_range, one_line
+from incidents.limits import date_in_range, one_line
 from incidents.models import Incident
 
 # Actions (Opsgenie's names, as the webhook sends them in `action`) that are read. Create files the alert; the
@@ -124,36 +124,9 @@ class OpsgeniePayloadSerializer(StrictJsonMixin):
     integrationType = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
-def _tagged(tags: list[str], names: tuple[str, ...]) -> str:
-    """The value of the first tag `name:value` (or `name=value`) for one of `names`, any case."""
-    for name in names:
-        for tag in tags:
-            key, separator, value = tag.partition(":") if ":" in tag else tag.partition("=")
-            if separator and key.strip().lower() == name and value.strip():
-                return one_line(value)
-    return ""
-
-
 def _detail(details: dict[str, str], names: tuple[str, ...]) -> str:
     lowered = {key.lower(): one_line(value) for key, value in details.items()}
     return next((lowered[name] for name in names if lowered.get(name)), "")
-
-
-def bounded_join(parts: list[str], *, limit: int = LONG_TEXT_MAX, separator: str = "\n\n") -> str:
-    """The parts joined, leaving out whole parts past `limit` (a part is never cut: redaction reads it whole)."""
-    kept: list[str] = []
-    size = 0
-    for index, part in enumerate(parts):
-        if not part:
-            continue
-        added = len(part) + (len(separator) if kept else 0)
-        note = f"({len(parts) - index} more parts left out: a summary holds {limit} characters.)"
-        if size + added + len(separator) + len(note) > limit:
-            kept.append(note)
-            break
-        kept.append(part)
-        size += added
-    return separator.join(kept)
 
 
 class OpsgenieReceiver(Receiver):
@@ -218,6 +191,6 @@ def _event(alert: dict, action: str) -> services.TriageEvent:
         started_at=alert.get("createdAt"),
         resolved_at=alert.get("updatedAt") if resolved else None,
         severity=PRIORITIES.get(priority, ""),
-        environment=_tagged(tags, ENVIRONMENT_NAMES) or _detail(details, ENVIRONMENT_NAMES),
-        service=_tagged(tags, SERVICE_NAMES) or _detail(details, SERVICE_NAMES) or entity,
+        environment=tag_value(tags, ENVIRONMENT_NAMES) or _detail(details, ENVIRONMENT_NAMES),
+        service=tag_value(tags, SERVICE_NAMES) or _detail(details, SERVICE_NAMES) or entity,
     )

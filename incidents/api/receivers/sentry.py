@@ -20,8 +20,7 @@ from rest_framework.request import Request
 from incidents import services
 from incidents.api import examples as ex
 from incidents.api.fields import InRangeDateTimeField
-from incidents.api.receivers.base import Delivery, Receiver, header_value
-from incidents.api.receivers.opsgenie import bounded_join
+from incidents.api.receivers.base import Delivery, Receiver, bounded_join, header_value
 from incidents.api.strict import StrictJsonMixin
 from incidents.limits import one_line
 from incidents.models import Incident
